@@ -1,0 +1,1 @@
+//! The stateright model of the enforcement pipeline (issue: model).

@@ -1,0 +1,1 @@
+//! The fast indexed engine (issue: oracle).

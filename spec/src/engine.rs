@@ -1,0 +1,264 @@
+//! The spec as an [`Engine`]: each trace operation is one primitive of [`State`].
+
+use crate::decision::{DirectionVerdict, Opened};
+use crate::error::OpError;
+use crate::pod::Attachment;
+use crate::profile::Profile;
+use crate::state::{Effects, State};
+use crate::trace::{Engine, Observation, Op};
+use std::collections::BTreeSet;
+
+/// The reference engine: a [`State`] driven by trace operations.
+#[derive(Clone, Debug, Default)]
+pub struct SpecEngine {
+    /// The cluster state.
+    pub state: State,
+}
+
+impl SpecEngine {
+    /// An empty cluster under `profile`.
+    pub fn new(profile: Profile) -> Self {
+        SpecEngine {
+            state: State::new(profile),
+        }
+    }
+}
+
+fn effects(r: Result<Effects, OpError>) -> Observation {
+    match r {
+        Ok(e) => Observation {
+            closed: (!e.closed.is_empty()).then_some(e.closed),
+            ..Observation::default()
+        },
+        Err(e) => Observation::error(e.kind),
+    }
+}
+
+fn verdict(r: Result<DirectionVerdict, OpError>) -> Observation {
+    match r {
+        Ok(v) => Observation {
+            allowed: Some(v.allowed()),
+            ..Observation::default()
+        },
+        Err(e) => Observation::error(e.kind),
+    }
+}
+
+/// Rule 6.1: what an `open*Connection` reports, including every possible backend.
+pub fn opened(r: Result<Opened, OpError>) -> Observation {
+    match r {
+        Ok(o) => Observation {
+            allowed: o.allowed,
+            connection: o.connection,
+            backend: o.backend,
+            backends: o.backends.as_ref().map(|b| b.keys().cloned().collect()),
+            allowed_backends: o.backends.as_ref().map(|b| {
+                b.iter()
+                    .filter(|(_, d)| d.allowed)
+                    .map(|(p, _)| p.clone())
+                    .collect()
+            }),
+            ..Observation::default()
+        },
+        Err(e) => Observation::error(e.kind),
+    }
+}
+
+fn lookup<T, U: Ord>(
+    r: Result<T, OpError>,
+    into: impl FnOnce(T) -> BTreeSet<U>,
+    place: impl FnOnce(&mut Observation, BTreeSet<U>),
+) -> Observation {
+    match r {
+        Ok(v) => {
+            let mut o = Observation::default();
+            place(&mut o, into(v));
+            o
+        }
+        Err(e) => Observation::error(e.kind),
+    }
+}
+
+impl Engine for SpecEngine {
+    fn name(&self) -> &str {
+        "spec"
+    }
+
+    fn execute(&mut self, op: &Op) -> Observation {
+        let s = &mut self.state;
+        match op {
+            Op::AddNamespace { name, labels } => effects(s.add_namespace(name, labels.clone())),
+            Op::SetNamespaceLabels { name, labels } => {
+                effects(s.set_namespace_labels(name, labels.clone()))
+            }
+            Op::RemoveNamespace { name } => effects(s.remove_namespace(name)),
+            Op::AddNode {
+                name,
+                labels,
+                addresses,
+            } => effects(s.add_node(name, labels.clone(), addresses.clone())),
+            Op::RemoveNode { name } => effects(s.remove_node(name)),
+            Op::AddExternalEntity { name, addresses } => {
+                effects(s.add_external_entity(name, addresses.clone()))
+            }
+            Op::AddIpAddressDomain { name } => effects(s.add_ip_address_domain(name)),
+            Op::RemoveIpAddressDomain { name } => effects(s.remove_ip_address_domain(name)),
+            Op::AddNetwork { name, domain } => effects(s.add_network(name, domain)),
+            Op::RemoveNetwork { name } => effects(s.remove_network(name)),
+            Op::AddPod {
+                pod,
+                addresses,
+                attachments,
+            } => {
+                let mut all = Vec::new();
+                if !addresses.is_empty() {
+                    all.push(Attachment::primary(addresses.clone()));
+                }
+                all.extend(attachments.iter().cloned());
+                effects(s.add_pod(pod.clone(), all))
+            }
+            Op::RemovePod { pod } => effects(s.remove_pod(pod)),
+            Op::SetPodLabels { pod, labels } => effects(s.set_pod_labels(pod, labels.clone())),
+            Op::AddService {
+                service,
+                addresses,
+                external_addresses,
+            } => effects(s.add_service(
+                service.clone(),
+                addresses.clone(),
+                external_addresses.clone(),
+            )),
+            Op::RemoveService { service } => effects(s.remove_service(service)),
+            Op::AddPod2ServiceMapping { pod, service } => {
+                effects(s.add_pod_2_service_mapping(pod, service))
+            }
+            Op::RemovePod2ServiceMapping { pod, service } => {
+                effects(s.remove_pod_2_service_mapping(pod, service))
+            }
+            Op::RemovePod2ServiceMappings { pod } => effects(s.remove_pod_2_service_mappings(pod)),
+            Op::RemoveService2PodMappings { service } => {
+                effects(s.remove_service_2_pod_mappings(service))
+            }
+            Op::LookupPod2ServiceMappings { pod } => lookup(
+                s.lookup_pod_2_service_mappings(pod),
+                |v| v,
+                |o, v| o.services = Some(v),
+            ),
+            Op::LookupService2PodMappings { service } => lookup(
+                s.lookup_service_2_pod_mappings(service),
+                |v| v,
+                |o, v| o.pods = Some(v),
+            ),
+            Op::AddAddress2PodMapping {
+                address,
+                pod,
+                interface,
+                network,
+            } => effects(s.add_address_2_pod_mapping(
+                address.clone(),
+                pod,
+                interface.as_deref(),
+                network.as_deref(),
+            )),
+            Op::RemoveAddress2PodMapping { address, pod } => {
+                effects(s.remove_address_2_pod_mapping(address, pod))
+            }
+            Op::RemovePod2AddressMappings { pod } => effects(s.remove_pod_2_address_mappings(pod)),
+            Op::LookupPod2AddressMappings { pod } => lookup(
+                s.lookup_pod_2_address_mappings(pod),
+                |v| v.into_iter().collect(),
+                |o, v| o.addresses = Some(v),
+            ),
+            Op::LookupAddress2PodMapping { address } => Observation {
+                pods: Some(
+                    s.lookup_address_2_pod_mapping(address)
+                        .cloned()
+                        .into_iter()
+                        .collect(),
+                ),
+                ..Observation::default()
+            },
+            Op::AddAddress2ServiceMapping {
+                address,
+                service,
+                external,
+            } => effects(s.add_address_2_service_mapping(address.clone(), service, *external)),
+            Op::RemoveAddress2ServiceMapping { address, service } => {
+                effects(s.remove_address_2_service_mapping(address, service))
+            }
+            Op::RemoveService2AddressMappings { service } => {
+                effects(s.remove_service_2_address_mappings(service))
+            }
+            Op::LookupService2AddressMappings { service } => lookup(
+                s.lookup_service_2_address_mappings(service),
+                |v| v.into_iter().collect(),
+                |o, v| o.addresses = Some(v),
+            ),
+            Op::LookupAddress2ServiceMapping { address } => Observation {
+                services: Some(
+                    s.lookup_address_2_service_mapping(address)
+                        .cloned()
+                        .into_iter()
+                        .collect(),
+                ),
+                ..Observation::default()
+            },
+            Op::AddNetworkPolicy { policy } => effects(s.add_network_policy(policy.clone())),
+            Op::UpdateNetworkPolicy { policy } => effects(s.update_network_policy(policy.clone())),
+            Op::RemoveNetworkPolicy { policy } => effects(s.remove_network_policy(policy)),
+            Op::AllowNewConnectionToPod {
+                from,
+                to,
+                protocol,
+                port,
+            } => verdict(s.allow_new_connection_to_pod(from, to, *protocol, *port)),
+            Op::AllowNewConnectionFromPod {
+                from,
+                to,
+                protocol,
+                port,
+            } => verdict(s.allow_new_connection_from_pod(to, from, *protocol, *port)),
+            Op::AllowNewConnectionFromIpAddress {
+                from,
+                to,
+                protocol,
+                port,
+            } => verdict(s.allow_new_connection_from_ip_address(from, to, *protocol, *port)),
+            Op::AllowNewConnectionToIpAddress {
+                from,
+                to,
+                protocol,
+                port,
+            } => verdict(s.allow_new_connection_to_ip_address(from, to, *protocol, *port)),
+            Op::OpenPodConnection {
+                from,
+                to,
+                protocol,
+                port,
+            } => opened(s.open_pod_connection(from, to, *protocol, *port)),
+            Op::OpenServiceConnection {
+                from,
+                service,
+                protocol,
+                port,
+                backend,
+            } => {
+                opened(s.open_service_connection(from, service, *protocol, *port, backend.as_ref()))
+            }
+            Op::OpenConnectionWithIpAddresses {
+                from,
+                to,
+                protocol,
+                port,
+                backend,
+            } => opened(s.open_connection_with_ip_addresses(
+                from,
+                to,
+                *protocol,
+                *port,
+                backend.as_ref(),
+            )),
+            Op::ClosePodConnection { connection } => effects(s.close_pod_connection(*connection)),
+        }
+    }
+}

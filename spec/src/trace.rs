@@ -1,0 +1,596 @@
+//! Traces: the one corpus format every engine replays (docs/TRACES.md). Rules 10.x.
+//!
+//! A trace is a versioned sequence of operations, each with the observation it expects. Any
+//! [`Engine`] can replay it; the first step whose observation differs from its expectation is
+//! the divergence.
+
+use crate::error::ErrorKind;
+use crate::ident::{ConnectionId, PodId, PolicyId, ServiceId};
+use crate::net::{Address, Protocol};
+use crate::pod::{Attachment, Pod};
+use crate::policy::NetworkPolicy;
+use crate::profile::Profile;
+use crate::selector::Labels;
+use crate::service::Service;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::Path;
+
+/// The trace format version this crate reads and writes (the `netsemTrace` key).
+pub const TRACE_FORMAT_VERSION: u32 = 1;
+
+fn tcp() -> Protocol {
+    Protocol::Tcp
+}
+
+/// One operation: a primitive of the source design, a manifest apply/delete, or a label change.
+/// Field names are those of the primitives; `from`/`to` are always source/destination.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "op",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+pub enum Op {
+    /// Declare a namespace.
+    AddNamespace {
+        /// Its name.
+        name: String,
+        /// Its labels (the name label is added).
+        #[serde(default)]
+        labels: Labels,
+    },
+    /// Replace a namespace's labels.
+    SetNamespaceLabels {
+        /// The namespace.
+        name: String,
+        /// The new labels.
+        #[serde(default)]
+        labels: Labels,
+    },
+    /// Remove a namespace and everything in it.
+    RemoveNamespace {
+        /// The namespace.
+        name: String,
+    },
+    /// Add a node.
+    AddNode {
+        /// Its name.
+        name: String,
+        /// Its labels.
+        #[serde(default)]
+        labels: Labels,
+        /// Its addresses.
+        #[serde(default)]
+        addresses: Vec<Address>,
+    },
+    /// Remove a node.
+    RemoveNode {
+        /// Its name.
+        name: String,
+    },
+    /// Name a cluster-external entity.
+    AddExternalEntity {
+        /// Its name.
+        name: String,
+        /// Its addresses.
+        addresses: Vec<Address>,
+    },
+    /// `ip_address_domain<name>`.
+    AddIpAddressDomain {
+        /// The domain.
+        name: String,
+    },
+    /// Remove an unused domain.
+    RemoveIpAddressDomain {
+        /// The domain.
+        name: String,
+    },
+    /// `network<name, domain>`.
+    AddNetwork {
+        /// The network.
+        name: String,
+        /// Its domain.
+        domain: String,
+    },
+    /// Remove an unused network.
+    RemoveNetwork {
+        /// The network.
+        name: String,
+    },
+    /// `addPod`.
+    AddPod {
+        /// The pod.
+        pod: Pod,
+        /// Shorthand: addresses on `eth0` in the default network.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        addresses: Vec<IpAddr>,
+        /// Further attachments.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<Attachment>,
+    },
+    /// `removePod`.
+    RemovePod {
+        /// The pod.
+        pod: PodId,
+    },
+    /// Replace a pod's labels.
+    SetPodLabels {
+        /// The pod.
+        pod: PodId,
+        /// The new labels.
+        #[serde(default)]
+        labels: Labels,
+    },
+    /// `addService`.
+    AddService {
+        /// The Service.
+        service: Service,
+        /// Its cluster addresses.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        addresses: Vec<Address>,
+        /// Its externally reachable addresses.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        external_addresses: Vec<Address>,
+    },
+    /// `removeService`.
+    RemoveService {
+        /// The Service.
+        service: ServiceId,
+    },
+    /// `addPod2ServiceMapping`.
+    AddPod2ServiceMapping {
+        /// The pod.
+        pod: PodId,
+        /// The Service.
+        service: ServiceId,
+    },
+    /// `removePod2ServiceMapping`.
+    RemovePod2ServiceMapping {
+        /// The pod.
+        pod: PodId,
+        /// The Service.
+        service: ServiceId,
+    },
+    /// `removePod2ServiceMappings`.
+    RemovePod2ServiceMappings {
+        /// The pod.
+        pod: PodId,
+    },
+    /// `removeService2PodMappings`.
+    RemoveService2PodMappings {
+        /// The Service.
+        service: ServiceId,
+    },
+    /// `lookupPod2ServiceMappings`; observed as `services`.
+    LookupPod2ServiceMappings {
+        /// The pod.
+        pod: PodId,
+    },
+    /// `lookupService2PodMappings`; observed as `pods`.
+    LookupService2PodMappings {
+        /// The Service.
+        service: ServiceId,
+    },
+    /// `addAddress2PodMapping`.
+    AddAddress2PodMapping {
+        /// The address (with its domain).
+        address: Address,
+        /// The pod.
+        pod: PodId,
+        /// The interface, `eth0` by default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interface: Option<String>,
+        /// The network, by default the one the pod already uses on that interface.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        network: Option<String>,
+    },
+    /// `removeAddress2PodMapping`.
+    RemoveAddress2PodMapping {
+        /// The address.
+        address: Address,
+        /// The pod.
+        pod: PodId,
+    },
+    /// `removePod2AddressMappings`.
+    RemovePod2AddressMappings {
+        /// The pod.
+        pod: PodId,
+    },
+    /// `lookupPod2AddressMappings`; observed as `addresses`.
+    LookupPod2AddressMappings {
+        /// The pod.
+        pod: PodId,
+    },
+    /// `lookupAddress2PodMapping`; observed as `pods` (zero or one).
+    LookupAddress2PodMapping {
+        /// The address.
+        address: Address,
+    },
+    /// `addAddress2ServiceMapping`.
+    AddAddress2ServiceMapping {
+        /// The address.
+        address: Address,
+        /// The Service.
+        service: ServiceId,
+        /// Reachable from outside the cluster.
+        #[serde(default)]
+        external: bool,
+    },
+    /// `removeAddress2ServiceMapping`.
+    RemoveAddress2ServiceMapping {
+        /// The address.
+        address: Address,
+        /// The Service.
+        service: ServiceId,
+    },
+    /// `removeService2AddressMappings`.
+    RemoveService2AddressMappings {
+        /// The Service.
+        service: ServiceId,
+    },
+    /// `lookupService2AddressMappings`; observed as `addresses`.
+    LookupService2AddressMappings {
+        /// The Service.
+        service: ServiceId,
+    },
+    /// `lookupAddress2ServiceMapping`; observed as `services` (zero or one).
+    LookupAddress2ServiceMapping {
+        /// The address.
+        address: Address,
+    },
+    /// `addNetworkPolicy`.
+    AddNetworkPolicy {
+        /// The policy.
+        policy: NetworkPolicy,
+    },
+    /// `updateNetworkPolicy`.
+    UpdateNetworkPolicy {
+        /// The policy.
+        policy: NetworkPolicy,
+    },
+    /// `removeNetworkPolicy`.
+    RemoveNetworkPolicy {
+        /// The policy.
+        policy: PolicyId,
+    },
+    /// `allowNewConnectionToPod(sourcePod, destinationPod, …)`: egress of `from`.
+    AllowNewConnectionToPod {
+        /// The source pod.
+        from: PodId,
+        /// The destination pod.
+        to: PodId,
+        /// TCP by default.
+        #[serde(default = "tcp")]
+        protocol: Protocol,
+        /// The destination port.
+        port: u16,
+    },
+    /// `allowNewConnectionFromPod(destinationPod, sourcePod, …)`: ingress of `to`.
+    AllowNewConnectionFromPod {
+        /// The source pod.
+        from: PodId,
+        /// The destination pod.
+        to: PodId,
+        /// TCP by default.
+        #[serde(default = "tcp")]
+        protocol: Protocol,
+        /// The destination port.
+        port: u16,
+    },
+    /// `allowNewConnectionFromIpAddress`: ingress of `to` from an address.
+    AllowNewConnectionFromIpAddress {
+        /// The source address.
+        from: Address,
+        /// The destination pod.
+        to: PodId,
+        /// TCP by default.
+        #[serde(default = "tcp")]
+        protocol: Protocol,
+        /// The destination port.
+        port: u16,
+    },
+    /// `allowNewConnectionToIpAddress`: egress of `from` to an address.
+    AllowNewConnectionToIpAddress {
+        /// The source pod.
+        from: PodId,
+        /// The destination address.
+        to: Address,
+        /// TCP by default.
+        #[serde(default = "tcp")]
+        protocol: Protocol,
+        /// The destination port.
+        port: u16,
+    },
+    /// `openPodConnection`.
+    OpenPodConnection {
+        /// The source pod.
+        from: PodId,
+        /// The destination pod.
+        to: PodId,
+        /// TCP by default.
+        #[serde(default = "tcp")]
+        protocol: Protocol,
+        /// The destination port.
+        port: u16,
+    },
+    /// `openServiceConnection`.
+    OpenServiceConnection {
+        /// The source pod.
+        from: PodId,
+        /// The Service.
+        service: ServiceId,
+        /// TCP by default.
+        #[serde(default = "tcp")]
+        protocol: Protocol,
+        /// The Service port.
+        port: u16,
+        /// The backend the implementation picked (rule 6.1).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<PodId>,
+    },
+    /// `openConnectionWithIpAddresses` (addresses carry their domains).
+    OpenConnectionWithIpAddresses {
+        /// The source address.
+        from: Address,
+        /// The destination address.
+        to: Address,
+        /// TCP by default.
+        #[serde(default = "tcp")]
+        protocol: Protocol,
+        /// The destination port.
+        port: u16,
+        /// The backend picked, when `to` is a Service address.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<PodId>,
+    },
+    /// `closePodConnection`.
+    ClosePodConnection {
+        /// The connection id.
+        connection: ConnectionId,
+    },
+}
+
+/// What an engine observed for one operation. Fields that do not apply are absent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Observation {
+    /// The operation was refused with this kind of error (rule 2.9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorKind>,
+    /// The verdict of a decision or connection primitive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<bool>,
+    /// The id of the connection opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<ConnectionId>,
+    /// The backend the connection went to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<PodId>,
+    /// Every possible backend (rule 6.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backends: Option<BTreeSet<PodId>>,
+    /// The possible backends a new connection would be allowed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_backends: Option<BTreeSet<PodId>>,
+    /// Connections closed as a side effect (rules 2.2, 7.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<Vec<ConnectionId>>,
+    /// The result of a lookup returning pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods: Option<BTreeSet<PodId>>,
+    /// The result of a lookup returning Services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<BTreeSet<ServiceId>>,
+    /// The result of a lookup returning addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<BTreeSet<Address>>,
+}
+
+impl Observation {
+    /// An observation of an error.
+    pub fn error(kind: ErrorKind) -> Self {
+        Observation {
+            error: Some(kind),
+            ..Observation::default()
+        }
+    }
+
+    /// Rule 10.2: the fields of `self` (an expectation) that `observed` contradicts. An
+    /// expectation checks only the fields it sets, except `error`: an error nobody expected is
+    /// always a divergence.
+    pub fn mismatches(&self, observed: &Observation) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.error != observed.error {
+            out.push("error");
+        }
+        macro_rules! check {
+            ($($field:ident => $name:literal),*) => {$(
+                if self.$field.is_some() && self.$field != observed.$field {
+                    out.push($name);
+                }
+            )*};
+        }
+        check!(allowed => "allowed", connection => "connection", backend => "backend",
+            backends => "backends", allowed_backends => "allowedBackends", closed => "closed",
+            pods => "pods", services => "services", addresses => "addresses");
+        out
+    }
+}
+
+/// One step of a trace: an operation and what it should observe.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// The operation.
+    pub op: Op,
+    /// The expectation; absent means "no error" (rule 10.2).
+    pub expect: Observation,
+}
+
+impl Serialize for Step {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut v = serde_json::to_value(&self.op).map_err(serde::ser::Error::custom)?;
+        let expect = serde_json::to_value(&self.expect).map_err(serde::ser::Error::custom)?;
+        if let (Some(map), false) = (v.as_object_mut(), self.expect == Observation::default()) {
+            map.insert("expect".into(), expect);
+        }
+        v.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Step {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut v = serde_json::Value::deserialize(d)?;
+        let map = v
+            .as_object_mut()
+            .ok_or_else(|| D::Error::custom("a step is a mapping with an `op` key"))?;
+        let expect = match map.remove("expect") {
+            None => Observation::default(),
+            Some(serde_json::Value::String(s)) if s == "ok" => Observation::default(),
+            Some(e) => {
+                serde_json::from_value(e).map_err(|e| D::Error::custom(format!("expect: {e}")))?
+            }
+        };
+        let op = serde_json::from_value(v).map_err(D::Error::custom)?;
+        Ok(Step { op, expect })
+    }
+}
+
+/// A trace file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Trace {
+    /// The format version; must be [`TRACE_FORMAT_VERSION`].
+    pub netsem_trace: u32,
+    /// A short name.
+    pub name: String,
+    /// What the trace shows.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// The docs/SEMANTICS.md rules it covers, e.g. `"5.3"`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
+    /// The profile, as `NAME[,switch=value]*`; `default` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+/// Why a trace could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceError(pub String);
+
+impl fmt::Display for TraceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TraceError {}
+
+impl Trace {
+    /// Parses a trace from YAML or JSON text (JSON is YAML), checking the version.
+    pub fn parse(source: &str, text: &str) -> Result<Trace, TraceError> {
+        let value: serde_json::Value =
+            serde_saphyr::from_str(text).map_err(|e| TraceError(format!("{source}: {e}")))?;
+        let version = value.get("netsemTrace").and_then(|v| v.as_u64());
+        if version != Some(u64::from(TRACE_FORMAT_VERSION)) {
+            return Err(TraceError(format!(
+                "{source}: netsemTrace: expected format version {TRACE_FORMAT_VERSION}, got {}",
+                value
+                    .get("netsemTrace")
+                    .map_or("nothing".to_string(), |v| v.to_string())
+            )));
+        }
+        let trace: Trace = serde_path_to_error::deserialize(value)
+            .map_err(|e| TraceError(format!("{source}: {}: {}", e.path(), e.inner())))?;
+        trace.profile()?;
+        Ok(trace)
+    }
+
+    /// Reads and parses a trace file.
+    pub fn load(path: &Path) -> Result<Trace, TraceError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| TraceError(format!("{}: {e}", path.display())))?;
+        Trace::parse(&path.display().to_string(), &text)
+    }
+
+    /// The profile the trace runs under.
+    pub fn profile(&self) -> Result<Profile, TraceError> {
+        match &self.profile {
+            None => Ok(Profile::default()),
+            Some(p) => p
+                .parse()
+                .map_err(|e| TraceError(format!("{}: profile: {e}", self.name))),
+        }
+    }
+
+    /// The trace as YAML.
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(self).expect("a trace always serializes")
+    }
+}
+
+/// Anything that executes operations and reports observations: `spec`, the oracle, the model.
+pub trait Engine {
+    /// The engine's name, for reports.
+    fn name(&self) -> &str;
+    /// Executes one operation.
+    fn execute(&mut self, op: &Op) -> Observation;
+}
+
+/// The first step where an engine's observation differs from the trace's expectation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Divergence {
+    /// The step's index, from 0.
+    pub step: usize,
+    /// The operation.
+    pub op: Op,
+    /// What the trace expected.
+    pub expected: Observation,
+    /// What the engine observed.
+    pub observed: Observation,
+    /// The fields that differ.
+    pub fields: Vec<&'static str>,
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "step {} diverges in {}",
+            self.step,
+            self.fields.join(", ")
+        )?;
+        writeln!(f, "  op:       {}", json(&self.op))?;
+        writeln!(f, "  expected: {}", json(&self.expected))?;
+        write!(f, "  observed: {}", json(&self.observed))
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|e| format!("<{e}>"))
+}
+
+/// Rule 10.1: replays `trace` on `engine`, returning the first divergence.
+pub fn replay(engine: &mut dyn Engine, trace: &Trace) -> Result<(), Divergence> {
+    for (i, step) in trace.steps.iter().enumerate() {
+        let observed = engine.execute(&step.op);
+        let fields = step.expect.mismatches(&observed);
+        if !fields.is_empty() {
+            return Err(Divergence {
+                step: i,
+                op: step.op.clone(),
+                expected: step.expect.clone(),
+                observed,
+                fields,
+            });
+        }
+    }
+    Ok(())
+}
