@@ -1,0 +1,353 @@
+//! The connectivity matrix: for every ordered pair of pods, the destination ports on which a new
+//! connection to the destination's primary address is allowed. Its JSON Lines form is a public
+//! contract (docs/FORMATS.md): field order, key order, sorting and range merging are fixed.
+
+use crate::ident::PodId;
+use crate::net::{PortRef, Protocol};
+use crate::state::State;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// A set of ports as sorted, merged, inclusive ranges: `[[80,80],[8000,8010]]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "Vec<(u16, u16)>", into = "Vec<(u16, u16)>")]
+pub struct PortRanges(Vec<(u16, u16)>);
+
+impl PortRanges {
+    /// Every port, `[[1,65535]]`.
+    pub fn all() -> Self {
+        PortRanges(vec![(1, u16::MAX)])
+    }
+
+    /// No port.
+    pub fn none() -> Self {
+        PortRanges(Vec::new())
+    }
+
+    /// From any ranges: empty ones dropped, the rest sorted and merged (touching ranges too).
+    pub fn from_ranges(ranges: impl IntoIterator<Item = (u16, u16)>) -> Self {
+        let mut v: Vec<(u16, u16)> = ranges.into_iter().filter(|(a, b)| a <= b).collect();
+        v.sort_unstable();
+        let mut out: Vec<(u16, u16)> = Vec::with_capacity(v.len());
+        for (a, b) in v {
+            match out.last_mut() {
+                Some(last) if u32::from(a) <= u32::from(last.1) + 1 => last.1 = last.1.max(b),
+                _ => out.push((a, b)),
+            }
+        }
+        PortRanges(out)
+    }
+
+    /// The ranges.
+    pub fn ranges(&self) -> &[(u16, u16)] {
+        &self.0
+    }
+
+    /// Whether `port` is in the set.
+    pub fn contains(&self, port: u16) -> bool {
+        self.0.iter().any(|&(a, b)| a <= port && port <= b)
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many ports the set holds.
+    pub fn len(&self) -> u32 {
+        self.0
+            .iter()
+            .map(|&(a, b)| u32::from(b) - u32::from(a) + 1)
+            .sum()
+    }
+
+    /// The union of two sets.
+    pub fn union(&self, other: &PortRanges) -> PortRanges {
+        PortRanges::from_ranges(self.0.iter().chain(other.0.iter()).copied())
+    }
+
+    /// The intersection of two sets.
+    pub fn intersection(&self, other: &PortRanges) -> PortRanges {
+        let (mut i, mut j) = (0, 0);
+        let mut out = Vec::new();
+        while i < self.0.len() && j < other.0.len() {
+            let (a1, b1) = self.0[i];
+            let (a2, b2) = other.0[j];
+            let (a, b) = (a1.max(a2), b1.min(b2));
+            if a <= b {
+                out.push((a, b));
+            }
+            if b1 < b2 {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+        PortRanges(out)
+    }
+}
+
+impl From<Vec<(u16, u16)>> for PortRanges {
+    fn from(v: Vec<(u16, u16)>) -> Self {
+        PortRanges::from_ranges(v)
+    }
+}
+
+impl From<PortRanges> for Vec<(u16, u16)> {
+    fn from(p: PortRanges) -> Self {
+        p.0
+    }
+}
+
+impl fmt::Display for PortRanges {
+    /// `80,8000-8010`, `all`, or `-` when empty.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("-");
+        }
+        if self.0 == [(1, u16::MAX)] {
+            return f.write_str("all");
+        }
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|&(a, b)| {
+                if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}-{b}")
+                }
+            })
+            .collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// The allowed destination ports per protocol. Serialized with the keys `TCP`, `UDP`, `SCTP`,
+/// in that order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowedPorts {
+    /// TCP ports.
+    #[serde(rename = "TCP")]
+    pub tcp: PortRanges,
+    /// UDP ports.
+    #[serde(rename = "UDP")]
+    pub udp: PortRanges,
+    /// SCTP ports.
+    #[serde(rename = "SCTP")]
+    pub sctp: PortRanges,
+}
+
+impl AllowedPorts {
+    /// Every port of every protocol.
+    pub fn all() -> Self {
+        AllowedPorts {
+            tcp: PortRanges::all(),
+            udp: PortRanges::all(),
+            sctp: PortRanges::all(),
+        }
+    }
+
+    /// The ports of one protocol (other protocols have none).
+    pub fn get(&self, protocol: Protocol) -> &PortRanges {
+        static NONE: PortRanges = PortRanges(Vec::new());
+        match protocol {
+            Protocol::Tcp => &self.tcp,
+            Protocol::Udp => &self.udp,
+            Protocol::Sctp => &self.sctp,
+            Protocol::Other(_) => &NONE,
+        }
+    }
+
+    /// The ports of one protocol, mutably. Panics for a protocol without ports.
+    pub fn get_mut(&mut self, protocol: Protocol) -> &mut PortRanges {
+        match protocol {
+            Protocol::Tcp => &mut self.tcp,
+            Protocol::Udp => &mut self.udp,
+            Protocol::Sctp => &mut self.sctp,
+            Protocol::Other(_) => panic!("protocol {protocol} has no ports"),
+        }
+    }
+
+    /// Whether nothing at all is allowed.
+    pub fn is_empty(&self) -> bool {
+        self.tcp.is_empty() && self.udp.is_empty() && self.sctp.is_empty()
+    }
+}
+
+/// One cell of the matrix: the line format of `netsem matrix --format jsonl`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixEntry {
+    /// The source pod.
+    pub src: PodId,
+    /// The destination pod.
+    pub dst: PodId,
+    /// Where a new connection is allowed.
+    pub allowed: AllowedPorts,
+}
+
+impl MatrixEntry {
+    /// The entry as one JSON line, without the newline (the public contract).
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).expect("a matrix entry always serializes")
+    }
+}
+
+/// The whole matrix: one entry per ordered pair of pods (self pairs included), sorted by `src`
+/// then `dst` in byte order of `namespace/name`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Matrix {
+    /// The pods, in contract order.
+    pub pods: Vec<PodId>,
+    /// `entries[i * pods.len() + j]` is from `pods[i]` to `pods[j]`.
+    pub entries: Vec<MatrixEntry>,
+}
+
+impl Matrix {
+    /// Builds the matrix from a function giving each pair's allowed ports.
+    pub fn build(
+        pods: impl IntoIterator<Item = PodId>,
+        mut cell: impl FnMut(&PodId, &PodId) -> AllowedPorts,
+    ) -> Self {
+        let pods = contract_order(pods);
+        let mut entries = Vec::with_capacity(pods.len() * pods.len());
+        for src in &pods {
+            for dst in &pods {
+                entries.push(MatrixEntry {
+                    src: src.clone(),
+                    dst: dst.clone(),
+                    allowed: cell(src, dst),
+                });
+            }
+        }
+        Matrix { pods, entries }
+    }
+
+    /// The entry from `src` to `dst`.
+    pub fn get(&self, src: usize, dst: usize) -> &MatrixEntry {
+        &self.entries[src * self.pods.len() + dst]
+    }
+
+    /// The JSON Lines form, one line per entry, each ending in `\n`.
+    pub fn to_jsonl(&self) -> String {
+        let mut out = String::new();
+        for e in &self.entries {
+            out.push_str(&e.to_json_line());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Sorts pods by the bytes of `namespace/name`, the matrix contract's order.
+pub fn contract_order(pods: impl IntoIterator<Item = PodId>) -> Vec<PodId> {
+    let mut v: Vec<(String, PodId)> = pods.into_iter().map(|p| (p.to_string(), p)).collect();
+    v.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    v.dedup_by(|a, b| a.0 == b.0);
+    v.into_iter().map(|(_, p)| p).collect()
+}
+
+impl State {
+    /// The ports where the verdict may change for traffic to `dst`: every policy port bound
+    /// and every container port of `dst` (for named ports). Between two consecutive
+    /// breakpoints every decision is the same, because rules compare the destination port only
+    /// with those numbers (rules 5.7–5.9, 5.13).
+    fn port_breakpoints(&self, dst: &PodId) -> Vec<u32> {
+        let mut points: BTreeSet<u32> = BTreeSet::from([1, 65536]);
+        for policy in self.policies() {
+            for rule in policy.ingress.iter().chain(policy.egress.iter()) {
+                for p in &rule.ports {
+                    if let Some(PortRef::Number(start)) = p.port {
+                        points.insert(u32::from(start));
+                        points.insert(u32::from(p.end_port.unwrap_or(start)) + 1);
+                    }
+                }
+            }
+        }
+        if let Some(pod) = self.pod(dst) {
+            for cp in &pod.ports {
+                points.insert(u32::from(cp.port));
+                points.insert(u32::from(cp.port) + 1);
+            }
+        }
+        points.into_iter().filter(|&p| p <= 65536).collect()
+    }
+
+    /// The destination ports on which `src` may open a new connection to `dst`'s primary
+    /// address, per protocol: one decision per interval between breakpoints.
+    pub fn allowed_ports(&self, src: &PodId, dst: &PodId) -> AllowedPorts {
+        let mut out = AllowedPorts::default();
+        let (Ok(d), points) = (self.pod_endpoint(dst, None), self.port_breakpoints(dst)) else {
+            return out;
+        };
+        let Ok(s) = self.pod_endpoint(src, d.address()) else {
+            return out;
+        };
+        for protocol in Protocol::PORTED {
+            let mut ranges = Vec::new();
+            for w in points.windows(2) {
+                let (start, end) = (w[0] as u16, (w[1] - 1) as u16);
+                if self.decide(&s, &d, protocol, start, None).allowed {
+                    ranges.push((start, end));
+                }
+            }
+            *out.get_mut(protocol) = PortRanges::from_ranges(ranges);
+        }
+        out
+    }
+
+    /// The connectivity matrix of every pod.
+    pub fn matrix(&self) -> Matrix {
+        Matrix::build(self.pods().map(|p| p.id.clone()), |s, d| {
+            self.allowed_ports(s, d)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r10_3_port_ranges_merge_and_serialize() {
+        let p = PortRanges::from_ranges([(8000, 8010), (80, 80), (8011, 8012), (5, 4)]);
+        assert_eq!(p.ranges(), &[(80, 80), (8000, 8012)]);
+        assert_eq!(serde_json::to_string(&p).unwrap(), "[[80,80],[8000,8012]]");
+        assert_eq!(p.to_string(), "80,8000-8012");
+        assert_eq!(p.len(), 14);
+        let q = PortRanges::from_ranges([(1, 100), (8005, 9000)]);
+        assert_eq!(p.intersection(&q).ranges(), &[(80, 80), (8005, 8012)]);
+        assert_eq!(p.union(&q).ranges(), &[(1, 100), (8000, 9000)]);
+    }
+
+    #[test]
+    fn r10_3_jsonl_line_is_byte_exact() {
+        let e = MatrixEntry {
+            src: PodId::new("ns", "a"),
+            dst: PodId::new("ns", "b"),
+            allowed: AllowedPorts {
+                tcp: PortRanges::from_ranges([(80, 80), (8000, 8010)]),
+                udp: PortRanges::none(),
+                sctp: PortRanges::none(),
+            },
+        };
+        assert_eq!(
+            e.to_json_line(),
+            r#"{"src":"ns/a","dst":"ns/b","allowed":{"TCP":[[80,80],[8000,8010]],"UDP":[],"SCTP":[]}}"#
+        );
+    }
+
+    #[test]
+    fn r10_3_contract_order_is_byte_order_of_namespace_slash_name() {
+        let order = contract_order([
+            PodId::new("a", "x"),
+            PodId::new("a-b", "x"),
+            PodId::new("A", "z"),
+        ]);
+        let names: Vec<String> = order.iter().map(|p| p.to_string()).collect();
+        assert_eq!(names, ["A/z", "a-b/x", "a/x"]);
+    }
+}
