@@ -132,6 +132,13 @@ impl State {
         &self.profile
     }
 
+    /// The same state under another profile. Nothing is re-checked: the new profile applies
+    /// from the next operation on.
+    pub fn with_profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self
+    }
+
     // ----- reading -------------------------------------------------------------------------
 
     /// Every pod, in identity order.

@@ -1,0 +1,706 @@
+//! The oracle engine: the spec's object store and mapping primitives (one home for the
+//! vocabulary), with every decision — policy selection, peer and port matching, exemptions,
+//! service backends, re-checks and the matrix — computed from the indexes instead.
+
+use crate::index::{Index, PeerRef, PodSlot};
+use netsem_spec::engine::SpecEngine;
+use netsem_spec::net::{PortRef, Protocol, PRIMARY_INTERFACE};
+use netsem_spec::policy::PolicyType;
+use netsem_spec::profile::{
+    Established, HostNetwork, MultiNetwork, NodeTraffic, OtherProtocols, PodToSelf, Profile,
+    ServiceHairpin,
+};
+use netsem_spec::service::{ServiceType, TrafficPolicy};
+use netsem_spec::{
+    Address, AddressOwner, Endpoint, ErrorKind, Observation, Op, OpError, PodId, ServiceId, State,
+};
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+/// The fast engine.
+#[derive(Clone, Debug)]
+pub struct Oracle {
+    /// The object store; its own profile keeps established connections, the oracle re-checks.
+    store: SpecEngine,
+    profile: Profile,
+    pub(crate) index: Index,
+}
+
+/// One end of a decision after host-network pods are resolved.
+#[derive(Clone, Copy)]
+enum Party<'a> {
+    Pod(u32, &'a PodSlot, Option<IpAddr>),
+    Node(Option<&'a str>, Option<IpAddr>),
+    External(Option<IpAddr>),
+}
+
+impl Oracle {
+    /// An empty cluster.
+    pub fn new(profile: Profile) -> Self {
+        Self::from_state(State::new(profile))
+    }
+
+    /// An oracle over an existing state (e.g. loaded from manifests), under its profile.
+    pub fn from_state(state: State) -> Self {
+        let profile = *state.profile();
+        let store = state.with_profile(Profile {
+            established: Established::Keep,
+            ..profile
+        });
+        let index = Index::build(&store, profile);
+        Oracle {
+            store: SpecEngine { state: store },
+            profile,
+            index,
+        }
+    }
+
+    /// The store.
+    pub fn state(&self) -> &State {
+        &self.store.state
+    }
+
+    /// The profile in force.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    fn party<'a>(&'a self, e: &'a Endpoint) -> Party<'a> {
+        let ip = e.address().map(|a| a.ip);
+        match e {
+            Endpoint::Pod { pod, .. } => match self.index.pod_by_id.get(pod) {
+                Some(&idx) => {
+                    let slot = self.index.slot(idx);
+                    if slot.host_network && self.profile.host_network == HostNetwork::AsNode {
+                        Party::Node(slot.node.as_deref(), ip)
+                    } else {
+                        Party::Pod(idx, slot, ip)
+                    }
+                }
+                None => Party::External(ip),
+            },
+            Endpoint::Node { node, .. } => Party::Node(Some(node), ip),
+            Endpoint::External { .. } => Party::External(ip),
+        }
+    }
+
+    fn peer(p: Party<'_>) -> PeerRef {
+        match p {
+            Party::Pod(idx, _, ip) => PeerRef::Pod(idx, ip),
+            Party::Node(_, ip) | Party::External(ip) => PeerRef::Address(ip),
+        }
+    }
+
+    /// Whether a new connection between two endpoints is allowed (same meaning as
+    /// `State::decide(..).allowed`).
+    pub fn decide(
+        &self,
+        source: &Endpoint,
+        destination: &Endpoint,
+        protocol: Protocol,
+        port: u16,
+        via_service: bool,
+    ) -> bool {
+        let store = self.state();
+        for e in [source, destination] {
+            if let Some(p) = e.pod() {
+                if let Some(&idx) = self.index.pod_by_id.get(p) {
+                    if !self.index.slot(idx).live {
+                        return false;
+                    }
+                }
+            }
+        }
+        if self.profile.multi_network == MultiNetwork::Type2 {
+            let net = |e: &Endpoint| match e.address().and_then(|a| store.addresses().get(a)) {
+                Some(AddressOwner::Pod { network, .. }) => Some(network.clone()),
+                _ => None,
+            };
+            if let (Some(a), Some(b)) = (net(source), net(destination)) {
+                if a != b {
+                    return false;
+                }
+            }
+        }
+        let src = self.party(source);
+        let dst = self.party(destination);
+        if !protocol.is_kubernetes() && self.profile.other_protocols == OtherProtocols::Allowed {
+            return true;
+        }
+        match (src, dst) {
+            (Party::Pod(a, ..), Party::Pod(b, ..)) if a == b => {
+                let exempt = if via_service {
+                    self.profile.service_hairpin == ServiceHairpin::Allowed
+                } else {
+                    self.profile.pod_to_self == PodToSelf::Allowed
+                };
+                if exempt {
+                    return true;
+                }
+            }
+            (Party::Pod(_, slot, _), Party::Node(Some(n), _))
+            | (Party::Node(Some(n), _), Party::Pod(_, slot, _))
+                if self.profile.node_traffic == NodeTraffic::AlwaysAllowed
+                    && slot.node.as_deref() == Some(n) =>
+            {
+                return true;
+            }
+            _ => {}
+        }
+        let dest_slot = match dst {
+            Party::Pod(_, s, _) => Some(s),
+            _ => None,
+        };
+        if let Party::Pod(idx, ..) = src {
+            if !self.index.direction_allows(
+                idx,
+                PolicyType::Egress,
+                Self::peer(dst),
+                dest_slot,
+                protocol,
+                port,
+            ) {
+                return false;
+            }
+        }
+        if let Party::Pod(idx, ..) = dst {
+            if !self.index.direction_allows(
+                idx,
+                PolicyType::Ingress,
+                Self::peer(src),
+                dest_slot,
+                protocol,
+                port,
+            ) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Rule 3.4: a pod's endpoint on its primary address (of `towards`'s family when given).
+    pub(crate) fn pod_endpoint(
+        &self,
+        pod: &PodId,
+        towards: Option<&Address>,
+    ) -> Result<Endpoint, OpError> {
+        let idx = *self.index.pod_by_id.get(pod).ok_or_else(|| {
+            OpError::new(ErrorKind::NotFound, format!("pod {pod} does not exist"))
+        })?;
+        Ok(Endpoint::Pod {
+            pod: pod.clone(),
+            address: self.primary_address(self.index.slot(idx), towards),
+        })
+    }
+
+    pub(crate) fn primary_address(
+        &self,
+        slot: &PodSlot,
+        towards: Option<&Address>,
+    ) -> Option<Address> {
+        let fam = |a: &Address| towards.is_none_or(|t| t.ip.is_ipv4() == a.ip.is_ipv4());
+        if slot.host_network {
+            let addrs = slot
+                .node
+                .as_ref()
+                .and_then(|n| self.index.node_addresses.get(n))?;
+            return addrs.iter().find(|a| fam(a)).or(addrs.first()).cloned();
+        }
+        let mut eth0 = slot
+            .addresses
+            .iter()
+            .filter(|(_, i, _)| i == PRIMARY_INTERFACE)
+            .map(|(a, _, _)| a);
+        let first = eth0.clone().next();
+        eth0.find(|a| fam(a)).or(first).cloned()
+    }
+
+    fn address_endpoint(&self, address: &Address) -> Result<Endpoint, OpError> {
+        match self.state().addresses().get(address) {
+            Some(AddressOwner::Pod { pod, .. }) => Ok(Endpoint::Pod {
+                pod: pod.clone(),
+                address: Some(address.clone()),
+            }),
+            Some(AddressOwner::Node { node }) => Ok(Endpoint::Node {
+                node: node.clone(),
+                address: Some(address.clone()),
+            }),
+            Some(AddressOwner::Service { .. }) => Err(OpError::new(
+                ErrorKind::ServiceAddressAsSource,
+                "service address as source",
+            )),
+            Some(AddressOwner::External { .. }) | None => Ok(Endpoint::External {
+                address: address.clone(),
+            }),
+        }
+    }
+
+    /// Rules 6.2–6.9: the possible backends with their endpoint and target port; `None` when
+    /// the Service refuses outright.
+    fn backends(
+        &self,
+        service: &ServiceId,
+        source_node: Option<&str>,
+        source_address: Option<&Address>,
+        protocol: Protocol,
+        port: u16,
+    ) -> Option<Vec<(PodId, Address, u16)>> {
+        let store = self.state();
+        let svc = store.service(service)?;
+        if svc.service_type == ServiceType::ExternalName {
+            return None;
+        }
+        let target = if svc.headless {
+            PortRef::Number(port)
+        } else {
+            svc.ports
+                .iter()
+                .find(|p| p.protocol == protocol && p.port == port)?
+                .target_port
+                .clone()
+        };
+        let source_network = source_address.and_then(|a| match store.addresses().get(a) {
+            Some(AddressOwner::Pod { network, .. }) => Some(network.as_str()),
+            _ => None,
+        });
+        let type2 = self.profile.multi_network == MultiNetwork::Type2;
+        let mut out = Vec::new();
+        for pod in store.lookup_service_2_pod_mappings(service).ok()? {
+            let Some(&idx) = self.index.pod_by_id.get(&pod) else {
+                continue;
+            };
+            let slot = self.index.slot(idx);
+            if !slot.live || !(slot.ready || svc.publish_not_ready_addresses) {
+                continue;
+            }
+            if svc.internal_traffic_policy == TrafficPolicy::Local
+                && (source_node.is_none() || slot.node.as_deref() != source_node)
+            {
+                continue;
+            }
+            let tp = match &target {
+                PortRef::Number(n) => *n,
+                PortRef::Name(name) => match slot
+                    .ports
+                    .iter()
+                    .find(|c| c.protocol == protocol && c.name.as_deref() == Some(name))
+                {
+                    Some(c) => c.port,
+                    None => continue,
+                },
+            };
+            let fam = |a: &Address| source_address.is_none_or(|s| s.ip.is_ipv4() == a.ip.is_ipv4());
+            let candidates: Vec<&Address> = if slot.host_network {
+                slot.node
+                    .as_ref()
+                    .and_then(|n| self.index.node_addresses.get(n))
+                    .map(|v| v.iter().collect())
+                    .unwrap_or_default()
+            } else {
+                slot.addresses
+                    .iter()
+                    .filter(|(_, i, n)| {
+                        !type2 || (i == PRIMARY_INTERFACE && source_network.is_none_or(|s| s == n))
+                    })
+                    .map(|(a, _, _)| a)
+                    .collect()
+            };
+            let Some(addr) = candidates.iter().find(|a| fam(a)).or(candidates.first()) else {
+                continue;
+            };
+            out.push((pod, (*addr).clone(), tp));
+        }
+        Some(out)
+    }
+
+    fn open_service(
+        &mut self,
+        source: Endpoint,
+        source_node: Option<String>,
+        service: &ServiceId,
+        protocol: Protocol,
+        port: u16,
+        pick: Option<&PodId>,
+    ) -> Observation {
+        if self.state().service(service).is_none() {
+            return Observation::error(ErrorKind::NotFound);
+        }
+        let backends = self
+            .backends(
+                service,
+                source_node.as_deref(),
+                source.address(),
+                protocol,
+                port,
+            )
+            .unwrap_or_default();
+        if backends.is_empty() {
+            if pick.is_some() {
+                return Observation::error(ErrorKind::NotABackend);
+            }
+            return Observation {
+                allowed: Some(false),
+                backends: Some(BTreeSet::new()),
+                allowed_backends: Some(BTreeSet::new()),
+                ..Observation::default()
+            };
+        }
+        let mut decided = Vec::new();
+        for (pod, addr, tp) in backends {
+            let dst = Endpoint::Pod {
+                pod: pod.clone(),
+                address: Some(addr.clone()),
+            };
+            let src = match &source {
+                Endpoint::Pod { pod, .. } => match self.pod_endpoint(pod, Some(&addr)) {
+                    Ok(e) => e,
+                    Err(e) => return Observation::error(e.kind),
+                },
+                other => other.clone(),
+            };
+            let ok = self.decide(&src, &dst, protocol, tp, true);
+            decided.push((pod, ok, src, dst, tp));
+        }
+        let all: BTreeSet<PodId> = decided.iter().map(|d| d.0.clone()).collect();
+        let allowed: BTreeSet<PodId> = decided
+            .iter()
+            .filter(|d| d.1)
+            .map(|d| d.0.clone())
+            .collect();
+        let chosen = match pick {
+            Some(p) if all.contains(p) => decided.iter().position(|d| d.0 == *p),
+            Some(_) => return Observation::error(ErrorKind::NotABackend),
+            None if decided.len() == 1 => Some(0),
+            None => None,
+        };
+        let Some(i) = chosen else {
+            return Observation {
+                allowed: allowed.is_empty().then_some(false),
+                backends: Some(all),
+                allowed_backends: Some(allowed),
+                ..Observation::default()
+            };
+        };
+        let (pod, ok, src, dst, tp) = decided.swap_remove(i);
+        let connection = ok.then(|| {
+            self.store
+                .state
+                .new_connection(src, dst, protocol, tp, Some(service.clone()))
+        });
+        Observation {
+            allowed: Some(ok),
+            connection,
+            backend: Some(pod),
+            backends: Some(all),
+            allowed_backends: Some(allowed),
+            ..Observation::default()
+        }
+    }
+
+    fn open_direct(
+        &mut self,
+        src: Endpoint,
+        dst: Endpoint,
+        protocol: Protocol,
+        port: u16,
+    ) -> Observation {
+        let ok = self.decide(&src, &dst, protocol, port, false);
+        let connection = ok.then(|| {
+            self.store
+                .state
+                .new_connection(src, dst, protocol, port, None)
+        });
+        Observation {
+            allowed: Some(ok),
+            connection,
+            ..Observation::default()
+        }
+    }
+
+    fn verdict(
+        &self,
+        src: Result<Endpoint, OpError>,
+        dst: Result<Endpoint, OpError>,
+        direction: PolicyType,
+        protocol: Protocol,
+        port: u16,
+    ) -> Observation {
+        let (src, dst) = match (src, dst) {
+            (Ok(s), Ok(d)) => (s, d),
+            (Err(e), _) | (_, Err(e)) => return Observation::error(e.kind),
+        };
+        // A one-direction primitive: the other end's policies do not count.
+        let allowed = self.single_direction(
+            self.party(&src),
+            self.party(&dst),
+            direction,
+            protocol,
+            port,
+        );
+        Observation {
+            allowed: Some(allowed),
+            ..Observation::default()
+        }
+    }
+
+    fn single_direction(
+        &self,
+        s: Party<'_>,
+        d: Party<'_>,
+        direction: PolicyType,
+        protocol: Protocol,
+        port: u16,
+    ) -> bool {
+        let dest_slot = match d {
+            Party::Pod(_, slot, _) => Some(slot),
+            _ => None,
+        };
+        match (direction, s, d) {
+            (PolicyType::Egress, Party::Pod(idx, ..), _) => self.index.direction_allows(
+                idx,
+                direction,
+                Self::peer(d),
+                dest_slot,
+                protocol,
+                port,
+            ),
+            (PolicyType::Ingress, _, Party::Pod(idx, ..)) => self.index.direction_allows(
+                idx,
+                direction,
+                Self::peer(s),
+                dest_slot,
+                protocol,
+                port,
+            ),
+            _ => true,
+        }
+    }
+
+    /// Rule 7.4: closes every open connection a new decision would deny.
+    fn recheck(&mut self) -> Vec<u64> {
+        if self.profile.established != Established::Recheck {
+            return Vec::new();
+        }
+        let cut: Vec<u64> = self
+            .state()
+            .connections()
+            .values()
+            .filter(|c| {
+                !self.decide(
+                    &c.source,
+                    &c.destination,
+                    c.protocol,
+                    c.port,
+                    c.service.is_some(),
+                )
+            })
+            .map(|c| c.id)
+            .collect();
+        for id in &cut {
+            let _ = self.store.state.delete_connection(*id);
+        }
+        cut
+    }
+
+    /// Keeps the indexes in step with a mutation the store just made.
+    fn sync_after(&mut self, op: &Op) {
+        let state = &self.store.state;
+        let ix = &mut self.index;
+        match op {
+            Op::AddPod { pod, .. } => ix.sync_pod(state, &pod.id),
+            Op::RemovePod { pod }
+            | Op::SetPodLabels { pod, .. }
+            | Op::AddAddress2PodMapping { pod, .. }
+            | Op::RemoveAddress2PodMapping { pod, .. }
+            | Op::RemovePod2AddressMappings { pod } => ix.sync_pod(state, pod),
+            Op::AddNamespace { name, .. } | Op::SetNamespaceLabels { name, .. } => {
+                ix.sync_namespace(state, name)
+            }
+            Op::AddNetworkPolicy { policy } | Op::UpdateNetworkPolicy { policy } => {
+                ix.sync_policy(state, &policy.id)
+            }
+            Op::RemoveNetworkPolicy { policy } => ix.sync_policy(state, policy),
+            // Nothing the indexes hold.
+            Op::AddService { .. }
+            | Op::RemoveService { .. }
+            | Op::AddPod2ServiceMapping { .. }
+            | Op::RemovePod2ServiceMapping { .. }
+            | Op::RemovePod2ServiceMappings { .. }
+            | Op::RemoveService2PodMappings { .. }
+            | Op::AddAddress2ServiceMapping { .. }
+            | Op::RemoveAddress2ServiceMapping { .. }
+            | Op::RemoveService2AddressMappings { .. }
+            | Op::AddIpAddressDomain { .. }
+            | Op::RemoveIpAddressDomain { .. }
+            | Op::AddNetwork { .. }
+            | Op::RemoveNetwork { .. }
+            | Op::AddExternalEntity { .. }
+            | Op::ClosePodConnection { .. } => {}
+            // Broad changes (namespace cascade, node addresses of host-network pods, manifests).
+            _ => *ix = Index::build(state, self.profile),
+        }
+    }
+}
+
+impl netsem_spec::Engine for Oracle {
+    fn name(&self) -> &str {
+        "oracle"
+    }
+
+    fn execute(&mut self, op: &Op) -> Observation {
+        match op {
+            Op::AllowNewConnectionToPod {
+                from,
+                to,
+                protocol,
+                port,
+            } => {
+                let d = self.pod_endpoint(to, None);
+                let s = d
+                    .as_ref()
+                    .map_err(Clone::clone)
+                    .and_then(|d| self.pod_endpoint(from, d.address()));
+                self.verdict(s, d, PolicyType::Egress, *protocol, *port)
+            }
+            Op::AllowNewConnectionFromPod {
+                from,
+                to,
+                protocol,
+                port,
+            } => {
+                let d = self.pod_endpoint(to, None);
+                let s = d
+                    .as_ref()
+                    .map_err(Clone::clone)
+                    .and_then(|d| self.pod_endpoint(from, d.address()));
+                self.verdict(s, d, PolicyType::Ingress, *protocol, *port)
+            }
+            Op::AllowNewConnectionFromIpAddress {
+                from,
+                to,
+                protocol,
+                port,
+            } => {
+                let d = self.pod_endpoint(to, Some(from));
+                let s = match &d {
+                    Ok(_) => self.address_endpoint(from),
+                    Err(e) => Err(e.clone()),
+                };
+                self.verdict(s, d, PolicyType::Ingress, *protocol, *port)
+            }
+            Op::AllowNewConnectionToIpAddress {
+                from,
+                to,
+                protocol,
+                port,
+            } => {
+                let s = self.pod_endpoint(from, Some(to));
+                let d = match &s {
+                    Ok(_) => self.address_endpoint(to),
+                    Err(e) => Err(e.clone()),
+                };
+                self.verdict(s, d, PolicyType::Egress, *protocol, *port)
+            }
+            Op::OpenPodConnection {
+                from,
+                to,
+                protocol,
+                port,
+            } => {
+                let d = match self.pod_endpoint(to, None) {
+                    Ok(d) => d,
+                    Err(e) => return Observation::error(e.kind),
+                };
+                let s = match self.pod_endpoint(from, d.address()) {
+                    Ok(s) => s,
+                    Err(e) => return Observation::error(e.kind),
+                };
+                self.open_direct(s, d, *protocol, *port)
+            }
+            Op::OpenServiceConnection {
+                from,
+                service,
+                protocol,
+                port,
+                backend,
+            } => {
+                let s = match self.pod_endpoint(from, None) {
+                    Ok(s) => s,
+                    Err(e) => return Observation::error(e.kind),
+                };
+                let node = self
+                    .index
+                    .pod_by_id
+                    .get(from)
+                    .and_then(|&i| self.index.slot(i).node.clone());
+                self.open_service(s, node, service, *protocol, *port, backend.as_ref())
+            }
+            Op::OpenConnectionWithIpAddresses {
+                from,
+                to,
+                protocol,
+                port,
+                backend,
+            } => {
+                let src = match self.address_endpoint(from) {
+                    Ok(s) => s,
+                    Err(e) => return Observation::error(e.kind),
+                };
+                let node = match &src {
+                    Endpoint::Pod { pod, .. } => self
+                        .index
+                        .pod_by_id
+                        .get(pod)
+                        .and_then(|&i| self.index.slot(i).node.clone()),
+                    Endpoint::Node { node, .. } => Some(node.clone()),
+                    Endpoint::External { .. } => None,
+                };
+                if let Some(AddressOwner::Service { service, external }) =
+                    self.state().addresses().get(to).cloned()
+                {
+                    if !external && matches!(src, Endpoint::External { .. }) {
+                        if backend.is_some() {
+                            return Observation::error(ErrorKind::NotABackend);
+                        }
+                        return Observation {
+                            allowed: Some(false),
+                            backends: Some(BTreeSet::new()),
+                            allowed_backends: Some(BTreeSet::new()),
+                            ..Observation::default()
+                        };
+                    }
+                    return self.open_service(
+                        src,
+                        node,
+                        &service,
+                        *protocol,
+                        *port,
+                        backend.as_ref(),
+                    );
+                }
+                let dst = match self.address_endpoint(to) {
+                    Ok(d) => d,
+                    Err(e) => return Observation::error(e.kind),
+                };
+                if src.pod().is_none() && dst.pod().is_none() {
+                    return Observation::error(ErrorKind::NoPodEndpoint);
+                }
+                self.open_direct(src, dst, *protocol, *port)
+            }
+            other => {
+                let mut obs = self.store.execute(other);
+                if obs.error.is_none() {
+                    self.sync_after(other);
+                    let cut = self.recheck();
+                    if !cut.is_empty() {
+                        let mut closed = obs.closed.take().unwrap_or_default();
+                        closed.extend(cut);
+                        closed.sort_unstable();
+                        obs.closed = Some(closed);
+                    }
+                }
+                obs
+            }
+        }
+    }
+}

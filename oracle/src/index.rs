@@ -1,0 +1,550 @@
+//! The indexes: interned pods and namespaces, and every policy compiled with the set of pods it
+//! selects and, per rule, the set of pods its selector peers match. Kept up to date
+//! incrementally: a pod change touches that pod's bits, a policy change that policy's sets.
+
+use crate::bitset::BitSet;
+use netsem_spec::net::{PortRef, Protocol};
+use netsem_spec::policy::{IpBlock, Peer, PolicyType};
+use netsem_spec::profile::{IpBlockPods, NamedPortConflict, OtherProtocols, Profile};
+use netsem_spec::{
+    Address, AddressOwner, ContainerPort, LabelSelector, Labels, NetworkPolicy, PodId, PolicyId,
+    State,
+};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// An interned pod.
+#[derive(Clone, Debug)]
+pub(crate) struct PodSlot {
+    pub id: PodId,
+    pub ns: u32,
+    pub labels: Labels,
+    pub node: Option<String>,
+    pub host_network: bool,
+    pub live: bool,
+    pub ready: bool,
+    pub ports: Vec<ContainerPort>,
+    /// Own addresses with interface and network, in address order.
+    pub addresses: Vec<(Address, String, String)>,
+}
+
+/// A rule's ports, compiled: numeric ranges per protocol and named ports.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CompiledPorts {
+    /// `ports` was empty: every port of every protocol.
+    pub any: bool,
+    /// Ranges per protocol, indexed by [`proto_slot`].
+    pub ranges: [Vec<(u16, u16)>; 3],
+    /// Named ports with their protocol.
+    pub named: Vec<(Protocol, String)>,
+}
+
+/// The slot of a ported protocol in per-protocol arrays.
+pub(crate) fn proto_slot(p: Protocol) -> Option<usize> {
+    match p {
+        Protocol::Tcp => Some(0),
+        Protocol::Udp => Some(1),
+        Protocol::Sctp => Some(2),
+        Protocol::Other(_) => None,
+    }
+}
+
+impl CompiledPorts {
+    fn compile(rule: &netsem_spec::Rule) -> Self {
+        let mut out = CompiledPorts {
+            any: rule.ports.is_empty(),
+            ..Default::default()
+        };
+        for p in &rule.ports {
+            let Some(slot) = proto_slot(p.protocol) else {
+                continue;
+            };
+            match &p.port {
+                None => out.ranges[slot].push((1, u16::MAX)),
+                Some(PortRef::Number(n)) => out.ranges[slot].push((*n, p.end_port.unwrap_or(*n))),
+                Some(PortRef::Name(name)) => out.named.push((p.protocol, name.clone())),
+            }
+        }
+        out
+    }
+
+    /// Whether `(protocol, port)` matches, with named ports resolved on `dest`.
+    #[inline]
+    pub fn matches(
+        &self,
+        protocol: Protocol,
+        port: u16,
+        dest: Option<&PodSlot>,
+        profile: &Profile,
+    ) -> bool {
+        let Some(slot) = proto_slot(protocol) else {
+            return self.any && profile.other_protocols == OtherProtocols::RulesWithoutPorts;
+        };
+        if self.any {
+            return true;
+        }
+        if self.ranges[slot]
+            .iter()
+            .any(|&(a, b)| a <= port && port <= b)
+        {
+            return true;
+        }
+        match dest {
+            Some(d) if !self.named.is_empty() => self
+                .named
+                .iter()
+                .any(|(p, name)| *p == protocol && named_port_is(d, name, protocol, port, profile)),
+            _ => false,
+        }
+    }
+}
+
+/// Whether container port `name` over `protocol` on `pod` is `port` (rules 5.9, 7.8).
+#[inline]
+pub(crate) fn named_port_is(
+    pod: &PodSlot,
+    name: &str,
+    protocol: Protocol,
+    port: u16,
+    profile: &Profile,
+) -> bool {
+    let mut numbers = pod
+        .ports
+        .iter()
+        .filter(|c| c.protocol == protocol && c.name.as_deref() == Some(name))
+        .map(|c| c.port);
+    match profile.named_port_conflict {
+        NamedPortConflict::AnyMatch => numbers.any(|n| n == port),
+        NamedPortConflict::FirstOnly => numbers.next() == Some(port),
+    }
+}
+
+/// A compiled rule.
+#[derive(Clone, Debug)]
+pub(crate) struct CompiledRule {
+    pub ports: CompiledPorts,
+    /// `from`/`to` empty: every peer.
+    pub all_peers: bool,
+    /// The selector peers.
+    pub selectors: Vec<(Option<LabelSelector>, Option<LabelSelector>)>,
+    /// The ipBlock peers.
+    pub blocks: Vec<IpBlock>,
+    /// Pods matched by any selector peer.
+    pub peer_pods: BitSet,
+}
+
+impl CompiledRule {
+    fn compile(rule: &netsem_spec::Rule) -> Self {
+        let mut selectors = Vec::new();
+        let mut blocks = Vec::new();
+        for p in &rule.peers {
+            match p {
+                Peer::Pods {
+                    namespace_selector,
+                    pod_selector,
+                } => selectors.push((namespace_selector.clone(), pod_selector.clone())),
+                Peer::IpBlock(b) => blocks.push(b.clone()),
+            }
+        }
+        CompiledRule {
+            ports: CompiledPorts::compile(rule),
+            all_peers: rule.peers.is_empty(),
+            selectors,
+            blocks,
+            peer_pods: BitSet::default(),
+        }
+    }
+
+    /// Whether an address is in one of the rule's ipBlocks.
+    #[inline]
+    pub fn block_contains(&self, ip: IpAddr) -> bool {
+        self.blocks.iter().any(|b| b.contains(ip))
+    }
+}
+
+/// A compiled policy.
+#[derive(Clone, Debug)]
+pub(crate) struct CompiledPolicy {
+    pub id: PolicyId,
+    pub ns: u32,
+    pub selector: LabelSelector,
+    pub ingress_applies: bool,
+    pub egress_applies: bool,
+    pub ingress: Vec<CompiledRule>,
+    pub egress: Vec<CompiledRule>,
+    pub selected: BitSet,
+}
+
+impl CompiledPolicy {
+    pub fn rules(&self, d: PolicyType) -> &[CompiledRule] {
+        match d {
+            PolicyType::Ingress => &self.ingress,
+            PolicyType::Egress => &self.egress,
+        }
+    }
+}
+
+/// All indexes.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Index {
+    pub pods: Vec<Option<PodSlot>>,
+    pub pod_by_id: HashMap<PodId, u32>,
+    free_pods: Vec<u32>,
+    pub ns_by_name: HashMap<String, u32>,
+    pub ns_labels: Vec<Labels>,
+    pub pods_in_ns: Vec<BitSet>,
+    pub policies: Vec<Option<CompiledPolicy>>,
+    pub policy_by_id: HashMap<PolicyId, u32>,
+    free_policies: Vec<u32>,
+    /// Per pod: the policies selecting it with Ingress, resp. Egress, ascending.
+    pub ingress_of: Vec<Vec<u32>>,
+    pub egress_of: Vec<Vec<u32>>,
+    /// Node addresses, for host-network pods.
+    pub node_addresses: HashMap<String, Vec<Address>>,
+    /// Whether any live pod uses the host network (the matrix classes then depend on nodes).
+    pub profile: Profile,
+}
+
+impl Index {
+    /// Builds every index from the store.
+    pub fn build(state: &State, profile: Profile) -> Index {
+        let mut ix = Index {
+            profile,
+            ..Default::default()
+        };
+        let mut addrs: HashMap<&PodId, Vec<(Address, String, String)>> = HashMap::new();
+        for (a, owner) in state.addresses() {
+            match owner {
+                AddressOwner::Pod {
+                    pod,
+                    interface,
+                    network,
+                } => addrs.entry(pod).or_default().push((
+                    a.clone(),
+                    interface.clone(),
+                    network.clone(),
+                )),
+                AddressOwner::Node { node } => ix
+                    .node_addresses
+                    .entry(node.clone())
+                    .or_default()
+                    .push(a.clone()),
+                _ => {}
+            }
+        }
+        for ns in state.namespaces() {
+            let labels = state.namespace_labels(&ns);
+            ix.intern_ns(&ns, labels);
+        }
+        for pod in state.pods() {
+            let a = addrs.remove(&pod.id).unwrap_or_default();
+            ix.insert_pod_slot(state, pod, a);
+        }
+        for policy in state.policies() {
+            ix.upsert_policy(state, policy);
+        }
+        ix.recompute_reverse_all();
+        ix
+    }
+
+    fn intern_ns(&mut self, name: &str, labels: Labels) -> u32 {
+        if let Some(&i) = self.ns_by_name.get(name) {
+            self.ns_labels[i as usize] = labels;
+            return i;
+        }
+        let i = self.ns_labels.len() as u32;
+        self.ns_by_name.insert(name.to_string(), i);
+        self.ns_labels.push(labels);
+        self.pods_in_ns.push(BitSet::default());
+        i
+    }
+
+    fn ns_of(&mut self, state: &State, name: &str) -> u32 {
+        match self.ns_by_name.get(name) {
+            Some(&i) => i,
+            None => self.intern_ns(name, state.namespace_labels(name)),
+        }
+    }
+
+    fn insert_pod_slot(
+        &mut self,
+        state: &State,
+        pod: &netsem_spec::Pod,
+        addresses: Vec<(Address, String, String)>,
+    ) -> u32 {
+        let ns = self.ns_of(state, &pod.id.namespace);
+        let slot = PodSlot {
+            id: pod.id.clone(),
+            ns,
+            labels: pod.labels.clone(),
+            node: pod.node.clone(),
+            host_network: pod.host_network,
+            live: pod.is_live(),
+            ready: pod.ready,
+            ports: pod.ports.clone(),
+            addresses,
+        };
+        let idx = match self.pod_by_id.get(&pod.id) {
+            Some(&i) => i,
+            None => {
+                let i = self.free_pods.pop().unwrap_or(self.pods.len() as u32);
+                if i as usize == self.pods.len() {
+                    self.pods.push(None);
+                    self.ingress_of.push(Vec::new());
+                    self.egress_of.push(Vec::new());
+                }
+                self.pod_by_id.insert(pod.id.clone(), i);
+                i
+            }
+        };
+        self.pods[idx as usize] = Some(slot);
+        self.pods_in_ns[ns as usize].set(idx, true);
+        idx
+    }
+
+    /// Whether a selector peer `(ns_sel, pod_sel)` of a policy in namespace `policy_ns` matches
+    /// the pod (rule 5.11).
+    fn selector_peer_matches(
+        &self,
+        policy_ns: u32,
+        peer: &(Option<LabelSelector>, Option<LabelSelector>),
+        pod: &PodSlot,
+    ) -> bool {
+        let ns_ok = match &peer.0 {
+            None => pod.ns == policy_ns,
+            Some(sel) => sel.matches(&self.ns_labels[pod.ns as usize]),
+        };
+        ns_ok && peer.1.as_ref().is_none_or(|s| s.matches(&pod.labels))
+    }
+
+    /// Recomputes the bits of one pod in one policy.
+    fn place_pod_in_policy(&self, policy: &mut CompiledPolicy, idx: u32, pod: Option<&PodSlot>) {
+        let selected = pod.is_some_and(|p| p.ns == policy.ns && policy.selector.matches(&p.labels));
+        policy.selected.set(idx, selected);
+        let ns = policy.ns;
+        for rule in policy.ingress.iter_mut().chain(policy.egress.iter_mut()) {
+            let hit = pod.is_some_and(|p| {
+                rule.selectors
+                    .iter()
+                    .any(|s| self.selector_peer_matches(ns, s, p))
+            });
+            rule.peer_pods.set(idx, hit);
+        }
+    }
+
+    fn upsert_policy(&mut self, state: &State, policy: &NetworkPolicy) -> u32 {
+        let ns = self.ns_of(state, &policy.id.namespace);
+        let mut c = CompiledPolicy {
+            id: policy.id.clone(),
+            ns,
+            selector: policy.pod_selector.clone(),
+            ingress_applies: policy.applies_to(PolicyType::Ingress),
+            egress_applies: policy.applies_to(PolicyType::Egress),
+            ingress: policy.ingress.iter().map(CompiledRule::compile).collect(),
+            egress: policy.egress.iter().map(CompiledRule::compile).collect(),
+            selected: BitSet::default(),
+        };
+        for (i, slot) in self.pods.iter().enumerate() {
+            if slot.is_some() {
+                self.place_pod_in_policy(&mut c, i as u32, slot.as_ref());
+            }
+        }
+        let idx = match self.policy_by_id.get(&policy.id) {
+            Some(&i) => i,
+            None => {
+                let i = self
+                    .free_policies
+                    .pop()
+                    .unwrap_or(self.policies.len() as u32);
+                if i as usize == self.policies.len() {
+                    self.policies.push(None);
+                }
+                self.policy_by_id.insert(policy.id.clone(), i);
+                i
+            }
+        };
+        self.policies[idx as usize] = Some(c);
+        idx
+    }
+
+    fn reverse_for_pod(&mut self, idx: u32) {
+        let mut ing = Vec::new();
+        let mut eg = Vec::new();
+        if self.pods[idx as usize].is_some() {
+            for (pi, p) in self.policies.iter().enumerate() {
+                if let Some(p) = p {
+                    if p.selected.contains(idx) {
+                        if p.ingress_applies {
+                            ing.push(pi as u32);
+                        }
+                        if p.egress_applies {
+                            eg.push(pi as u32);
+                        }
+                    }
+                }
+            }
+        }
+        self.ingress_of[idx as usize] = ing;
+        self.egress_of[idx as usize] = eg;
+    }
+
+    fn recompute_reverse_all(&mut self) {
+        for l in self.ingress_of.iter_mut().chain(self.egress_of.iter_mut()) {
+            l.clear();
+        }
+        for (pi, p) in self.policies.iter().enumerate() {
+            if let Some(p) = p {
+                for idx in p.selected.iter() {
+                    if p.ingress_applies {
+                        self.ingress_of[idx as usize].push(pi as u32);
+                    }
+                    if p.egress_applies {
+                        self.egress_of[idx as usize].push(pi as u32);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Brings one pod up to date with the store: added, changed or removed.
+    pub fn sync_pod(&mut self, state: &State, id: &PodId) {
+        match state.pod(id) {
+            Some(pod) => {
+                let addresses = state
+                    .pod_addresses(id)
+                    .map(|(a, i, n)| (a.clone(), i.to_string(), n.to_string()))
+                    .collect();
+                if let Some(&old) = self.pod_by_id.get(id) {
+                    if let Some(o) = &self.pods[old as usize] {
+                        let ns = o.ns;
+                        self.pods_in_ns[ns as usize].set(old, false);
+                    }
+                }
+                let idx = self.insert_pod_slot(state, pod, addresses);
+                self.replace_pod_bits(idx);
+            }
+            None => {
+                if let Some(idx) = self.pod_by_id.remove(id) {
+                    if let Some(o) = self.pods[idx as usize].take() {
+                        self.pods_in_ns[o.ns as usize].set(idx, false);
+                    }
+                    self.replace_pod_bits(idx);
+                    self.free_pods.push(idx);
+                }
+            }
+        }
+    }
+
+    fn replace_pod_bits(&mut self, idx: u32) {
+        let mut policies = std::mem::take(&mut self.policies);
+        let pod = self.pods[idx as usize].clone();
+        for p in policies.iter_mut().flatten() {
+            self.place_pod_in_policy(p, idx, pod.as_ref());
+        }
+        self.policies = policies;
+        self.reverse_for_pod(idx);
+    }
+
+    /// Brings one policy up to date with the store.
+    pub fn sync_policy(&mut self, state: &State, id: &PolicyId) {
+        let before: Vec<u32> = self
+            .policy_by_id
+            .get(id)
+            .and_then(|&i| self.policies[i as usize].as_ref())
+            .map(|p| p.selected.iter().collect())
+            .unwrap_or_default();
+        let mut touched: Vec<u32> = before;
+        match state.policy(id) {
+            Some(p) => {
+                let i = self.upsert_policy(state, p);
+                if let Some(p) = &self.policies[i as usize] {
+                    touched.extend(p.selected.iter());
+                }
+            }
+            None => {
+                if let Some(i) = self.policy_by_id.remove(id) {
+                    self.policies[i as usize] = None;
+                    self.free_policies.push(i);
+                }
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for idx in touched {
+            self.reverse_for_pod(idx);
+        }
+    }
+
+    /// Brings a namespace's labels, and so its pods' peer bits, up to date.
+    pub fn sync_namespace(&mut self, state: &State, name: &str) {
+        let ns = self.intern_ns(name, state.namespace_labels(name));
+        let pods: Vec<u32> = self.pods_in_ns[ns as usize].iter().collect();
+        for idx in pods {
+            self.replace_pod_bits(idx);
+        }
+    }
+
+    /// The slot of a pod.
+    #[inline]
+    pub fn slot(&self, idx: u32) -> &PodSlot {
+        self.pods[idx as usize].as_ref().expect("live pod index")
+    }
+
+    /// Rules 5.2, 5.4: whether `direction` at pod `idx` lets traffic with `peer` through.
+    #[inline]
+    pub fn direction_allows(
+        &self,
+        idx: u32,
+        direction: PolicyType,
+        peer: PeerRef,
+        dest: Option<&PodSlot>,
+        protocol: Protocol,
+        port: u16,
+    ) -> bool {
+        let list = match direction {
+            PolicyType::Ingress => &self.ingress_of[idx as usize],
+            PolicyType::Egress => &self.egress_of[idx as usize],
+        };
+        if list.is_empty() {
+            return true;
+        }
+        if proto_slot(protocol).is_none() && self.profile.other_protocols == OtherProtocols::Denied
+        {
+            return false;
+        }
+        list.iter().any(|&pi| {
+            let Some(p) = &self.policies[pi as usize] else {
+                return false;
+            };
+            p.rules(direction).iter().any(|r| {
+                r.ports.matches(protocol, port, dest, &self.profile) && self.peer_matches(r, peer)
+            })
+        })
+    }
+
+    /// Rules 5.11, 5.12, 7.3.
+    #[inline]
+    pub fn peer_matches(&self, rule: &CompiledRule, peer: PeerRef) -> bool {
+        if rule.all_peers {
+            return true;
+        }
+        match peer {
+            PeerRef::Pod(idx, addr) => {
+                rule.peer_pods.contains(idx)
+                    || (self.profile.ip_block_pods == IpBlockPods::MatchPodAddresses
+                        && !rule.blocks.is_empty()
+                        && addr.is_some_and(|ip| rule.block_contains(ip)))
+            }
+            PeerRef::Address(addr) => addr.is_some_and(|ip| rule.block_contains(ip)),
+        }
+    }
+}
+
+/// The other end of a connection as a rule sees it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum PeerRef {
+    /// A policed pod, with the address used.
+    Pod(u32, Option<IpAddr>),
+    /// A node or external address.
+    Address(Option<IpAddr>),
+}
