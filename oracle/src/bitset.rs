@@ -31,16 +31,6 @@ impl BitSet {
         }
     }
 
-    /// Adds every element of `other`.
-    pub fn union_with(&mut self, other: &BitSet) {
-        if other.words.len() > self.words.len() {
-            self.words.resize(other.words.len(), 0);
-        }
-        for (a, b) in self.words.iter_mut().zip(&other.words) {
-            *a |= b;
-        }
-    }
-
     /// The elements, ascending.
     pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
         self.words.iter().enumerate().flat_map(|(w, &word)| {
@@ -72,9 +62,5 @@ mod tests {
         assert!(s.contains(0) && s.contains(64) && s.contains(200));
         assert!(!s.contains(63) && !s.contains(9_999));
         assert_eq!(s.iter().collect::<Vec<_>>(), [0, 64, 200]);
-        let mut t = BitSet::default();
-        t.set(5, true);
-        t.union_with(&s);
-        assert_eq!(t.iter().collect::<Vec<_>>(), [0, 5, 64, 200]);
     }
 }

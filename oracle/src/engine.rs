@@ -101,7 +101,6 @@ impl Oracle {
         port: u16,
         via_service: bool,
     ) -> bool {
-        let store = self.state();
         for e in [source, destination] {
             if let Some(p) = e.pod() {
                 if let Some(&idx) = self.index.pod_by_id.get(p) {
@@ -111,16 +110,8 @@ impl Oracle {
                 }
             }
         }
-        if self.profile.multi_network == MultiNetwork::Type2 {
-            let net = |e: &Endpoint| match e.address().and_then(|a| store.addresses().get(a)) {
-                Some(AddressOwner::Pod { network, .. }) => Some(network.clone()),
-                _ => None,
-            };
-            if let (Some(a), Some(b)) = (net(source), net(destination)) {
-                if a != b {
-                    return false;
-                }
-            }
+        if !self.routable(source, destination) {
+            return false;
         }
         let src = self.party(source);
         let dst = self.party(destination);
@@ -176,6 +167,22 @@ impl Oracle {
             }
         }
         true
+    }
+
+    /// Rule 8.6: under type 2, two pod addresses on different networks cannot reach each other.
+    pub(crate) fn routable(&self, source: &Endpoint, destination: &Endpoint) -> bool {
+        if self.profile.multi_network != MultiNetwork::Type2 {
+            return true;
+        }
+        let store = self.state();
+        let net = |e: &Endpoint| match e.address().and_then(|a| store.addresses().get(a)) {
+            Some(AddressOwner::Pod { network, .. }) => Some(network.as_str()),
+            _ => None,
+        };
+        match (net(source), net(destination)) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        }
     }
 
     /// Rule 3.4: a pod's endpoint on its primary address (of `towards`'s family when given).

@@ -3,12 +3,12 @@
 //! incrementally: a pod change touches that pod's bits, a policy change that policy's sets.
 
 use crate::bitset::BitSet;
+use crate::compiled::{Block, Selector};
 use netsem_spec::net::{PortRef, Protocol};
-use netsem_spec::policy::{IpBlock, Peer, PolicyType};
+use netsem_spec::policy::{Peer, PolicyType};
 use netsem_spec::profile::{IpBlockPods, NamedPortConflict, OtherProtocols, Profile};
 use netsem_spec::{
-    Address, AddressOwner, ContainerPort, LabelSelector, Labels, NetworkPolicy, PodId, PolicyId,
-    State,
+    Address, AddressOwner, ContainerPort, Labels, NetworkPolicy, PodId, PolicyId, State,
 };
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -125,10 +125,10 @@ pub(crate) struct CompiledRule {
     pub ports: CompiledPorts,
     /// `from`/`to` empty: every peer.
     pub all_peers: bool,
-    /// The selector peers.
-    pub selectors: Vec<(Option<LabelSelector>, Option<LabelSelector>)>,
+    /// The selector peers: namespace and pod selectors.
+    pub selectors: Vec<(Option<Selector>, Option<Selector>)>,
     /// The ipBlock peers.
-    pub blocks: Vec<IpBlock>,
+    pub blocks: Vec<Block>,
     /// Pods matched by any selector peer.
     pub peer_pods: BitSet,
 }
@@ -142,8 +142,11 @@ impl CompiledRule {
                 Peer::Pods {
                     namespace_selector,
                     pod_selector,
-                } => selectors.push((namespace_selector.clone(), pod_selector.clone())),
-                Peer::IpBlock(b) => blocks.push(b.clone()),
+                } => selectors.push((
+                    namespace_selector.as_ref().map(Selector::compile),
+                    pod_selector.as_ref().map(Selector::compile),
+                )),
+                Peer::IpBlock(b) => blocks.push(Block::compile(b)),
             }
         }
         CompiledRule {
@@ -165,9 +168,8 @@ impl CompiledRule {
 /// A compiled policy.
 #[derive(Clone, Debug)]
 pub(crate) struct CompiledPolicy {
-    pub id: PolicyId,
     pub ns: u32,
-    pub selector: LabelSelector,
+    pub selector: Selector,
     pub ingress_applies: bool,
     pub egress_applies: bool,
     pub ingress: Vec<CompiledRule>,
@@ -307,7 +309,7 @@ impl Index {
     fn selector_peer_matches(
         &self,
         policy_ns: u32,
-        peer: &(Option<LabelSelector>, Option<LabelSelector>),
+        peer: &(Option<Selector>, Option<Selector>),
         pod: &PodSlot,
     ) -> bool {
         let ns_ok = match &peer.0 {
@@ -335,9 +337,8 @@ impl Index {
     fn upsert_policy(&mut self, state: &State, policy: &NetworkPolicy) -> u32 {
         let ns = self.ns_of(state, &policy.id.namespace);
         let mut c = CompiledPolicy {
-            id: policy.id.clone(),
             ns,
-            selector: policy.pod_selector.clone(),
+            selector: Selector::compile(&policy.pod_selector),
             ingress_applies: policy.applies_to(PolicyType::Ingress),
             egress_applies: policy.applies_to(PolicyType::Egress),
             ingress: policy.ingress.iter().map(CompiledRule::compile).collect(),

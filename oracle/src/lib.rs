@@ -11,7 +11,11 @@
 #![warn(missing_docs)]
 
 mod bitset;
+mod compiled;
 mod engine;
 mod index;
+mod matrix;
+
+pub use matrix::CompressedMatrix;
 
 pub use engine::Oracle;

@@ -192,7 +192,67 @@ pub struct MatrixEntry {
 impl MatrixEntry {
     /// The entry as one JSON line, without the newline (the public contract).
     pub fn to_json_line(&self) -> String {
-        serde_json::to_string(self).expect("a matrix entry always serializes")
+        json_line(&self.src, &self.dst, &self.allowed)
+    }
+}
+
+/// The borrowed twin of [`MatrixEntry`], so a matrix can be written without building entries.
+#[derive(Serialize)]
+struct EntryRef<'a> {
+    src: &'a PodId,
+    dst: &'a PodId,
+    allowed: &'a AllowedPorts,
+}
+
+fn json_line(src: &PodId, dst: &PodId, allowed: &AllowedPorts) -> String {
+    serde_json::to_string(&EntryRef { src, dst, allowed })
+        .expect("a matrix entry always serializes")
+}
+
+/// Read access to a connectivity matrix, however it is stored.
+pub trait MatrixView {
+    /// The pods, in contract order (byte order of `namespace/name`).
+    fn pods(&self) -> &[PodId];
+
+    /// The allowed ports from `pods()[src]` to `pods()[dst]`.
+    fn cell(&self, src: usize, dst: usize) -> &AllowedPorts;
+
+    /// Writes the JSON Lines contract: one line per ordered pair, `src` then `dst` order.
+    fn write_jsonl(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let pods = self.pods();
+        for (i, s) in pods.iter().enumerate() {
+            for (j, d) in pods.iter().enumerate() {
+                out.write_all(json_line(s, d, self.cell(i, j)).as_bytes())?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The matrix as entries.
+    fn to_matrix(&self) -> Matrix {
+        let pods = self.pods().to_vec();
+        let mut entries = Vec::with_capacity(pods.len() * pods.len());
+        for (i, s) in pods.iter().enumerate() {
+            for (j, d) in pods.iter().enumerate() {
+                entries.push(MatrixEntry {
+                    src: s.clone(),
+                    dst: d.clone(),
+                    allowed: self.cell(i, j).clone(),
+                });
+            }
+        }
+        Matrix { pods, entries }
+    }
+}
+
+impl MatrixView for Matrix {
+    fn pods(&self) -> &[PodId] {
+        &self.pods
+    }
+
+    fn cell(&self, src: usize, dst: usize) -> &AllowedPorts {
+        &self.entries[src * self.pods.len() + dst].allowed
     }
 }
 
@@ -226,19 +286,11 @@ impl Matrix {
         Matrix { pods, entries }
     }
 
-    /// The entry from `src` to `dst`.
-    pub fn get(&self, src: usize, dst: usize) -> &MatrixEntry {
-        &self.entries[src * self.pods.len() + dst]
-    }
-
     /// The JSON Lines form, one line per entry, each ending in `\n`.
     pub fn to_jsonl(&self) -> String {
-        let mut out = String::new();
-        for e in &self.entries {
-            out.push_str(&e.to_json_line());
-            out.push('\n');
-        }
-        out
+        let mut out = Vec::new();
+        self.write_jsonl(&mut out).expect("writing to memory");
+        String::from_utf8(out).expect("JSON is UTF-8")
     }
 }
 

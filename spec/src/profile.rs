@@ -206,6 +206,25 @@ impl fmt::Display for ProfileError {
 
 impl std::error::Error for ProfileError {}
 
+impl fmt::Display for Profile {
+    /// `default` followed by every switch that differs from it, so that parsing the text gives
+    /// the same profile back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("default")?;
+        let value = |p: &Profile| serde_json::to_value(p).expect("profiles serialize");
+        if let (serde_json::Value::Object(this), serde_json::Value::Object(default)) =
+            (value(self), value(&Profile::default()))
+        {
+            for (k, v) in this {
+                if default.get(&k) != Some(&v) {
+                    write!(f, ",{k}={}", v.as_str().unwrap_or_default())?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl FromStr for Profile {
     type Err = ProfileError;
     /// `NAME[,switch=value]*` or `switch=value[,…]` starting from the default profile.
@@ -250,5 +269,13 @@ mod tests {
         assert!("bogus".parse::<Profile>().is_err());
         assert!("established=sometimes".parse::<Profile>().is_err());
         assert!("default,nope=1".parse::<Profile>().is_err());
+        assert_eq!(
+            p.to_string(),
+            "default,established=recheck,multi-network=type2"
+        );
+        assert_eq!(
+            Profile::strict().to_string().parse::<Profile>().unwrap(),
+            Profile::strict()
+        );
     }
 }

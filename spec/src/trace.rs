@@ -594,3 +594,8 @@ pub fn replay(engine: &mut dyn Engine, trace: &Trace) -> Result<(), Divergence> 
     }
     Ok(())
 }
+
+/// One line of JSON for any trace value, for reports.
+pub fn to_json<T: Serialize>(v: &T) -> String {
+    json(v)
+}

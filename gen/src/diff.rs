@@ -1,0 +1,86 @@
+//! Differential judging: the spec is the reference state machine, any other engine must
+//! observe exactly what it observes, step by step.
+
+use crate::scenario::Scenario;
+use netsem_spec::trace::to_json as json;
+use netsem_spec::trace::{Step, TRACE_FORMAT_VERSION};
+use netsem_spec::{Engine, Observation, Op, SpecEngine, Trace};
+use std::fmt;
+
+/// The first step where an engine disagreed with the spec.
+#[derive(Clone, Debug)]
+pub struct Mismatch {
+    /// The profile in force.
+    pub profile: netsem_spec::Profile,
+    /// The steps up to and including the disagreeing one, with the spec's observations.
+    pub steps: Vec<Step>,
+    /// The other engine's name.
+    pub engine: String,
+    /// What the other engine observed at the last step.
+    pub observed: Observation,
+}
+
+impl Mismatch {
+    /// The failing prefix as a corpus trace whose expectations are the spec's observations.
+    pub fn trace(&self, name: &str) -> Trace {
+        Trace {
+            netsem_trace: TRACE_FORMAT_VERSION,
+            name: name.to_string(),
+            description: format!(
+                "Found by differential testing: {} disagreed with spec at the last step.",
+                self.engine
+            ),
+            rules: vec!["10.1".to_string()],
+            profile: Some(self.profile.to_string()),
+            steps: self.steps.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let last = self.steps.last().expect("a mismatch has a step");
+        writeln!(
+            f,
+            "{} disagrees with spec at step {}",
+            self.engine,
+            self.steps.len() - 1
+        )?;
+        writeln!(f, "  op:     {}", json(&last.op))?;
+        writeln!(f, "  spec:   {}", json(&last.expect))?;
+        writeln!(f, "  {}: {}", self.engine, json(&self.observed))?;
+        write!(f, "--- trace ---\n{}", self.trace("mismatch").to_yaml())
+    }
+}
+
+/// Runs `ops` on the spec and on `other` in lockstep; the first disagreement is returned.
+pub fn lockstep(
+    profile: netsem_spec::Profile,
+    ops: &[Op],
+    other: &mut dyn Engine,
+) -> Result<SpecEngine, Mismatch> {
+    let mut spec = SpecEngine::new(profile);
+    let mut steps = Vec::new();
+    for op in ops {
+        let expected = spec.execute(op);
+        let observed = other.execute(op);
+        steps.push(Step {
+            op: op.clone(),
+            expect: expected.clone(),
+        });
+        if expected != observed {
+            return Err(Mismatch {
+                profile,
+                steps,
+                engine: other.name().to_string(),
+                observed,
+            });
+        }
+    }
+    Ok(spec)
+}
+
+/// [`lockstep`] for a scenario.
+pub fn differential(s: &Scenario, other: &mut dyn Engine) -> Result<SpecEngine, Mismatch> {
+    lockstep(s.profile, &s.ops, other)
+}

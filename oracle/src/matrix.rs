@@ -1,0 +1,334 @@
+//! The class-compressed connectivity matrix.
+//!
+//! Pods that no rule can tell apart (same namespace, labels, container ports, phase, host
+//! network and node, address families, and the same ipBlock memberships) have identical rows
+//! and columns, so the matrix is computed once per pair of classes, from port-set algebra over
+//! the rules instead of one decision per port. The diagonal (a pod to itself) is computed per
+//! pod, since it alone can be exempt (rule 7.1).
+
+use crate::engine::Oracle;
+use crate::index::{named_port_is, proto_slot, CompiledRule, PeerRef};
+use netsem_spec::matrix::{contract_order, MatrixView};
+use netsem_spec::net::{Protocol, PRIMARY_INTERFACE};
+use netsem_spec::policy::PolicyType;
+use netsem_spec::profile::{
+    HostNetwork, IpBlockPods, MultiNetwork, NamedPortConflict, NodeTraffic, PodToSelf,
+};
+use netsem_spec::{Address, AllowedPorts, Endpoint, PodId, PortRanges};
+use std::collections::HashMap;
+
+/// The matrix, stored per class pair.
+#[derive(Clone, Debug)]
+pub struct CompressedMatrix {
+    pods: Vec<PodId>,
+    class_of: Vec<u32>,
+    classes: usize,
+    cells: Vec<AllowedPorts>,
+    diagonal: Vec<AllowedPorts>,
+}
+
+impl CompressedMatrix {
+    /// How many classes the pods fell into.
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+}
+
+impl MatrixView for CompressedMatrix {
+    fn pods(&self) -> &[PodId] {
+        &self.pods
+    }
+
+    fn cell(&self, src: usize, dst: usize) -> &AllowedPorts {
+        if src == dst {
+            &self.diagonal[src]
+        } else {
+            let (a, b) = (self.class_of[src] as usize, self.class_of[dst] as usize);
+            &self.cells[a * self.classes + b]
+        }
+    }
+}
+
+/// What a pod looks like to every rule.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Signature {
+    ns: u32,
+    labels: Vec<(String, String)>,
+    ports: Vec<(Option<String>, u16, Protocol)>,
+    live: bool,
+    host_network: bool,
+    node: Option<String>,
+    /// Which address families the pod has a primary address in.
+    families: (bool, bool),
+    /// Type 2: the networks of its primary addresses.
+    networks: Vec<String>,
+    /// Which ipBlock-bearing rules contain its primary v4 / v6 address.
+    blocks: Vec<bool>,
+}
+
+struct Prepared {
+    idx: u32,
+    v4: Option<Address>,
+    v6: Option<Address>,
+}
+
+impl Oracle {
+    /// The connectivity matrix (rule 10.3), class-compressed.
+    pub fn compressed_matrix(&self) -> CompressedMatrix {
+        let ix = &self.index;
+        let pods = contract_order(ix.pod_by_id.keys().cloned());
+        let block_rules: Vec<&CompiledRule> = ix
+            .policies
+            .iter()
+            .flatten()
+            .flat_map(|p| p.ingress.iter().chain(p.egress.iter()))
+            .filter(|r| !r.blocks.is_empty())
+            .collect();
+        let any_host_network = ix.pods.iter().flatten().any(|p| p.host_network);
+        let node_matters =
+            any_host_network || self.profile().node_traffic == NodeTraffic::PolicyChecked;
+        let type2 = self.profile().multi_network == MultiNetwork::Type2;
+        let blocks_match_pods = self.profile().ip_block_pods == IpBlockPods::MatchPodAddresses;
+
+        let mut prepared = Vec::with_capacity(pods.len());
+        let mut class_of = Vec::with_capacity(pods.len());
+        let mut by_sig: HashMap<Signature, u32> = HashMap::new();
+        let mut reps: Vec<Vec<usize>> = Vec::new();
+        for (i, id) in pods.iter().enumerate() {
+            let idx = ix.pod_by_id[id];
+            let slot = ix.slot(idx);
+            let v4 =
+                self.primary_address(slot, Some(&Address::default_domain([0, 0, 0, 0].into())));
+            let v6 = self.primary_address(
+                slot,
+                Some(&Address::default_domain(
+                    std::net::Ipv6Addr::UNSPECIFIED.into(),
+                )),
+            );
+            let v4 = v4.filter(|a| a.ip.is_ipv4());
+            let v6 = v6.filter(|a| a.ip.is_ipv6());
+            let blocks = if blocks_match_pods || slot.host_network {
+                block_rules
+                    .iter()
+                    .flat_map(|r| {
+                        [
+                            v4.as_ref().is_some_and(|a| r.block_contains(a.ip)),
+                            v6.as_ref().is_some_and(|a| r.block_contains(a.ip)),
+                        ]
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let networks = if type2 {
+                slot.addresses
+                    .iter()
+                    .filter(|(a, iface, _)| {
+                        iface == PRIMARY_INTERFACE
+                            && (Some(a) == v4.as_ref() || Some(a) == v6.as_ref())
+                    })
+                    .map(|(_, _, n)| n.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let sig = Signature {
+                ns: slot.ns,
+                labels: slot
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                ports: slot
+                    .ports
+                    .iter()
+                    .map(|c| (c.name.clone(), c.port, c.protocol))
+                    .collect(),
+                live: slot.live,
+                host_network: slot.host_network,
+                node: if node_matters {
+                    slot.node.clone()
+                } else {
+                    None
+                },
+                families: (v4.is_some(), v6.is_some()),
+                networks,
+                blocks,
+            };
+            let next = by_sig.len() as u32;
+            let class = *by_sig.entry(sig).or_insert(next);
+            if class as usize == reps.len() {
+                reps.push(Vec::new());
+            }
+            if reps[class as usize].len() < 2 {
+                reps[class as usize].push(i);
+            }
+            class_of.push(class);
+            prepared.push(Prepared { idx, v4, v6 });
+        }
+
+        let classes = reps.len();
+        let mut cells = Vec::with_capacity(classes * classes);
+        for a in 0..classes {
+            for b in 0..classes {
+                let s = reps[a][0];
+                let d = if a == b {
+                    reps[a].get(1).copied()
+                } else {
+                    Some(reps[b][0])
+                };
+                cells.push(match d {
+                    Some(d) => self.pair_ports(&prepared[s], &prepared[d], false),
+                    None => AllowedPorts::default(),
+                });
+            }
+        }
+        let diagonal = prepared
+            .iter()
+            .map(|p| self.pair_ports(p, p, true))
+            .collect();
+        CompressedMatrix {
+            pods,
+            class_of,
+            classes,
+            cells,
+            diagonal,
+        }
+    }
+
+    /// The allowed ports from one pod to another's primary address, by port-set algebra.
+    fn pair_ports(&self, s: &Prepared, d: &Prepared, same: bool) -> AllowedPorts {
+        let ix = &self.index;
+        let (ss, ds) = (ix.slot(s.idx), ix.slot(d.idx));
+        let dst_addr = d.v4.clone().or_else(|| d.v6.clone());
+        let src_addr = match &dst_addr {
+            Some(a) if a.ip.is_ipv6() => s.v6.clone().or_else(|| s.v4.clone()),
+            _ => s.v4.clone().or_else(|| s.v6.clone()),
+        };
+        let source = Endpoint::Pod {
+            pod: ss.id.clone(),
+            address: src_addr,
+        };
+        let destination = Endpoint::Pod {
+            pod: ds.id.clone(),
+            address: dst_addr,
+        };
+        // Port-independent parts of the decision (refusals, exemptions) come from one
+        // decision on a port no rule mentions specially; the port-dependent part from the rules.
+        if !ss.live || !ds.live {
+            return AllowedPorts::default();
+        }
+        if !self.routable(&source, &destination) {
+            return AllowedPorts::default();
+        }
+        let as_node = |slot: &crate::index::PodSlot| {
+            slot.host_network && self.profile().host_network == HostNetwork::AsNode
+        };
+        let (src_pod, dst_pod) = (!as_node(ss), !as_node(ds));
+        if same && src_pod && self.profile().pod_to_self == PodToSelf::Allowed {
+            return AllowedPorts::all();
+        }
+        if self.profile().node_traffic == NodeTraffic::AlwaysAllowed
+            && src_pod != dst_pod
+            && src_pod | dst_pod
+            && ss.node.is_some()
+            && ss.node == ds.node
+        {
+            return AllowedPorts::all();
+        }
+        let src_ip = source.address().map(|a| a.ip);
+        let dst_ip = destination.address().map(|a| a.ip);
+        let mut out = AllowedPorts::default();
+        for protocol in Protocol::PORTED {
+            let egress = if src_pod {
+                let peer = if dst_pod {
+                    PeerRef::Pod(d.idx, dst_ip)
+                } else {
+                    PeerRef::Address(dst_ip)
+                };
+                self.direction_ports(
+                    s.idx,
+                    PolicyType::Egress,
+                    peer,
+                    dst_pod.then_some(d.idx),
+                    protocol,
+                )
+            } else {
+                PortRanges::all()
+            };
+            if egress.is_empty() {
+                continue;
+            }
+            let ingress = if dst_pod {
+                let peer = if src_pod {
+                    PeerRef::Pod(s.idx, src_ip)
+                } else {
+                    PeerRef::Address(src_ip)
+                };
+                self.direction_ports(d.idx, PolicyType::Ingress, peer, Some(d.idx), protocol)
+            } else {
+                PortRanges::all()
+            };
+            *out.get_mut(protocol) = egress.intersection(&ingress);
+        }
+        out
+    }
+
+    /// The ports one direction at pod `idx` allows for `peer`, named ports resolved on `dest`.
+    fn direction_ports(
+        &self,
+        idx: u32,
+        direction: PolicyType,
+        peer: PeerRef,
+        dest: Option<u32>,
+        protocol: Protocol,
+    ) -> PortRanges {
+        let ix = &self.index;
+        let list = match direction {
+            PolicyType::Ingress => &ix.ingress_of[idx as usize],
+            PolicyType::Egress => &ix.egress_of[idx as usize],
+        };
+        if list.is_empty() {
+            return PortRanges::all();
+        }
+        let slot = proto_slot(protocol).expect("ported protocol");
+        let dest = dest.map(|d| ix.slot(d));
+        let mut ranges: Vec<(u16, u16)> = Vec::new();
+        for &pi in list {
+            let Some(p) = &ix.policies[pi as usize] else {
+                continue;
+            };
+            for r in p.rules(direction) {
+                if !ix.peer_matches(r, peer) {
+                    continue;
+                }
+                if r.ports.any {
+                    return PortRanges::all();
+                }
+                ranges.extend_from_slice(&r.ports.ranges[slot]);
+                if let Some(d) = dest {
+                    for (proto, name) in &r.ports.named {
+                        if *proto != protocol {
+                            continue;
+                        }
+                        let first_only =
+                            self.profile().named_port_conflict == NamedPortConflict::FirstOnly;
+                        for c in d
+                            .ports
+                            .iter()
+                            .filter(|c| c.protocol == protocol && c.name.as_deref() == Some(name))
+                        {
+                            if named_port_is(d, name, protocol, c.port, self.profile()) {
+                                ranges.push((c.port, c.port));
+                            }
+                            if first_only {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        PortRanges::from_ranges(ranges)
+    }
+}
