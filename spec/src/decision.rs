@@ -459,7 +459,7 @@ impl State {
     }
 
     /// The endpoint an address stands for: its pod, node, or the outside (rule 3.6).
-    fn address_endpoint(&self, address: &Address) -> Result<Endpoint, OpError> {
+    pub fn address_endpoint(&self, address: &Address) -> Result<Endpoint, OpError> {
         match self.addresses().get(address) {
             Some(AddressOwner::Pod { pod, .. }) => Ok(Endpoint::Pod {
                 pod: pod.clone(),
