@@ -12,6 +12,7 @@ pub mod connection;
 pub mod decision;
 pub mod error;
 pub mod ident;
+pub mod manifest;
 pub mod matrix;
 pub mod net;
 pub mod pod;

@@ -1,0 +1,546 @@
+//! Applying and deleting a manifest, all or nothing (rule 9.1), with address allocation
+//! (rule 9.5) and EndpointSlice resolution (rule 9.7).
+
+use super::{LoadError, Manifest, Object, Origin};
+use crate::error::{ErrorKind, OpError};
+use crate::ident::{PodId, ServiceId};
+use crate::net::{Address, DEFAULT_DOMAIN, DEFAULT_NETWORK, PRIMARY_INTERFACE};
+use crate::pod::{Attachment, Pod};
+use crate::state::{AddressOwner, Effects, State};
+use ipnet::Ipv4Net;
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// Rule 9.5: where pods without an address get one.
+pub const POD_CIDR: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(10, 244, 0, 0), 16);
+/// Rule 9.5: where Services without `clusterIP` get one.
+pub const SERVICE_CIDR: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(10, 96, 0, 0), 12);
+
+/// Hands out the addresses of a block in order, from `.1`, skipping the network and broadcast
+/// addresses and whatever `taken` says is used.
+struct Allocator {
+    net: Ipv4Net,
+    next: u32,
+}
+
+impl Allocator {
+    fn new(net: Ipv4Net) -> Self {
+        Allocator { net, next: 1 }
+    }
+
+    fn allocate(&mut self, taken: impl Fn(IpAddr) -> bool) -> Option<IpAddr> {
+        let base = u32::from(self.net.network());
+        let last = u32::from(self.net.broadcast());
+        loop {
+            let candidate = base.checked_add(self.next)?;
+            if candidate >= last {
+                return None;
+            }
+            self.next = self.next.checked_add(1)?;
+            let ip = IpAddr::V4(Ipv4Addr::from(candidate));
+            if !taken(ip) {
+                return Some(ip);
+            }
+        }
+    }
+}
+
+/// A state error while applying an object, as a load error naming the object.
+fn op_error(origin: &Origin, e: OpError) -> LoadError {
+    LoadError {
+        file: origin.file.clone(),
+        document: Some(origin.document),
+        object: Some(origin.object()),
+        field: None,
+        message: e.message,
+        kind: e.kind,
+    }
+}
+
+/// The state being built, and what building it did.
+struct Work {
+    state: State,
+    closed: Vec<u64>,
+    warnings: Vec<String>,
+}
+
+impl Work {
+    fn record(&mut self, origin: &Origin, r: Result<Effects, OpError>) -> Result<(), LoadError> {
+        let effects = r.map_err(|e| op_error(origin, e))?;
+        self.closed.extend(effects.closed);
+        Ok(())
+    }
+
+    fn effects(&mut self) -> Effects {
+        let mut closed = std::mem::take(&mut self.closed);
+        closed.sort_unstable();
+        closed.dedup();
+        Effects { closed }
+    }
+
+    fn warn(&mut self, origin: &Origin, message: String) {
+        self.warnings.push(format!(
+            "{}: document {}: {}: {message}",
+            origin.file,
+            origin.document,
+            origin.object()
+        ));
+    }
+
+    /// Whether `ip` is used in the default domain.
+    fn used(&self, ip: IpAddr) -> bool {
+        self.state
+            .addresses()
+            .contains_key(&Address::default_domain(ip))
+    }
+
+    /// The pods an EndpointSlice names, resolved against the state (rule 9.7); unresolved
+    /// endpoints are reported.
+    fn slice_pods(&mut self, origin: &Origin, pods: &[PodId], addresses: &[IpAddr]) -> Vec<PodId> {
+        let mut out = Vec::new();
+        for p in pods {
+            if self.state.pod(p).is_some() {
+                out.push(p.clone());
+            } else {
+                self.warn(origin, format!("skipped endpoint: pod {p} does not exist"));
+            }
+        }
+        for ip in addresses {
+            match self
+                .state
+                .lookup_address_2_pod_mapping(&Address::default_domain(*ip))
+                .cloned()
+            {
+                Some(p) => out.push(p),
+                None => self.warn(origin, format!("skipped endpoint: no pod has address {ip}")),
+            }
+        }
+        let mut seen = BTreeSet::new();
+        out.retain(|p| seen.insert(p.clone()));
+        out
+    }
+
+    /// The Service an EndpointSlice is for, if it exists and has no selector (rule 9.7).
+    fn slice_service(&mut self, origin: &Origin, service: &ServiceId) -> bool {
+        match self.state.service(service) {
+            None => {
+                self.warn(origin, format!("skipped: Service {service} does not exist"));
+                false
+            }
+            Some(s) if s.managed_selector().is_some() => {
+                self.warn(
+                    origin,
+                    format!("skipped: Service {service} has a selector, so its endpoints follow pod labels"),
+                );
+                false
+            }
+            Some(_) => true,
+        }
+    }
+}
+
+/// The objects of one kind, in manifest order.
+fn of<'a, T>(
+    m: &'a Manifest,
+    pick: impl Fn(&'a Object) -> Option<T> + 'a,
+) -> impl Iterator<Item = (&'a Origin, T)> + 'a {
+    m.objects
+        .iter()
+        .filter_map(move |(o, obj)| pick(obj).map(|t| (o, t)))
+}
+
+type PodRef<'a> = (&'a Pod, &'a Vec<Attachment>, bool);
+
+impl Manifest {
+    /// Rule 9.1: upserts every object into `state`, all or nothing. See
+    /// [`Manifest::apply_reporting`].
+    pub fn apply(&self, state: &mut State) -> Result<Effects, LoadError> {
+        self.apply_reporting(state).map(|(effects, _)| effects)
+    }
+
+    /// Rule 9.1: upserts every object, in the order domains, networks, namespaces, nodes, pods
+    /// (by identity), Services (by identity), EndpointSlices, policies; on any error `state` is
+    /// left as it was. Also returns the warnings of applying (EndpointSlice endpoints that
+    /// resolve to no pod, rule 9.7).
+    pub fn apply_reporting(&self, state: &mut State) -> Result<(Effects, Vec<String>), LoadError> {
+        let mut w = Work {
+            state: state.clone(),
+            closed: Vec::new(),
+            warnings: Vec::new(),
+        };
+
+        // Domains and networks: declaring an existing one again is a no-op.
+        for (o, name) in of(self, |x| match x {
+            Object::IpAddressDomain { name } => Some(name),
+            _ => None,
+        }) {
+            if !w.state.domains().contains(name) {
+                let r = w.state.add_ip_address_domain(name);
+                w.record(o, r)?;
+            }
+        }
+        for (o, (name, domain)) in of(self, |x| match x {
+            Object::Network { name, domain } => Some((name, domain)),
+            _ => None,
+        }) {
+            match w.state.networks().get(name) {
+                Some(n) if n.domain == *domain => {}
+                Some(n) => {
+                    return Err(op_error(
+                        o,
+                        OpError::new(
+                            ErrorKind::DomainMismatch,
+                            format!(
+                                "network {name} exists in ip address domain {}, not {domain}",
+                                n.domain
+                            ),
+                        ),
+                    ))
+                }
+                None => {
+                    let r = w.state.add_network(name, domain);
+                    w.record(o, r)?;
+                }
+            }
+        }
+
+        for (o, (name, labels)) in of(self, |x| match x {
+            Object::Namespace { name, labels } => Some((name, labels)),
+            _ => None,
+        }) {
+            let r = if w.state.declared_namespaces().contains_key(name) {
+                w.state.set_namespace_labels(name, labels.clone())
+            } else {
+                w.state.add_namespace(name, labels.clone())
+            };
+            w.record(o, r)?;
+        }
+
+        for (o, (name, labels, addresses)) in of(self, |x| match x {
+            Object::Node {
+                name,
+                labels,
+                addresses,
+            } => Some((name, labels, addresses)),
+            _ => None,
+        }) {
+            if let Some(old) = w.state.nodes().get(name) {
+                let old_addresses: BTreeSet<&Address> = w.state.node_addresses(name).collect();
+                if old == labels && old_addresses == addresses.iter().collect() {
+                    continue;
+                }
+                let r = w.state.remove_node(name);
+                w.record(o, r)?;
+            }
+            let r = w.state.add_node(name, labels.clone(), addresses.clone());
+            w.record(o, r)?;
+        }
+
+        self.apply_pods(&mut w)?;
+        self.apply_services(&mut w)?;
+
+        for (o, (service, pods, addresses)) in of(self, |x| match x {
+            Object::EndpointSlice {
+                service,
+                pods,
+                addresses,
+            } => Some((service, pods, addresses)),
+            _ => None,
+        }) {
+            if !w.slice_service(o, service) {
+                continue;
+            }
+            for pod in w.slice_pods(o, pods, addresses) {
+                let mapped = w
+                    .state
+                    .lookup_service_2_pod_mappings(service)
+                    .is_ok_and(|s| s.contains(&pod));
+                if !mapped {
+                    let r = w.state.add_pod_2_service_mapping(&pod, service);
+                    w.record(o, r)?;
+                }
+            }
+        }
+
+        for (o, policy) in of(self, |x| match x {
+            Object::NetworkPolicy(p) => Some(p),
+            _ => None,
+        }) {
+            let r = if w.state.policy(&policy.id).is_some() {
+                w.state.update_network_policy(policy.clone())
+            } else {
+                w.state.add_network_policy(policy.clone())
+            };
+            w.record(o, r)?;
+        }
+
+        let effects = w.effects();
+        *state = w.state;
+        Ok((effects, w.warnings))
+    }
+
+    /// Explicit addresses of the manifest in the default domain: never allocated to others.
+    fn reserved(&self, state: &State) -> BTreeSet<IpAddr> {
+        let mut out = BTreeSet::new();
+        for (_, obj) in &self.objects {
+            match obj {
+                Object::Pod { attachments, .. } => {
+                    for a in attachments {
+                        let in_default = state
+                            .networks()
+                            .get(&a.network)
+                            .is_some_and(|n| n.domain == DEFAULT_DOMAIN);
+                        if in_default {
+                            out.extend(a.addresses.iter().copied());
+                        }
+                    }
+                }
+                Object::Service {
+                    addresses,
+                    external_addresses,
+                    ..
+                } => out.extend(
+                    addresses
+                        .iter()
+                        .chain(external_addresses)
+                        .filter(|a| a.domain == DEFAULT_DOMAIN)
+                        .map(|a| a.ip),
+                ),
+                Object::Node { addresses, .. } => out.extend(
+                    addresses
+                        .iter()
+                        .filter(|a| a.domain == DEFAULT_DOMAIN)
+                        .map(|a| a.ip),
+                ),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Rule 9.5: pods in identity order; a running, non-host-network pod without an address
+    /// keeps the `eth0` address it has, else gets the next free one of [`POD_CIDR`].
+    fn apply_pods(&self, w: &mut Work) -> Result<(), LoadError> {
+        let reserved = self.reserved(&w.state);
+        let mut pods: Vec<(&Origin, PodRef)> = of(self, |x| match x {
+            Object::Pod {
+                pod,
+                attachments,
+                auto_address,
+            } => Some((pod, attachments, *auto_address)),
+            _ => None,
+        })
+        .collect();
+        pods.sort_by(|a, b| a.1 .0.id.cmp(&b.1 .0.id));
+        let mut pool = Allocator::new(POD_CIDR);
+        for (o, (pod, attachments, auto)) in pods {
+            let mut all = attachments.clone();
+            if auto && pod.is_live() && !pod.host_network {
+                let existing: Vec<IpAddr> = w
+                    .state
+                    .pod_addresses(&pod.id)
+                    .filter(|(a, i, n)| {
+                        *i == PRIMARY_INTERFACE
+                            && *n == DEFAULT_NETWORK
+                            && a.domain == DEFAULT_DOMAIN
+                    })
+                    .map(|(a, _, _)| a.ip)
+                    .collect();
+                let ips = if existing.is_empty() {
+                    let ip = pool
+                        .allocate(|ip| w.used(ip) || reserved.contains(&ip))
+                        .ok_or_else(|| {
+                            op_error(
+                                o,
+                                OpError::new(
+                                    ErrorKind::InvalidManifest,
+                                    format!(
+                                        "no free address left in {POD_CIDR} for pod {}",
+                                        pod.id
+                                    ),
+                                ),
+                            )
+                        })?;
+                    vec![ip]
+                } else {
+                    existing
+                };
+                all.insert(0, Attachment::primary(ips));
+            }
+            let r = if w.state.pod(&pod.id).is_some() {
+                w.state.update_pod(pod.clone(), all)
+            } else {
+                w.state.add_pod(pod.clone(), all)
+            };
+            w.record(o, r)?;
+        }
+        Ok(())
+    }
+
+    /// Rule 9.5: Services in identity order; one that needs a cluster address and has none keeps
+    /// the one it has, else gets the next free one of [`SERVICE_CIDR`].
+    fn apply_services(&self, w: &mut Work) -> Result<(), LoadError> {
+        let reserved = self.reserved(&w.state);
+        let mut services: Vec<_> = of(self, |x| match x {
+            Object::Service {
+                service,
+                addresses,
+                external_addresses,
+                auto_address,
+            } => Some((service, addresses, external_addresses, *auto_address)),
+            _ => None,
+        })
+        .collect();
+        services.sort_by(|a, b| a.1 .0.id.cmp(&b.1 .0.id));
+        let mut pool = Allocator::new(SERVICE_CIDR);
+        for (o, (service, addresses, external, auto)) in services {
+            let mut cluster = addresses.clone();
+            if auto {
+                let existing: Vec<Address> = w
+                    .state
+                    .addresses()
+                    .iter()
+                    .filter(|(_, owner)| {
+                        matches!(owner, AddressOwner::Service { service: s, external: false } if *s == service.id)
+                    })
+                    .map(|(a, _)| a.clone())
+                    .collect();
+                cluster = if existing.is_empty() {
+                    let ip = pool
+                        .allocate(|ip| w.used(ip) || reserved.contains(&ip))
+                        .ok_or_else(|| {
+                            op_error(
+                                o,
+                                OpError::new(
+                                    ErrorKind::InvalidManifest,
+                                    format!(
+                                        "no free address left in {SERVICE_CIDR} for service {}",
+                                        service.id
+                                    ),
+                                ),
+                            )
+                        })?;
+                    vec![Address::default_domain(ip)]
+                } else {
+                    existing
+                };
+            }
+            let r = if w.state.service(&service.id).is_some() {
+                w.state
+                    .update_service(service.clone(), cluster, external.clone())
+            } else {
+                w.state
+                    .add_service(service.clone(), cluster, external.clone())
+            };
+            w.record(o, r)?;
+        }
+        Ok(())
+    }
+
+    /// Rule 9.1: removes every object of the manifest from `state`, all or nothing, in the
+    /// reverse order of [`Manifest::apply`]: policies, EndpointSlice mappings, Services, pods,
+    /// nodes, namespaces (with everything in them, rule 1.4), networks. A missing object is an
+    /// error (`not-found`), as for `kubectl delete`. IP address domains are removed when no
+    /// longer used, and kept silently otherwise.
+    pub fn delete(&self, state: &mut State) -> Result<Effects, LoadError> {
+        let mut w = Work {
+            state: state.clone(),
+            closed: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let mut done: BTreeSet<String> = BTreeSet::new();
+
+        for (o, policy) in of(self, |x| match x {
+            Object::NetworkPolicy(p) => Some(p),
+            _ => None,
+        }) {
+            if done.insert(format!("policy {}", policy.id)) {
+                let r = w.state.remove_network_policy(&policy.id);
+                w.record(o, r)?;
+            }
+        }
+        for (o, (service, pods, addresses)) in of(self, |x| match x {
+            Object::EndpointSlice {
+                service,
+                pods,
+                addresses,
+            } => Some((service, pods, addresses)),
+            _ => None,
+        }) {
+            if !w.slice_service(o, service) {
+                continue;
+            }
+            for pod in w.slice_pods(o, pods, addresses) {
+                let mapped = w
+                    .state
+                    .lookup_service_2_pod_mappings(service)
+                    .is_ok_and(|s| s.contains(&pod));
+                if mapped {
+                    let r = w.state.remove_pod_2_service_mapping(&pod, service);
+                    w.record(o, r)?;
+                }
+            }
+        }
+        for (o, service) in of(self, |x| match x {
+            Object::Service { service, .. } => Some(service),
+            _ => None,
+        }) {
+            if done.insert(format!("service {}", service.id)) {
+                let r = w.state.remove_service(&service.id);
+                w.record(o, r)?;
+            }
+        }
+        let mut pods: Vec<(&Origin, &Pod)> = of(self, |x| match x {
+            Object::Pod { pod, .. } => Some(pod),
+            _ => None,
+        })
+        .collect();
+        pods.sort_by(|a, b| a.1.id.cmp(&b.1.id));
+        for (o, pod) in pods {
+            if done.insert(format!("pod {}", pod.id)) {
+                let r = w.state.remove_pod(&pod.id);
+                w.record(o, r)?;
+            }
+        }
+        for (o, name) in of(self, |x| match x {
+            Object::Node { name, .. } => Some(name),
+            _ => None,
+        }) {
+            if done.insert(format!("node {name}")) {
+                let r = w.state.remove_node(name);
+                w.record(o, r)?;
+            }
+        }
+        for (o, name) in of(self, |x| match x {
+            Object::Namespace { name, .. } => Some(name),
+            _ => None,
+        }) {
+            if done.insert(format!("namespace {name}")) {
+                let r = w.state.remove_namespace(name);
+                w.record(o, r)?;
+            }
+        }
+        for (o, name) in of(self, |x| match x {
+            Object::Network { name, .. } => Some(name),
+            _ => None,
+        }) {
+            if done.insert(format!("network {name}")) {
+                let r = w.state.remove_network(name);
+                w.record(o, r)?;
+            }
+        }
+        for (_, name) in of(self, |x| match x {
+            Object::IpAddressDomain { name } => Some(name),
+            _ => None,
+        }) {
+            if w.state.domains().contains(name) {
+                // Best effort: another network or address may still use it.
+                let _ = w.state.remove_ip_address_domain(name);
+            }
+        }
+
+        let effects = w.effects();
+        *state = w.state;
+        Ok(effects)
+    }
+}

@@ -1,0 +1,227 @@
+//! Kubernetes manifests: loading, validating and applying YAML/JSON objects. Rules 9.1–9.7.
+//!
+//! Loading is in two stages. [`parse_str`] and [`load_paths`] read text, validate every object
+//! as the API server would (rule 9.2) and convert it to what it contributes to the state
+//! ([`Object`]); nothing touches a [`State`]. [`Manifest::apply`] and [`Manifest::delete`] then
+//! change a state, all or nothing (rule 9.1): they work on a clone and swap it in on success.
+//!
+//! ```
+//! use netsem_spec::manifest;
+//! use netsem_spec::{PodId, State};
+//!
+//! let m = manifest::parse_str(
+//!     "inline.yaml",
+//!     "apiVersion: v1\nkind: Pod\nmetadata: {name: web, labels: {app: web}}\nspec: {containers: []}\n",
+//! )
+//! .unwrap();
+//! let mut state = State::default();
+//! m.apply(&mut state).unwrap();
+//! assert!(state.pod(&PodId::new("default", "web")).is_some());
+//! ```
+
+mod apply;
+mod convert;
+mod multus;
+mod parse;
+mod validate;
+mod workloads;
+
+use crate::error::ErrorKind;
+use crate::ident::{PodId, ServiceId};
+use crate::net::Address;
+use crate::pod::{Attachment, Pod};
+use crate::policy::NetworkPolicy;
+use crate::profile::Profile;
+use crate::selector::Labels;
+use crate::service::Service;
+use crate::state::State;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::Path;
+
+/// Where an object came from: the file, the document in it (from 1), and the object's kind and
+/// identity as written (for workload pods: the workload's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The file (or the name given to [`parse_str`]).
+    pub file: String,
+    /// The document in the file, from 1.
+    pub document: usize,
+    /// The manifest's `kind`.
+    pub kind: String,
+    /// `metadata.namespace` (defaulted to `default`); `None` for cluster-scoped kinds.
+    pub namespace: Option<String>,
+    /// `metadata.name`.
+    pub name: String,
+}
+
+impl Origin {
+    /// `Kind namespace/name`, or `Kind name` for cluster-scoped kinds.
+    pub fn object(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// What a manifest contributes to the state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Object {
+    /// A declared namespace (rule 1.3).
+    Namespace {
+        /// Its name.
+        name: String,
+        /// Its labels as written; the state adds the name label.
+        labels: Labels,
+    },
+    /// A node and its `InternalIP`/`ExternalIP` addresses (rule 3.5).
+    Node {
+        /// Its name.
+        name: String,
+        /// Its labels.
+        labels: Labels,
+        /// Its addresses, in the default domain.
+        addresses: Vec<Address>,
+    },
+    /// An IP address domain a Multus network needs (rule 9.6).
+    IpAddressDomain {
+        /// The domain.
+        name: String,
+    },
+    /// A Multus network, `namespace/name` of its NetworkAttachmentDefinition (rule 9.6).
+    Network {
+        /// `namespace/name`.
+        name: String,
+        /// Its IP address domain.
+        domain: String,
+    },
+    /// A pod, with its network attachments.
+    Pod {
+        /// The pod.
+        pod: Pod,
+        /// Its attachments (`eth0` on the default network from `status.podIPs`, others from
+        /// Multus `network-status`).
+        attachments: Vec<Attachment>,
+        /// No `eth0` address was given: a running, non-host-network pod gets one allocated at
+        /// apply time (rule 9.5).
+        auto_address: bool,
+    },
+    /// A Service with its cluster and external addresses.
+    Service {
+        /// The Service.
+        service: Service,
+        /// Its cluster addresses (`clusterIPs`).
+        addresses: Vec<Address>,
+        /// `externalIPs` and load-balancer ingress IPs.
+        external_addresses: Vec<Address>,
+        /// No `clusterIP` was given and the Service needs one: allocated at apply time
+        /// (rule 9.5).
+        auto_address: bool,
+    },
+    /// An EndpointSlice of a Service without selector: its explicit mapping (rule 9.7).
+    EndpointSlice {
+        /// The Service (`kubernetes.io/service-name`).
+        service: ServiceId,
+        /// Endpoints given by `targetRef`.
+        pods: Vec<PodId>,
+        /// Endpoints given only by address, resolved to pods at apply time.
+        addresses: Vec<IpAddr>,
+    },
+    /// A NetworkPolicy.
+    NetworkPolicy(NetworkPolicy),
+}
+
+/// The objects of one or more manifest files, in input order, and the warnings of loading them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Manifest {
+    /// Every object with its origin.
+    pub objects: Vec<(Origin, Object)>,
+    /// Things skipped or guessed (unknown kinds, DaemonSets without nodes, …).
+    pub warnings: Vec<String>,
+}
+
+/// Why a manifest could not be loaded or applied (rule 9.1). Nothing of it was applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadError {
+    /// The file (or the name given to [`parse_str`]).
+    pub file: String,
+    /// The document in the file, from 1, when known.
+    pub document: Option<usize>,
+    /// `Kind namespace/name` of the object, when known.
+    pub object: Option<String>,
+    /// The field path inside the object, `spec.ingress[0].ports[1].endPort` style.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// How a trace observes it: [`ErrorKind::InvalidManifest`] for a load error, the state's
+    /// own kind (`address-in-use`, `not-found`, …) when applying an object failed.
+    pub kind: ErrorKind,
+}
+
+impl LoadError {
+    /// An error of the whole file.
+    pub(crate) fn file(file: &str, message: impl Into<String>) -> Self {
+        LoadError {
+            file: file.to_string(),
+            document: None,
+            object: None,
+            field: None,
+            message: message.into(),
+            kind: ErrorKind::InvalidManifest,
+        }
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(d) = self.document {
+            write!(f, ": document {d}")?;
+        }
+        if let Some(o) = &self.object {
+            write!(f, ": {o}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": {field}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Rules 9.1–9.4, 9.6: parses the manifest text of `file` (YAML, several documents, or JSON
+/// when `file` ends in `.json`) and validates and converts every object.
+pub fn parse_str(file: &str, text: &str) -> Result<Manifest, LoadError> {
+    let mut loader = convert::Loader::default();
+    loader.add_text(file, text)?;
+    Ok(loader.finish())
+}
+
+/// Rules 9.1, 9.3: loads files and directories (recursively: `.yaml`, `.yml`, `.json`, in path
+/// order) as one manifest.
+pub fn load_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Manifest, LoadError> {
+    let mut loader = convert::Loader::default();
+    for file in parse::collect_files(paths)? {
+        let name = file.display().to_string();
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| LoadError::file(&name, e.to_string()))?;
+        loader.add_text(&name, &text)?;
+    }
+    Ok(loader.finish())
+}
+
+/// Loads `paths` and applies them to an empty state under `profile`; returns the state and every
+/// warning of loading and applying.
+pub fn load_state<P: AsRef<Path>>(
+    paths: &[P],
+    profile: Profile,
+) -> Result<(State, Vec<String>), LoadError> {
+    let manifest = load_paths(paths)?;
+    let mut state = State::new(profile);
+    let (_, apply_warnings) = manifest.apply_reporting(&mut state)?;
+    let mut warnings = manifest.warnings;
+    warnings.extend(apply_warnings);
+    Ok((state, warnings))
+}
