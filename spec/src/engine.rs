@@ -1,7 +1,8 @@
 //! The spec as an [`Engine`]: each trace operation is one primitive of [`State`].
 
 use crate::decision::{DirectionVerdict, Opened};
-use crate::error::OpError;
+use crate::error::{ErrorKind, OpError};
+use crate::manifest::{self, LoadError, Manifest};
 use crate::pod::Attachment;
 use crate::profile::Profile;
 use crate::state::{Effects, State};
@@ -75,6 +76,25 @@ fn lookup<T, U: Ord>(
             place(&mut o, into(v));
             o
         }
+        Err(e) => Observation::error(e.kind),
+    }
+}
+
+/// Rule 9.1: an `apply`/`delete` step: a manifest that does not load is `invalid-manifest`; an
+/// object the state refuses is the state's error kind; either way nothing changes.
+fn manifest_op(
+    state: &mut State,
+    text: &str,
+    file: Option<&str>,
+    run: impl FnOnce(&Manifest, &mut State) -> Result<Effects, LoadError>,
+) -> Observation {
+    if text.is_empty() && file.is_some() {
+        // The file was never read (the trace was parsed, not loaded): nothing to apply.
+        return Observation::error(ErrorKind::InvalidManifest);
+    }
+    let loaded = manifest::parse_str(file.unwrap_or("<inline manifest>"), text);
+    match loaded.and_then(|m| run(&m, state)) {
+        Ok(e) => effects(Ok(e)),
         Err(e) => Observation::error(e.kind),
     }
 }
@@ -259,6 +279,12 @@ impl Engine for SpecEngine {
                 backend.as_ref(),
             )),
             Op::ClosePodConnection { connection } => effects(s.close_pod_connection(*connection)),
+            Op::Apply { manifest, file } => {
+                manifest_op(s, manifest, file.as_deref(), |m, s| m.apply(s))
+            }
+            Op::Delete { manifest, file } => {
+                manifest_op(s, manifest, file.as_deref(), |m, s| m.delete(s))
+            }
         }
     }
 }

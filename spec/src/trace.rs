@@ -352,6 +352,25 @@ pub enum Op {
         /// The connection id.
         connection: ConnectionId,
     },
+    /// Rule 9.1: apply a Kubernetes manifest (upsert every object), all or nothing.
+    Apply {
+        /// The manifest, YAML or JSON text. When the step names a `file`, [`Trace::load`] reads
+        /// it into here, so engines never touch the filesystem.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        manifest: String,
+        /// A manifest file, relative to the trace's directory.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+    },
+    /// Rule 9.1: delete every object of a Kubernetes manifest, all or nothing.
+    Delete {
+        /// The manifest, YAML or JSON text (read from `file` by [`Trace::load`]).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        manifest: String,
+        /// A manifest file, relative to the trace's directory.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+    },
 }
 
 /// What an engine observed for one operation. Fields that do not apply are absent.
@@ -513,11 +532,34 @@ impl Trace {
         Ok(trace)
     }
 
-    /// Reads and parses a trace file.
+    /// Reads and parses a trace file. The manifest `file` of each `apply`/`delete` step is read,
+    /// relative to the trace's directory, into the step's `manifest`.
     pub fn load(path: &Path) -> Result<Trace, TraceError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| TraceError(format!("{}: {e}", path.display())))?;
-        Trace::parse(&path.display().to_string(), &text)
+        let mut trace = Trace::parse(&path.display().to_string(), &text)?;
+        let dir = path.parent().unwrap_or(Path::new(""));
+        for (i, step) in trace.steps.iter_mut().enumerate() {
+            if let Op::Apply {
+                manifest,
+                file: Some(file),
+            }
+            | Op::Delete {
+                manifest,
+                file: Some(file),
+            } = &mut step.op
+            {
+                let full = dir.join(file.as_str());
+                *manifest = std::fs::read_to_string(&full).map_err(|e| {
+                    TraceError(format!(
+                        "{}: step {i}: file {}: {e}",
+                        path.display(),
+                        full.display()
+                    ))
+                })?;
+            }
+        }
+        Ok(trace)
     }
 
     /// The profile the trace runs under.
@@ -578,6 +620,8 @@ fn json<T: Serialize>(v: &T) -> String {
 }
 
 /// Rule 10.1: replays `trace` on `engine`, returning the first divergence.
+// A divergence is reported once per replay, so its size does not matter.
+#[allow(clippy::result_large_err)]
 pub fn replay(engine: &mut dyn Engine, trace: &Trace) -> Result<(), Divergence> {
     for (i, step) in trace.steps.iter().enumerate() {
         let observed = engine.execute(&step.op);
