@@ -971,3 +971,40 @@ status:
     assert_eq!(external, ["198.51.100.1", "198.51.100.2"]);
     let _ = Address::default_domain("10.0.0.1".parse().unwrap());
 }
+
+// ----- the shipped example -----------------------------------------------------------------
+
+#[test]
+fn r9_3_shipped_example_shop_loads_and_decides() {
+    let shop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shop");
+    let (state, warnings) = manifest::load_state(&[shop], Profile::default()).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let names: Vec<String> = state.pods().map(|p| p.id.to_string()).collect();
+    assert!(names.contains(&"backend/db-0".to_string()), "{names:?}");
+    assert!(names.contains(&"backend/db-1".to_string()), "{names:?}");
+    let web: Vec<PodId> = state
+        .pods()
+        .filter(|p| p.id.namespace == "frontend" && p.id.name.starts_with("web-"))
+        .map(|p| p.id.clone())
+        .collect();
+    assert_eq!(web.len(), 2);
+    assert!(state.policies().count() >= 6);
+    let allowed = |from: &PodId, to: &str, port: u16| {
+        let to: PodId = to.parse().unwrap();
+        let d = state.pod_endpoint(&to, None).unwrap();
+        let s = state.pod_endpoint(from, d.address()).unwrap();
+        state.decide(&s, &d, Protocol::Tcp, port, None).allowed
+    };
+    let admin: PodId = "frontend/admin-console".parse().unwrap();
+    let api: PodId = "backend/api".parse().unwrap();
+    assert!(allowed(&web[0], "backend/api", 8080));
+    assert!(!allowed(&admin, "backend/api", 8080));
+    assert!(allowed(&api, "backend/db-1", 5432));
+    assert!(!allowed(&web[1], "backend/db-0", 5432));
+    assert!(allowed(
+        &"monitoring/prometheus".parse().unwrap(),
+        "backend/cache",
+        9121
+    ));
+    assert!(!allowed(&api, "monitoring/prometheus", 9090));
+}
