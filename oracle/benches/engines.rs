@@ -103,12 +103,14 @@ fn main() {
             .map(|k| ((k * 7919) % pods.len(), (k * 104_729 + 13) % pods.len()))
             .collect();
         let endpoints: Vec<_> = pods.iter().map(|p| oracle_endpoint(&oracle, p)).collect();
+        let refs: Vec<_> = pods
+            .iter()
+            .map(|p| oracle.pod_ref(p).expect("pod exists"))
+            .collect();
         let (allowed, oracle_dec) = time(|| {
             pairs
                 .iter()
-                .filter(|&&(a, b)| {
-                    oracle.decide(&endpoints[a], &endpoints[b], Protocol::Tcp, 8080, false)
-                })
+                .filter(|&&(a, b)| oracle.decide_pods(refs[a], refs[b], Protocol::Tcp, 8080))
                 .count()
         });
         let n_spec = 20_000.min(pairs.len());
@@ -125,6 +127,14 @@ fn main() {
         let oracle_rate = pairs.len() as f64 / oracle_dec.as_secs_f64();
         let spec_rate = n_spec as f64 / spec_dec.as_secs_f64();
         black_box((allowed, spec_allowed));
+        let same = pairs[..n_spec].iter().all(|&(a, b)| {
+            oracle.decide_pods(refs[a], refs[b], Protocol::Tcp, 8080)
+                == spec
+                    .state
+                    .decide(&endpoints[a], &endpoints[b], Protocol::Tcp, 8080, None)
+                    .allowed
+        });
+        assert!(same, "decide_pods disagrees with spec");
         println!(
             "decide: oracle {:.2} M decisions/s, spec {:.3} M/s => {:.0}x",
             oracle_rate / 1e6,

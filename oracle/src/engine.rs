@@ -26,6 +26,19 @@ pub struct Oracle {
     pub(crate) index: Index,
 }
 
+/// An interned pod (see [`Oracle::pod_ref`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PodRef(u32);
+
+/// One end of a decision, resolved.
+#[derive(Clone, Copy)]
+struct Side<'a> {
+    party: Party<'a>,
+    live: bool,
+    /// Type 2 only: the network of the pod address used.
+    network: Option<&'a str>,
+}
+
 /// One end of a decision after host-network pods are resolved.
 #[derive(Clone, Copy)]
 enum Party<'a> {
@@ -65,22 +78,52 @@ impl Oracle {
         &self.profile
     }
 
-    fn party<'a>(&'a self, e: &'a Endpoint) -> Party<'a> {
+    /// Resolves an endpoint: which party it is, whether it is a live pod, and (type 2) the
+    /// network of its address.
+    fn side<'a>(&'a self, e: &'a Endpoint) -> Side<'a> {
         let ip = e.address().map(|a| a.ip);
+        let network = || match e.address().and_then(|a| self.state().addresses().get(a)) {
+            Some(AddressOwner::Pod { network, .. }) => Some(network.as_str()),
+            _ => None,
+        };
+        let network = if self.profile.multi_network == MultiNetwork::Type2 {
+            network()
+        } else {
+            None
+        };
         match e {
             Endpoint::Pod { pod, .. } => match self.index.pod_by_id.get(pod) {
-                Some(&idx) => {
-                    let slot = self.index.slot(idx);
-                    if slot.host_network && self.profile.host_network == HostNetwork::AsNode {
-                        Party::Node(slot.node.as_deref(), ip)
-                    } else {
-                        Party::Pod(idx, slot, ip)
-                    }
-                }
-                None => Party::External(ip),
+                Some(&idx) => self.pod_side(idx, ip, network),
+                None => Side {
+                    party: Party::External(ip),
+                    live: true,
+                    network,
+                },
             },
-            Endpoint::Node { node, .. } => Party::Node(Some(node), ip),
-            Endpoint::External { .. } => Party::External(ip),
+            Endpoint::Node { node, .. } => Side {
+                party: Party::Node(Some(node), ip),
+                live: true,
+                network,
+            },
+            Endpoint::External { .. } => Side {
+                party: Party::External(ip),
+                live: true,
+                network,
+            },
+        }
+    }
+
+    fn pod_side<'a>(&'a self, idx: u32, ip: Option<IpAddr>, network: Option<&'a str>) -> Side<'a> {
+        let slot = self.index.slot(idx);
+        let party = if slot.host_network && self.profile.host_network == HostNetwork::AsNode {
+            Party::Node(slot.node.as_deref(), ip)
+        } else {
+            Party::Pod(idx, slot, ip)
+        };
+        Side {
+            party,
+            live: slot.live,
+            network,
         }
     }
 
@@ -101,20 +144,69 @@ impl Oracle {
         port: u16,
         via_service: bool,
     ) -> bool {
-        for e in [source, destination] {
-            if let Some(p) = e.pod() {
-                if let Some(&idx) = self.index.pod_by_id.get(p) {
-                    if !self.index.slot(idx).live {
-                        return false;
-                    }
-                }
-            }
-        }
-        if !self.routable(source, destination) {
+        self.decide_sides(
+            self.side(source),
+            self.side(destination),
+            protocol,
+            port,
+            via_service,
+        )
+    }
+
+    /// An interned pod, for [`Oracle::decide_pods`].
+    pub fn pod_ref(&self, pod: &PodId) -> Option<PodRef> {
+        self.index.pod_by_id.get(pod).map(|&i| PodRef(i))
+    }
+
+    /// The decision between two pods' primary addresses (as `openPodConnection` makes it),
+    /// without any lookup by name: the fast path for matrices and benchmarks.
+    pub fn decide_pods(
+        &self,
+        source: PodRef,
+        destination: PodRef,
+        protocol: Protocol,
+        port: u16,
+    ) -> bool {
+        let (s, d) = (self.index.slot(source.0), self.index.slot(destination.0));
+        let (dst_ip, dst_net) = d
+            .primary
+            .first()
+            .map_or((None, None), |(ip, n)| (Some(*ip), n.as_deref()));
+        let family = dst_ip.is_none_or(|ip| ip.is_ipv4());
+        let (src_ip, src_net) = s
+            .primary
+            .iter()
+            .find(|(ip, _)| ip.is_ipv4() == family)
+            .or(s.primary.first())
+            .map_or((None, None), |(ip, n)| (Some(*ip), n.as_deref()));
+        let type2 = self.profile.multi_network == MultiNetwork::Type2;
+        self.decide_sides(
+            self.pod_side(source.0, src_ip, if type2 { src_net } else { None }),
+            self.pod_side(destination.0, dst_ip, if type2 { dst_net } else { None }),
+            protocol,
+            port,
+            false,
+        )
+    }
+
+    /// The decision itself (rules 2.3, 5.4, 7.x, 8.6).
+    fn decide_sides(
+        &self,
+        src: Side<'_>,
+        dst: Side<'_>,
+        protocol: Protocol,
+        port: u16,
+        via_service: bool,
+    ) -> bool {
+        if !src.live || !dst.live {
             return false;
         }
-        let src = self.party(source);
-        let dst = self.party(destination);
+        if let (Some(a), Some(b)) = (src.network, dst.network) {
+            if a != b {
+                return false;
+            }
+        }
+        let (src, dst) = (src.party, dst.party);
         if !protocol.is_kubernetes() && self.profile.other_protocols == OtherProtocols::Allowed {
             return true;
         }
@@ -171,15 +263,7 @@ impl Oracle {
 
     /// Rule 8.6: under type 2, two pod addresses on different networks cannot reach each other.
     pub(crate) fn routable(&self, source: &Endpoint, destination: &Endpoint) -> bool {
-        if self.profile.multi_network != MultiNetwork::Type2 {
-            return true;
-        }
-        let store = self.state();
-        let net = |e: &Endpoint| match e.address().and_then(|a| store.addresses().get(a)) {
-            Some(AddressOwner::Pod { network, .. }) => Some(network.as_str()),
-            _ => None,
-        };
-        match (net(source), net(destination)) {
+        match (self.side(source).network, self.side(destination).network) {
             (Some(a), Some(b)) => a == b,
             _ => true,
         }
@@ -438,8 +522,8 @@ impl Oracle {
         };
         // A one-direction primitive: the other end's policies do not count.
         let allowed = self.single_direction(
-            self.party(&src),
-            self.party(&dst),
+            self.side(&src).party,
+            self.side(&dst).party,
             direction,
             protocol,
             port,

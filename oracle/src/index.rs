@@ -26,6 +26,9 @@ pub(crate) struct PodSlot {
     pub ports: Vec<ContainerPort>,
     /// Own addresses with interface and network, in address order.
     pub addresses: Vec<(Address, String, String)>,
+    /// The primary address (rule 3.4) per family, IPv4 first, with its network; the first
+    /// entry is the address the pod is reached on.
+    pub primary: Vec<(IpAddr, Option<String>)>,
 }
 
 /// A rule's ports, compiled: numeric ranges per protocol and named ports.
@@ -275,7 +278,30 @@ impl Index {
         addresses: Vec<(Address, String, String)>,
     ) -> u32 {
         let ns = self.ns_of(state, &pod.id.namespace);
+        let mut primary: Vec<(IpAddr, Option<String>)> = Vec::new();
+        if pod.host_network {
+            for a in pod
+                .node
+                .as_ref()
+                .and_then(|n| self.node_addresses.get(n))
+                .into_iter()
+                .flatten()
+            {
+                if !primary.iter().any(|(ip, _)| ip.is_ipv4() == a.ip.is_ipv4()) {
+                    primary.push((a.ip, None));
+                }
+            }
+        } else {
+            for (a, iface, network) in &addresses {
+                if iface == netsem_spec::net::PRIMARY_INTERFACE
+                    && !primary.iter().any(|(ip, _)| ip.is_ipv4() == a.ip.is_ipv4())
+                {
+                    primary.push((a.ip, Some(network.clone())));
+                }
+            }
+        }
         let slot = PodSlot {
+            primary,
             id: pod.id.clone(),
             ns,
             labels: pod.labels.clone(),

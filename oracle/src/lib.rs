@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod bitset;
+pub mod cli;
 mod compiled;
 mod engine;
 mod index;
@@ -18,4 +19,4 @@ mod matrix;
 
 pub use matrix::CompressedMatrix;
 
-pub use engine::Oracle;
+pub use engine::{Oracle, PodRef};

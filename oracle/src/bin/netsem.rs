@@ -1,0 +1,8 @@
+//! The `netsem` command line; see `netsem --help`.
+
+fn main() {
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let code = netsem_oracle::cli::run(std::env::args_os(), &mut stdout.lock(), &mut stderr.lock());
+    std::process::exit(code);
+}

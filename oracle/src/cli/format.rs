@@ -1,0 +1,245 @@
+//! Matrix output formats: `table` (for a terminal), `json`, `jsonl` (the public contract),
+//! `csv`, `md` and `dot`.
+
+use netsem_spec::matrix::MatrixView;
+use netsem_spec::{AllowedPorts, Protocol};
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+/// The formats of `netsem matrix`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A grid for a terminal, with a legend of partial cells.
+    Table,
+    /// One JSON document with the pods and every entry.
+    Json,
+    /// One JSON line per ordered pair: the public contract (docs/FORMATS.md).
+    Jsonl,
+    /// Comma-separated: src, dst, then TCP, UDP and SCTP port lists.
+    Csv,
+    /// A Markdown table with a legend.
+    Md,
+    /// A Graphviz digraph with an edge per pair that allows anything.
+    Dot,
+}
+
+/// A cell as text: `80,8000-8010` per protocol, `TCP:80 UDP:53` when mixed.
+pub fn describe(p: &AllowedPorts) -> String {
+    if *p == AllowedPorts::all() {
+        return "all ports".into();
+    }
+    if p.is_empty() {
+        return "nothing".into();
+    }
+    Protocol::PORTED
+        .iter()
+        .filter(|&&proto| !p.get(proto).is_empty())
+        .map(|&proto| format!("{proto} {}", p.get(proto)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Writes the matrix in `format`.
+pub fn write(
+    m: &dyn MatrixView,
+    format: Format,
+    profile: &str,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Format::Jsonl => m.write_jsonl(out),
+        Format::Json => json(m, profile, out),
+        Format::Csv => csv(m, out),
+        Format::Table => grid(m, profile, false, out),
+        Format::Md => grid(m, profile, true, out),
+        Format::Dot => dot(m, out),
+    }
+}
+
+fn json(m: &dyn MatrixView, profile: &str, out: &mut dyn Write) -> io::Result<()> {
+    let pods = m.pods();
+    writeln!(out, "{{")?;
+    writeln!(out, "  \"version\": 1,")?;
+    writeln!(out, "  \"profile\": {},", serde_json::to_string(profile)?)?;
+    writeln!(out, "  \"pods\": {},", serde_json::to_string(pods)?)?;
+    writeln!(out, "  \"matrix\": [")?;
+    let n = pods.len();
+    for i in 0..n {
+        for j in 0..n {
+            let last = i + 1 == n && j + 1 == n;
+            let line = serde_json::json!({"src": pods[i], "dst": pods[j], "allowed": m.cell(i, j)});
+            writeln!(out, "    {}{}", line, if last { "" } else { "," })?;
+        }
+    }
+    writeln!(out, "  ]")?;
+    writeln!(out, "}}")
+}
+
+fn csv(m: &dyn MatrixView, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "src,dst,TCP,UDP,SCTP")?;
+    let pods = m.pods();
+    let list = |p: &netsem_spec::PortRanges| {
+        p.ranges()
+            .iter()
+            .map(|&(a, b)| {
+                if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}-{b}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for (i, s) in pods.iter().enumerate() {
+        for (j, d) in pods.iter().enumerate() {
+            let c = m.cell(i, j);
+            writeln!(
+                out,
+                "{s},{d},{},{},{}",
+                list(&c.tcp),
+                list(&c.udp),
+                list(&c.sctp)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A grid: `✓` every port, `·` nothing, a letter for a partial cell explained in the legend.
+fn grid(m: &dyn MatrixView, profile: &str, markdown: bool, out: &mut dyn Write) -> io::Result<()> {
+    let pods = m.pods();
+    let n = pods.len();
+    let mut legend: BTreeMap<String, String> = BTreeMap::new();
+    let mut by_cell: Vec<(AllowedPorts, String)> = Vec::new();
+    let mut symbol = |c: &AllowedPorts| -> String {
+        if *c == AllowedPorts::all() {
+            return "✓".into();
+        }
+        if c.is_empty() {
+            return "·".into();
+        }
+        if let Some((_, s)) = by_cell.iter().find(|(x, _)| x == c) {
+            return s.clone();
+        }
+        let s = letter(by_cell.len());
+        legend.insert(s.clone(), describe(c));
+        by_cell.push((c.clone(), s.clone()));
+        s
+    };
+    let cells: Vec<Vec<String>> = (0..n)
+        .map(|i| (0..n).map(|j| symbol(m.cell(i, j))).collect())
+        .collect();
+    let width = pods.iter().map(|p| p.to_string().len()).max().unwrap_or(0);
+    let num = n.to_string().len();
+    if markdown {
+        writeln!(out, "Connectivity matrix: {n} pods, profile `{profile}`. Rows are sources, columns destinations: ✓ every port, · nothing, a letter is explained below.\n")?;
+        write!(out, "| # | source |")?;
+        for j in 0..n {
+            write!(out, " {} |", j + 1)?;
+        }
+        writeln!(out)?;
+        write!(out, "|---|---|")?;
+        for _ in 0..n {
+            write!(out, "---|")?;
+        }
+        writeln!(out)?;
+        for (i, row) in cells.iter().enumerate() {
+            write!(out, "| {} | {} |", i + 1, pods[i])?;
+            for c in row {
+                write!(out, " {c} |")?;
+            }
+            writeln!(out)?;
+        }
+        if !legend.is_empty() {
+            writeln!(out, "\n| cell | allowed |\n|---|---|")?;
+            for (k, v) in &legend {
+                writeln!(out, "| {k} | {v} |")?;
+            }
+        }
+        return Ok(());
+    }
+    writeln!(out, "Connectivity matrix: {n} pods, profile {profile}")?;
+    writeln!(out, "Rows are sources, columns destinations: ✓ every port, · nothing, a letter is explained below.")?;
+    writeln!(out)?;
+    let cell_w = cells
+        .iter()
+        .flatten()
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(1)
+        .max(num);
+    write!(out, "{:>num$}  {:width$}", "", "")?;
+    for j in 0..n {
+        write!(out, " {:>cell_w$}", j + 1)?;
+    }
+    writeln!(out)?;
+    for (i, row) in cells.iter().enumerate() {
+        write!(out, "{:>num$}  {:width$}", i + 1, pods[i].to_string())?;
+        for c in row {
+            write!(out, " {:>w$}", c, w = cell_w)?;
+        }
+        writeln!(out)?;
+    }
+    if !legend.is_empty() {
+        writeln!(out)?;
+        for (k, v) in &legend {
+            writeln!(out, "  {k}  {v}")?;
+        }
+    }
+    Ok(())
+}
+
+fn letter(i: usize) -> String {
+    let letters = b"abcdefghijkmnopqrstuvwxyz";
+    let mut s = String::new();
+    let mut i = i;
+    loop {
+        s.insert(0, letters[i % letters.len()] as char);
+        if i < letters.len() {
+            break;
+        }
+        i = i / letters.len() - 1;
+    }
+    s
+}
+
+fn dot(m: &dyn MatrixView, out: &mut dyn Write) -> io::Result<()> {
+    let pods = m.pods();
+    writeln!(out, "digraph connectivity {{")?;
+    writeln!(out, "  rankdir=LR;")?;
+    writeln!(out, "  node [shape=box];")?;
+    for p in pods {
+        writeln!(out, "  {};", serde_json::to_string(&p.to_string())?)?;
+    }
+    for (i, s) in pods.iter().enumerate() {
+        for (j, d) in pods.iter().enumerate() {
+            let c = m.cell(i, j);
+            if i == j || c.is_empty() {
+                continue;
+            }
+            writeln!(
+                out,
+                "  {} -> {} [label={}];",
+                serde_json::to_string(&s.to_string())?,
+                serde_json::to_string(&d.to_string())?,
+                serde_json::to_string(&describe(c))?
+            )?;
+        }
+    }
+    writeln!(out, "}}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn letters_never_repeat() {
+        let all: Vec<String> = (0..2000).map(letter).collect();
+        let set: std::collections::BTreeSet<&String> = all.iter().collect();
+        assert_eq!(set.len(), all.len());
+        assert_eq!(letter(0), "a");
+        assert_eq!(letter(25), "aa");
+    }
+}

@@ -1,0 +1,290 @@
+//! The `netsem` command line. Exit codes (a public contract, docs/FORMATS.md): 0 success, 1 a
+//! disagreement or failed check, 2 bad input. Data goes to stdout, errors to stderr.
+
+mod check;
+mod explain;
+mod format;
+
+use crate::Oracle;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use netsem_spec::matrix::MatrixView;
+use netsem_spec::{
+    replay, Address, Engine, PodId, Profile, Protocol, ServiceId, SpecEngine, State, Trace,
+};
+use std::io::Write;
+use std::path::PathBuf;
+
+pub use format::Format;
+
+/// Exit code: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: a disagreement, a failed trace or check, or a denied `explain`.
+pub const EXIT_DISAGREE: i32 = 1;
+/// Exit code: bad input (unreadable or invalid manifest, trace or observation; bad arguments).
+pub const EXIT_BAD_INPUT: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "netsem",
+    version,
+    about = "The executable semantics of Kubernetes networking: who may talk to whom, and why.",
+    after_help = "Examples:\n  netsem matrix examples/shop\n  netsem explain examples/shop --from frontend/web-0 --to backend/api-0 --port 8080\n  netsem run tests/corpus/*.yaml\n  netsem check examples/shop --observed observed.jsonl\n\nExit codes: 0 success, 1 disagreement or failed check, 2 bad input."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum EngineName {
+    /// The fast indexed engine.
+    Oracle,
+    /// The reference semantics (slow, obviously right).
+    Spec,
+}
+
+#[derive(Args, Debug)]
+struct ProfileArg {
+    /// Implementation-defined choices: `default`, `strict`, then `,switch=value` overrides
+    /// (e.g. `default,established=recheck`); see docs/SEMANTICS.md §7.
+    #[arg(long, default_value = "default", value_parser = parse_profile)]
+    profile: Profile,
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    s.parse::<Profile>().map_err(|e| e.to_string())
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the connectivity matrix of the pods in the manifests.
+    #[command(
+        after_help = "Examples:\n  netsem matrix examples/shop\n  netsem matrix examples/shop --format jsonl > matrix.jsonl\n  netsem matrix cluster/ --profile strict --format dot | dot -Tsvg > matrix.svg\n\nThe jsonl format is a contract: one line per ordered pair of pods (self pairs included), sorted by src then dst,\n  {\"src\":\"ns/a\",\"dst\":\"ns/b\",\"allowed\":{\"TCP\":[[80,80]],\"UDP\":[],\"SCTP\":[]}}\nlisting the destination ports where a new connection to the destination's primary address is allowed."
+    )]
+    Matrix {
+        /// Manifest files or directories (YAML or JSON; directories are read recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// Which engine computes the matrix.
+        #[arg(long, value_enum, default_value_t = EngineName::Oracle)]
+        engine: EngineName,
+    },
+    /// Explain why a connection is allowed or denied.
+    #[command(
+        after_help = "Examples:\n  netsem explain examples/shop --from frontend/web-0 --to backend/api-0 --port 8080\n  netsem explain examples/shop --from frontend/web-0 --to-service backend/api --port 80\n  netsem explain examples/shop --from-ip 203.0.113.7 --to frontend/web-0 --port 8080\n  netsem explain examples/shop --from backend/api-0 --to-ip 8.8.8.8 --port 53 --protocol UDP\n\nExit code 0 when allowed, 1 when denied, 2 on bad input."
+    )]
+    Explain {
+        /// Manifest files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Source pod, `namespace/name`.
+        #[arg(long, conflicts_with = "from_ip", required_unless_present = "from_ip")]
+        from: Option<PodId>,
+        /// Source address (`ip` or `ip%domain`).
+        #[arg(long)]
+        from_ip: Option<Address>,
+        /// Destination pod, `namespace/name`.
+        #[arg(long, group = "dest")]
+        to: Option<PodId>,
+        /// Destination address (`ip` or `ip%domain`).
+        #[arg(long, group = "dest")]
+        to_ip: Option<Address>,
+        /// Destination Service, `namespace/name`.
+        #[arg(long, group = "dest")]
+        to_service: Option<ServiceId>,
+        /// Destination port.
+        #[arg(long)]
+        port: u16,
+        /// Protocol: TCP, UDP, SCTP, ICMP, ICMPv6 or IP/<number>.
+        #[arg(long, default_value = "TCP")]
+        protocol: Protocol,
+        #[command(flatten)]
+        profile: ProfileArg,
+    },
+    /// Replay traces and report the first divergence of each.
+    #[command(
+        after_help = "Examples:\n  netsem run tests/corpus/*.yaml\n  netsem run my-trace.yaml --engine spec\n\nExit code 0 when every trace passes, 1 when one diverges, 2 when one cannot be read."
+    )]
+    Run {
+        /// Trace files (YAML or JSON, docs/TRACES.md).
+        #[arg(required = true)]
+        traces: Vec<PathBuf>,
+        /// Which engine replays them.
+        #[arg(long, value_enum, default_value_t = EngineName::Oracle)]
+        engine: EngineName,
+    },
+    /// Check what another implementation observed against the semantics.
+    #[command(
+        after_help = "Examples:\n  netsem check cluster/ --observed observed.jsonl\n  netsem check cluster/ --observed attempts.yaml --profile default,ip-block-pods=external-only\n\nThe observation is either a connectivity matrix in the jsonl format of `netsem matrix`, or a trace\n(docs/TRACES.md) of attempted operations with their observed outcomes, replayed on top of the manifests.\nEvery disagreement is listed with its explanation. Exit code 0 when there is none, 1 otherwise, 2 on bad input."
+    )]
+    Check {
+        /// Manifest files or directories describing the cluster.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The observations: a matrix (.jsonl) or a trace (.yaml/.json).
+        #[arg(long)]
+        observed: PathBuf,
+        #[command(flatten)]
+        profile: ProfileArg,
+    },
+}
+
+/// Loads manifests into a state, printing warnings to `err`.
+fn load(paths: &[PathBuf], profile: Profile, err: &mut dyn Write) -> Result<State, i32> {
+    match netsem_spec::manifest::load_state(paths, profile) {
+        Ok((state, warnings)) => {
+            for w in warnings {
+                let _ = writeln!(err, "warning: {w}");
+            }
+            Ok(state)
+        }
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            Err(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+/// Runs the command line with `args` (the first is the program name).
+pub fn run(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            };
+            let text = e.render().ansi().to_string();
+            let _ = if e.use_stderr() {
+                write!(err, "{text}")
+            } else {
+                write!(out, "{text}")
+            };
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Command::Matrix {
+            paths,
+            format,
+            profile,
+            engine,
+        } => load(&paths, profile.profile, err).and_then(|state| {
+            let name = profile.profile.to_string();
+            let written = match engine {
+                EngineName::Spec => format::write(&state.matrix(), format, &name, out),
+                EngineName::Oracle => {
+                    let m = Oracle::from_state(state).compressed_matrix();
+                    format::write(&m as &dyn MatrixView, format, &name, out)
+                }
+            };
+            written.map(|_| EXIT_OK).map_err(|e| {
+                let _ = writeln!(err, "error: writing the matrix: {e}");
+                EXIT_BAD_INPUT
+            })
+        }),
+        Command::Explain {
+            paths,
+            from,
+            from_ip,
+            to,
+            to_ip,
+            to_service,
+            port,
+            protocol,
+            profile,
+        } => load(&paths, profile.profile, err).and_then(|state| {
+            let from = match (from, from_ip) {
+                (Some(p), _) => explain::End::Pod(p),
+                (None, Some(a)) => explain::End::Address(a),
+                (None, None) => unreachable!("clap requires --from or --from-ip"),
+            };
+            let to = match (to, to_ip, to_service) {
+                (Some(p), _, _) => explain::End::Pod(p),
+                (_, Some(a), _) => explain::End::Address(a),
+                (_, _, Some(s)) => explain::End::Service(s),
+                _ => {
+                    let _ = writeln!(
+                        err,
+                        "error: give a destination: --to, --to-ip or --to-service"
+                    );
+                    return Err(EXIT_BAD_INPUT);
+                }
+            };
+            match explain::explain(&state, &from, &to, protocol, port) {
+                Ok((text, allowed)) => {
+                    let _ = write!(out, "{text}");
+                    Ok(if allowed == Some(true) {
+                        EXIT_OK
+                    } else {
+                        EXIT_DISAGREE
+                    })
+                }
+                Err(e) => {
+                    let _ = writeln!(err, "error: {e}");
+                    Err(EXIT_BAD_INPUT)
+                }
+            }
+        }),
+        Command::Run { traces, engine } => {
+            let mut code = EXIT_OK;
+            for path in traces {
+                let trace = match Trace::load(&path) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        let _ = writeln!(err, "error: {e}");
+                        code = EXIT_BAD_INPUT;
+                        continue;
+                    }
+                };
+                let profile = match trace.profile() {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = writeln!(err, "error: {e}");
+                        code = EXIT_BAD_INPUT;
+                        continue;
+                    }
+                };
+                let mut e: Box<dyn Engine> = match engine {
+                    EngineName::Spec => Box::new(SpecEngine::new(profile)),
+                    EngineName::Oracle => Box::new(Oracle::new(profile)),
+                };
+                match replay(e.as_mut(), &trace) {
+                    Ok(()) => {
+                        let _ = writeln!(
+                            out,
+                            "PASS {} ({} steps, {})",
+                            path.display(),
+                            trace.steps.len(),
+                            e.name()
+                        );
+                    }
+                    Err(d) => {
+                        let _ = writeln!(out, "FAIL {} ({})\n{d}", path.display(), e.name());
+                        if code == EXIT_OK {
+                            code = EXIT_DISAGREE;
+                        }
+                    }
+                }
+            }
+            Ok(code)
+        }
+        Command::Check {
+            paths,
+            observed,
+            profile,
+        } => load(&paths, profile.profile, err)
+            .and_then(|state| check::check(state, &observed, out, err)),
+    };
+    result.unwrap_or_else(|code| code)
+}
