@@ -8,7 +8,7 @@ use crate::net::{Address, DEFAULT_DOMAIN, DEFAULT_NETWORK, PRIMARY_INTERFACE};
 use crate::pod::{Attachment, Pod};
 use crate::state::{AddressOwner, Effects, State};
 use ipnet::Ipv4Net;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// Rule 9.5: where pods without an address get one.
@@ -333,19 +333,27 @@ impl Manifest {
         .collect();
         pods.sort_by(|a, b| a.1 .0.id.cmp(&b.1 .0.id));
         let mut pool = Allocator::new(POD_CIDR);
+        // The `eth0` addresses each pod has now, in one pass over the address mapping.
+        let mut current: BTreeMap<PodId, Vec<IpAddr>> = BTreeMap::new();
+        for (a, owner) in w.state.addresses() {
+            if let AddressOwner::Pod {
+                pod,
+                interface,
+                network,
+            } = owner
+            {
+                if interface == PRIMARY_INTERFACE
+                    && network == DEFAULT_NETWORK
+                    && a.domain == DEFAULT_DOMAIN
+                {
+                    current.entry(pod.clone()).or_default().push(a.ip);
+                }
+            }
+        }
         for (o, (pod, attachments, auto)) in pods {
             let mut all = attachments.clone();
             if auto && pod.is_live() && !pod.host_network {
-                let existing: Vec<IpAddr> = w
-                    .state
-                    .pod_addresses(&pod.id)
-                    .filter(|(a, i, n)| {
-                        *i == PRIMARY_INTERFACE
-                            && *n == DEFAULT_NETWORK
-                            && a.domain == DEFAULT_DOMAIN
-                    })
-                    .map(|(a, _, _)| a.ip)
-                    .collect();
+                let existing = current.remove(&pod.id).unwrap_or_default();
                 let ips = if existing.is_empty() {
                     let ip = pool
                         .allocate(|ip| w.used(ip) || reserved.contains(&ip))
@@ -365,6 +373,7 @@ impl Manifest {
                 } else {
                     existing
                 };
+                current.insert(pod.id.clone(), ips.clone());
                 all.insert(0, Attachment::primary(ips));
             }
             let r = if w.state.pod(&pod.id).is_some() {
@@ -393,18 +402,21 @@ impl Manifest {
         .collect();
         services.sort_by(|a, b| a.1 .0.id.cmp(&b.1 .0.id));
         let mut pool = Allocator::new(SERVICE_CIDR);
+        // The cluster addresses each Service has now, in one pass over the address mapping.
+        let mut current: BTreeMap<ServiceId, Vec<Address>> = BTreeMap::new();
+        for (a, owner) in w.state.addresses() {
+            if let AddressOwner::Service {
+                service,
+                external: false,
+            } = owner
+            {
+                current.entry(service.clone()).or_default().push(a.clone());
+            }
+        }
         for (o, (service, addresses, external, auto)) in services {
             let mut cluster = addresses.clone();
             if auto {
-                let existing: Vec<Address> = w
-                    .state
-                    .addresses()
-                    .iter()
-                    .filter(|(_, owner)| {
-                        matches!(owner, AddressOwner::Service { service: s, external: false } if *s == service.id)
-                    })
-                    .map(|(a, _)| a.clone())
-                    .collect();
+                let existing = current.remove(&service.id).unwrap_or_default();
                 cluster = if existing.is_empty() {
                     let ip = pool
                         .allocate(|ip| w.used(ip) || reserved.contains(&ip))
@@ -425,6 +437,7 @@ impl Manifest {
                     existing
                 };
             }
+            current.insert(service.id.clone(), cluster.clone());
             let r = if w.state.service(&service.id).is_some() {
                 w.state
                     .update_service(service.clone(), cluster, external.clone())

@@ -96,7 +96,7 @@ fn is_blank(line: &str) -> bool {
 /// is a document only if it has content. Each document is parsed on its own, padded with the
 /// lines before it so that error positions are positions in the file.
 fn yaml_documents(file: &str, text: &str) -> Result<Vec<Document>, LoadError> {
-    // (first line index, byte range) of each section.
+    // (first line index, start byte, end byte) of each section.
     let mut sections: Vec<(usize, usize, usize)> = Vec::new();
     let mut start = 0usize;
     let mut start_line = 0usize;
@@ -124,24 +124,38 @@ fn yaml_documents(file: &str, text: &str) -> Result<Vec<Document>, LoadError> {
             out.push((number, Value::Null));
             continue;
         }
-        let mut padded = "\n".repeat(first_line);
-        padded.push_str(body);
         let options = serde_saphyr::options! { with_snippet: false };
-        let value: Value = serde_saphyr::from_str_with_options(&padded, options).map_err(|e| {
-            let mut message = e.to_string();
-            if let Some(loc) = e.location() {
-                if !message.contains("line") {
-                    message = format!("{message} at line {}, column {}", loc.line(), loc.column());
-                }
-            }
-            LoadError {
+        let value: Value =
+            serde_saphyr::from_str_with_options(body, options).map_err(|e| LoadError {
                 document: Some(number),
-                ..LoadError::file(file, format!("YAML syntax error: {message}"))
-            }
-        })?;
+                ..LoadError::file(
+                    file,
+                    format!("YAML syntax error: {}", yaml_message(&e, first_line)),
+                )
+            })?;
         out.push((number, value));
     }
     Ok(out)
+}
+
+/// A YAML error's message with its position moved from the document to the file (the document
+/// starts after `offset` lines).
+fn yaml_message(e: &serde_saphyr::Error, offset: usize) -> String {
+    let text = e
+        .to_string()
+        .replace(", set DuplicateKeyPolicy in Options if acceptable", "");
+    let Some(loc) = e.location() else {
+        return text;
+    };
+    let (line, column) = (loc.line(), loc.column());
+    let base = text
+        .strip_suffix(&format!(" at line {line}, column {column}"))
+        .unwrap_or(&text);
+    let offset = u64::try_from(offset).unwrap_or(u64::MAX);
+    format!(
+        "{base} at line {}, column {column}",
+        line.saturating_add(offset)
+    )
 }
 
 #[cfg(test)]
