@@ -39,6 +39,11 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
 
+pub use apply::{POD_CIDR, SERVICE_CIDR};
+pub use convert::SERVICE_NAME_LABEL;
+pub use multus::{DOMAIN_ANNOTATION, DOMAIN_CONFIG_ATTRIBUTE, NETWORK_STATUS_ANNOTATION};
+pub use workloads::MAX_REPLICAS;
+
 /// Where an object came from: the file, the document in it (from 1), and the object's kind and
 /// identity as written (for workload pods: the workload's).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 
 use super::LoadError;
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The file extensions a directory walk picks up.
@@ -18,7 +19,7 @@ pub(crate) fn collect_files<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<PathBuf>,
             .map_err(|e| LoadError::file(&p.display().to_string(), e.to_string()))?;
         if meta.is_dir() {
             let mut found = Vec::new();
-            walk(p, &mut found)?;
+            walk(p, &mut found, &mut BTreeSet::new())?;
             found.sort();
             out.extend(found);
         } else {
@@ -28,12 +29,16 @@ pub(crate) fn collect_files<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<PathBuf>,
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+/// Walks `dir`, visiting each directory once (symbolic links may form cycles).
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut BTreeSet<PathBuf>) -> Result<(), LoadError> {
     let err = |e: std::io::Error| LoadError::file(&dir.display().to_string(), e.to_string());
+    if !seen.insert(std::fs::canonicalize(dir).map_err(err)?) {
+        return Ok(());
+    }
     for entry in std::fs::read_dir(dir).map_err(err)? {
         let path = entry.map_err(err)?.path();
         if path.is_dir() {
-            walk(&path, out)?;
+            walk(&path, out, seen)?;
         } else if path
             .extension()
             .and_then(|e| e.to_str())
