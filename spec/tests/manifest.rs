@@ -1008,3 +1008,11 @@ fn r9_3_shipped_example_shop_loads_and_decides() {
     ));
     assert!(!allowed(&api, "monitoring/prometheus", 9090));
 }
+
+#[test]
+fn r9_1_trace_with_a_manifest_round_trips_through_yaml() {
+    let path = data("traces/apply-file.yaml");
+    let trace = Trace::load(&path).unwrap();
+    let again = Trace::parse("again", &trace.to_yaml()).unwrap();
+    assert_eq!(again, trace);
+}
