@@ -100,9 +100,9 @@ pub fn cluster(size: Size, seed: u64) -> Vec<Op> {
             attachments: vec![],
         });
     }
-    for a in 0..apps {
+    for (a, &ns) in app_ns.iter().enumerate() {
         let mut svc = Service::new(
-            ServiceId::new(ns_name(app_ns[a]), app_name(a)),
+            ServiceId::new(ns_name(ns), app_name(a)),
             Some(labels(&[("app", app_name(a))])),
             vec![ServicePort {
                 name: None,

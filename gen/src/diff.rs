@@ -58,7 +58,7 @@ pub fn lockstep(
     profile: netsem_spec::Profile,
     ops: &[Op],
     other: &mut dyn Engine,
-) -> Result<SpecEngine, Mismatch> {
+) -> Result<SpecEngine, Box<Mismatch>> {
     let mut spec = SpecEngine::new(profile);
     let mut steps = Vec::new();
     for op in ops {
@@ -69,18 +69,18 @@ pub fn lockstep(
             expect: expected.clone(),
         });
         if expected != observed {
-            return Err(Mismatch {
+            return Err(Box::new(Mismatch {
                 profile,
                 steps,
                 engine: other.name().to_string(),
                 observed,
-            });
+            }));
         }
     }
     Ok(spec)
 }
 
 /// [`lockstep`] for a scenario.
-pub fn differential(s: &Scenario, other: &mut dyn Engine) -> Result<SpecEngine, Mismatch> {
+pub fn differential(s: &Scenario, other: &mut dyn Engine) -> Result<SpecEngine, Box<Mismatch>> {
     lockstep(s.profile, &s.ops, other)
 }

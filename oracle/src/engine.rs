@@ -207,28 +207,8 @@ impl Oracle {
             }
         }
         let (src, dst) = (src.party, dst.party);
-        if !protocol.is_kubernetes() && self.profile.other_protocols == OtherProtocols::Allowed {
+        if self.exempt(src, dst, protocol, via_service) {
             return true;
-        }
-        match (src, dst) {
-            (Party::Pod(a, ..), Party::Pod(b, ..)) if a == b => {
-                let exempt = if via_service {
-                    self.profile.service_hairpin == ServiceHairpin::Allowed
-                } else {
-                    self.profile.pod_to_self == PodToSelf::Allowed
-                };
-                if exempt {
-                    return true;
-                }
-            }
-            (Party::Pod(_, slot, _), Party::Node(Some(n), _))
-            | (Party::Node(Some(n), _), Party::Pod(_, slot, _))
-                if self.profile.node_traffic == NodeTraffic::AlwaysAllowed
-                    && slot.node.as_deref() == Some(n) =>
-            {
-                return true;
-            }
-            _ => {}
         }
         let dest_slot = match dst {
             Party::Pod(_, s, _) => Some(s),
@@ -259,6 +239,34 @@ impl Oracle {
             }
         }
         true
+    }
+
+    /// Rules 7.1, 7.2, 7.5, 7.7: traffic outside policy under the profile.
+    fn exempt(
+        &self,
+        src: Party<'_>,
+        dst: Party<'_>,
+        protocol: Protocol,
+        via_service: bool,
+    ) -> bool {
+        if !protocol.is_kubernetes() && self.profile.other_protocols == OtherProtocols::Allowed {
+            return true;
+        }
+        match (src, dst) {
+            (Party::Pod(a, ..), Party::Pod(b, ..)) if a == b => {
+                if via_service {
+                    self.profile.service_hairpin == ServiceHairpin::Allowed
+                } else {
+                    self.profile.pod_to_self == PodToSelf::Allowed
+                }
+            }
+            (Party::Pod(_, slot, _), Party::Node(Some(n), _))
+            | (Party::Node(Some(n), _), Party::Pod(_, slot, _)) => {
+                self.profile.node_traffic == NodeTraffic::AlwaysAllowed
+                    && slot.node.as_deref() == Some(n)
+            }
+            _ => false,
+        }
     }
 
     /// Rule 8.6: under type 2, two pod addresses on different networks cannot reach each other.
@@ -388,13 +396,21 @@ impl Oracle {
                     .map(|v| v.iter().collect())
                     .unwrap_or_default()
             } else {
-                slot.addresses
+                // Rule 8.5: primary (`eth0`) addresses before the others.
+                let usable = |(_, i, n): &&(Address, String, String)| {
+                    !type2 || (i == PRIMARY_INTERFACE && source_network.is_none_or(|s| s == n))
+                };
+                let eth0 = slot
+                    .addresses
                     .iter()
-                    .filter(|(_, i, n)| {
-                        !type2 || (i == PRIMARY_INTERFACE && source_network.is_none_or(|s| s == n))
-                    })
-                    .map(|(a, _, _)| a)
-                    .collect()
+                    .filter(usable)
+                    .filter(|(_, i, _)| i == PRIMARY_INTERFACE);
+                let other = slot
+                    .addresses
+                    .iter()
+                    .filter(usable)
+                    .filter(|(_, i, _)| i != PRIMARY_INTERFACE);
+                eth0.chain(other).map(|(a, _, _)| a).collect()
             };
             let Some(addr) = candidates.iter().find(|a| fam(a)).or(candidates.first()) else {
                 continue;
@@ -404,9 +420,11 @@ impl Oracle {
         Some(out)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn open_service(
         &mut self,
         source: Endpoint,
+        source_fixed: bool,
         source_node: Option<String>,
         service: &ServiceId,
         protocol: Protocol,
@@ -443,10 +461,12 @@ impl Oracle {
                 address: Some(addr.clone()),
             };
             let src = match &source {
-                Endpoint::Pod { pod, .. } => match self.pod_endpoint(pod, Some(&addr)) {
-                    Ok(e) => e,
-                    Err(e) => return Observation::error(e.kind),
-                },
+                Endpoint::Pod { pod, .. } if !source_fixed => {
+                    match self.pod_endpoint(pod, Some(&addr)) {
+                        Ok(e) => e,
+                        Err(e) => return Observation::error(e.kind),
+                    }
+                }
                 other => other.clone(),
             };
             let ok = self.decide(&src, &dst, protocol, tp, true);
@@ -542,6 +562,10 @@ impl Oracle {
         protocol: Protocol,
         port: u16,
     ) -> bool {
+        // Rule 5.4: exemptions hold for each filter alone too.
+        if self.exempt(s, d, protocol, false) {
+            return true;
+        }
         let dest_slot = match d {
             Party::Pod(_, slot, _) => Some(slot),
             _ => None,
@@ -686,9 +710,13 @@ impl netsem_spec::Engine for Oracle {
                 port,
             } => {
                 let s = self.pod_endpoint(from, Some(to));
-                let d = match &s {
-                    Ok(_) => self.address_endpoint(to),
-                    Err(e) => Err(e.clone()),
+                let d = match (&s, self.state().addresses().get(to)) {
+                    (Err(e), _) => Err(e.clone()),
+                    // Rule 3.6: a Service address as a destination is only an address here.
+                    (Ok(_), Some(AddressOwner::Service { .. })) => Ok(Endpoint::External {
+                        address: to.clone(),
+                    }),
+                    (Ok(_), _) => self.address_endpoint(to),
                 };
                 self.verdict(s, d, PolicyType::Egress, *protocol, *port)
             }
@@ -724,7 +752,7 @@ impl netsem_spec::Engine for Oracle {
                     .pod_by_id
                     .get(from)
                     .and_then(|&i| self.index.slot(i).node.clone());
-                self.open_service(s, node, service, *protocol, *port, backend.as_ref())
+                self.open_service(s, false, node, service, *protocol, *port, backend.as_ref())
             }
             Op::OpenConnectionWithIpAddresses {
                 from,
@@ -762,6 +790,7 @@ impl netsem_spec::Engine for Oracle {
                     }
                     return self.open_service(
                         src,
+                        true,
                         node,
                         &service,
                         *protocol,

@@ -41,6 +41,12 @@ pub enum DirectionVerdict {
         /// Every matching rule.
         by: Vec<RuleMatch>,
     },
+    /// Outside policy under the profile in force (rules 7.1, 7.2, 7.5, 7.7): allowed whatever
+    /// the policies say.
+    Exempt {
+        /// Why.
+        exemption: Exemption,
+    },
     /// Isolated, and no rule of these policies allows it.
     Denied {
         /// The policies that select the pod for this direction.
@@ -395,7 +401,13 @@ impl State {
         port: u16,
     ) -> Result<DirectionVerdict, OpError> {
         let s = self.pod_endpoint(source, Some(destination))?;
-        let d = self.address_endpoint(destination)?;
+        // Rule 3.6: as a destination, a Service address is just the address the filter sees.
+        let d = match self.addresses().get(destination) {
+            Some(AddressOwner::Service { .. }) => Endpoint::External {
+                address: destination.clone(),
+            },
+            _ => self.address_endpoint(destination)?,
+        };
         Ok(self.one_direction(&s, &d, PolicyType::Egress, protocol, port))
     }
 
@@ -408,6 +420,11 @@ impl State {
         port: u16,
     ) -> DirectionVerdict {
         let decision = self.decide(source, destination, protocol, port, None);
+        // Rule 5.4: an exemption holds for both filters, so that `openPodConnection` stays the
+        // conjunction of the two primitives.
+        if let Some(exemption) = decision.exemption {
+            return DirectionVerdict::Exempt { exemption };
+        }
         let verdict = match direction {
             PolicyType::Egress => decision.egress,
             PolicyType::Ingress => decision.ingress,
@@ -537,14 +554,18 @@ impl State {
                     .map(|n| self.node_addresses(n).collect())
                     .unwrap_or_default()
             } else {
-                self.pod_addresses(&pod_id)
+                // Rule 8.5: `eth0` addresses first, so that a backend is reached on its
+                // primary address when it has one of the client's family.
+                let mut own: Vec<(&Address, &str, &str)> = self
+                    .pod_addresses(&pod_id)
                     .filter(|(_, interface, network)| {
                         !type2
                             || (*interface == PRIMARY_INTERFACE
                                 && source_network.is_none_or(|n| n == *network))
                     })
-                    .map(|(a, _, _)| a)
-                    .collect()
+                    .collect();
+                own.sort_by_key(|(_, interface, _)| *interface != PRIMARY_INTERFACE);
+                own.into_iter().map(|(a, _, _)| a).collect()
             };
             let Some(address) = addresses
                 .iter()
@@ -570,9 +591,11 @@ impl State {
     /// Rule 6.1: decides every possible backend, then opens through the chosen one. `pick` is
     /// the backend the caller observed; without it, a single backend is taken, and several are
     /// only decided (no connection) unless they all deny.
+    #[allow(clippy::too_many_arguments)]
     fn open_through_service(
         &mut self,
         source: Endpoint,
+        source_fixed: bool,
         source_node: Option<String>,
         service: &ServiceId,
         protocol: Protocol,
@@ -610,8 +633,12 @@ impl State {
                 pod: b.pod.clone(),
                 address: b.address.clone(),
             };
+            // A client named by identity uses its address of the backend's family (rule 3.4);
+            // a client named by address keeps it (rules 3.6, 8.6).
             let source = match &source {
-                Endpoint::Pod { pod, .. } => self.pod_endpoint(pod, b.address.as_ref())?,
+                Endpoint::Pod { pod, .. } if !source_fixed => {
+                    self.pod_endpoint(pod, b.address.as_ref())?
+                }
                 other => other.clone(),
             };
             let decision = self.decide(&source, &destination, protocol, b.port, Some(service));
@@ -698,7 +725,7 @@ impl State {
     ) -> Result<Opened, OpError> {
         let src = self.pod_endpoint(source, None)?;
         let node = self.pod(source).and_then(|p| p.node.clone());
-        self.open_through_service(src, node, service, protocol, port, pick)
+        self.open_through_service(src, false, node, service, protocol, port, pick)
     }
 
     /// `openConnectionWithIpAddresses(sourceDomain, sourceIp, destinationDomain,
@@ -732,7 +759,15 @@ impl State {
                     ..Opened::default()
                 });
             }
-            return self.open_through_service(src, source_node, &service, protocol, port, pick);
+            return self.open_through_service(
+                src,
+                true,
+                source_node,
+                &service,
+                protocol,
+                port,
+                pick,
+            );
         }
         let dst = self.address_endpoint(destination)?;
         if src.pod().is_none() && dst.pod().is_none() {

@@ -14,7 +14,7 @@ pub const DEFAULT_NETWORK: &str = "default";
 pub const PRIMARY_INTERFACE: &str = "eth0";
 
 /// A transport protocol. Kubernetes defines TCP, UDP and SCTP; anything else (ICMP, …) is
-/// `Other` and treated as the profile's `other_protocols` says (rule 6.6).
+/// `Other` and treated as the profile's `other_protocols` says (rule 7.7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Protocol {
     /// TCP.
@@ -68,7 +68,7 @@ impl std::error::Error for ProtocolParseError {}
 
 impl FromStr for Protocol {
     type Err = ProtocolParseError;
-    /// Exact spelling, as the API server requires (`tcp` is rejected, rule 9.3).
+    /// Exact spelling, as the API server requires (`tcp` is rejected, rule 9.2).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "TCP" => Ok(Protocol::Tcp),
@@ -232,7 +232,7 @@ mod tests {
     }
 
     #[test]
-    fn r9_3_protocol_names_are_exact() {
+    fn r9_2_protocol_names_are_exact() {
         assert_eq!("TCP".parse(), Ok(Protocol::Tcp));
         assert!("tcp".parse::<Protocol>().is_err());
         assert_eq!("ICMP".parse(), Ok(Protocol::Other(1)));

@@ -232,11 +232,12 @@ impl State {
 
     /// Replaces a declared namespace's labels (the name label stays, rule 1.3).
     pub fn set_namespace_labels(&mut self, name: &str, labels: Labels) -> Result<Effects, OpError> {
-        let slot = self
-            .namespaces
-            .get_mut(name)
-            .ok_or_else(|| OpError::not_found("namespace", name))?;
-        *slot = with_name_label(name, labels);
+        // Rule 1.3: a namespace that is only referenced exists too; labelling declares it.
+        if !self.namespaces().contains(name) {
+            return Err(OpError::not_found("namespace", name));
+        }
+        self.namespaces
+            .insert(name.to_string(), with_name_label(name, labels));
         Ok(self.settle())
     }
 

@@ -1016,3 +1016,45 @@ fn r9_1_trace_with_a_manifest_round_trips_through_yaml() {
     let again = Trace::parse("again", &trace.to_yaml()).unwrap();
     assert_eq!(again, trace);
 }
+
+// ----- rule 9.8: the loader's finer decisions (docs/MANIFESTS.md) ---------------------------
+
+#[test]
+fn r9_8_workload_pods_carry_the_labels_their_controllers_add() {
+    let m = load("workloads.yaml").unwrap();
+    let pods: Vec<&netsem_spec::Pod> = m
+        .objects
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Object::Pod { pod, .. } => Some(pod),
+            _ => None,
+        })
+        .collect();
+    let db0 = pods.iter().find(|p| p.id.name == "db-0").unwrap();
+    assert_eq!(
+        db0.labels
+            .get("statefulset.kubernetes.io/pod-name")
+            .map(String::as_str),
+        Some("db-0")
+    );
+    assert_eq!(
+        db0.labels
+            .get("apps.kubernetes.io/pod-index")
+            .map(String::as_str),
+        Some("0")
+    );
+    let web = pods.iter().find(|p| p.id.name.starts_with("web-")).unwrap();
+    let hash = web.id.name.split('-').nth(1).unwrap();
+    assert_eq!(
+        web.labels.get("pod-template-hash").map(String::as_str),
+        Some(hash)
+    );
+    let job = pods
+        .iter()
+        .find(|p| p.id.name.starts_with("migrate-"))
+        .unwrap();
+    assert_eq!(
+        job.labels.get("job-name").map(String::as_str),
+        Some("migrate")
+    );
+}

@@ -1484,11 +1484,7 @@ fn r10_1_replay_reports_the_first_divergent_step() {
     assert_eq!(again, t);
 }
 
-// ----- suspected spec bugs --------------------------------------------------------------------
-//
-// Each test states the behaviour docs/SEMANTICS.md asks for. The assertions that the spec
-// currently fails are commented out behind a `// BUG(rule N.M)` line, so that `main` stays
-// green; uncomment them to reproduce.
+// ----- regressions: behaviours once wrong in the spec -----------------------------------------
 
 /// Rule 5.4: `openPodConnection = allowNewConnectionToPod ∧ allowNewConnectionFromPod`.
 fn conjunction(s: &mut State, from: &str, to: &str, protocol: Protocol, port: u16) -> (bool, bool) {
@@ -1548,18 +1544,14 @@ fn r5_4_open_pod_connection_is_the_conjunction_of_the_allow_primitives() {
     // With an exemption (rules 7.1, 7.7) openPodConnection allows what the two primitives deny.
     let mut s = setup("default");
     let (opened, both) = conjunction(&mut s, "p/a", "p/a", Protocol::Tcp, 80);
-    // Observed today (see the BUG line below):
-    assert!(opened && !both);
-    // BUG(rule 5.4): under pod-to-self=allowed (rule 7.1), allowNewConnectionToPod(a, a) and
-    // allowNewConnectionFromPod(a, a) deny while openPodConnection(a, a) allows.
-    // assert_eq!(opened, both, "pod to self");
+    // Rule 5.4 with 7.1: the exemption holds for each filter, so the equation still holds.
+    assert!(opened);
+    assert_eq!(opened, both, "pod to self");
     let mut s = setup("default,other-protocols=allowed");
     let (opened, both) = conjunction(&mut s, "p/a", "p/c", Protocol::Other(1), 0);
-    // Observed today (see the BUG line below):
-    assert!(opened && !both);
-    // BUG(rule 7.7): `other-protocols: allowed` is "never filtered", yet
-    // allowNewConnectionToPod(a, c, ICMP) reports Denied by a's egress policy.
-    // assert_eq!(opened, both, "ICMP under other-protocols=allowed");
+    // Rule 7.7: `other-protocols: allowed` is never filtered, by either primitive.
+    assert!(opened);
+    assert_eq!(opened, both, "ICMP under other-protocols=allowed");
 }
 
 #[test]
@@ -1590,15 +1582,9 @@ fn r3_7_outside_to_pod_is_exactly_allow_new_connection_from_ip_address() {
             .unwrap()
             .allowed
             == Some(true);
-        if from == "10.1.0.1" {
-            // Observed today (see the BUG line below):
-            assert!(opened && !verdict);
-            // BUG(rule 7.5): from the pod's own node, openConnectionWithIpAddresses allows
-            // (always-allowed) but allowNewConnectionFromIpAddress reports Denied.
-            // assert_eq!(opened, verdict, "from {from}");
-        } else {
-            assert_eq!(opened, verdict, "from {from}");
-        }
+        // Rule 7.5: from the pod's own node both allow; from elsewhere both deny.
+        assert_eq!(opened, from == "10.1.0.1", "from {from}");
+        assert_eq!(opened, verdict, "from {from}");
     }
 }
 
@@ -1616,11 +1602,8 @@ fn r3_6_a_service_address_is_a_valid_destination() {
     .unwrap();
     let r =
         s.allow_new_connection_to_ip_address(&pod_id("p/a"), &addr("10.96.0.1"), Protocol::Tcp, 80);
-    // Observed today (see the BUG line below):
-    assert!(r.is_err());
-    // BUG(rule 3.6): allowNewConnectionToIpAddress(pod, serviceAddress) fails with
-    // service-address-as-source although the Service address is the destination.
-    // assert!(!matches!(r, Err(ref e) if e.kind == ErrorKind::ServiceAddressAsSource), "{r:?}");
+    // No policy isolates p/a, so the address is allowed.
+    assert!(r.as_ref().is_ok_and(|v| v.allowed()), "{r:?}");
 }
 
 #[test]
@@ -1670,11 +1653,9 @@ fn r8_6_a_backend_on_the_clients_secondary_network_is_reachable() {
         )
         .unwrap();
     assert_eq!(o.backend, Some(pod_id("p/b")));
-    // Observed today (see the BUG line below):
-    assert_eq!(o.refusal, Some(Refusal::NoRoute));
-    // BUG(rule 8.6): the backend is chosen on the client's network, then the decision replaces
-    // the client's address by its eth0 address (default network) and refuses with no-route.
-    // assert_eq!(o.allowed, Some(true), "{o:?}");
+    // The client keeps the address it used, on the backend's network: a route.
+    assert_eq!(o.refusal, None);
+    assert_eq!(o.allowed, Some(true), "{o:?}");
 }
 
 #[test]
@@ -1682,9 +1663,7 @@ fn r8_5_a_service_connection_decides_on_the_address_it_reports() {
     // Type 1: backend d has eth0 10.0.0.4 and net1 192.168.0.4%blue. The client may only send to
     // 10.0.0.0/24. Directly, d (by identity: its primary address, rule 3.4) is allowed. Through
     // a Service, rule 8.5 lets d be reached on any of its addresses; the spec silently takes
-    // 192.168.0.4%blue (the domain `blue` sorts before `default`), so the verdict hangs on a
-    // choice the spec makes without saying (docs/SEMANTICS.md: "the spec never chooses
-    // silently"; rule 6.1).
+    // 192.168.0.4%blue (the domain `blue` sorted before `default`); it now prefers `eth0`.
     let mut s = state("default");
     s.add_ip_address_domain("blue").unwrap();
     s.add_network("blue-net", "blue").unwrap();
@@ -1717,9 +1696,6 @@ fn r8_5_a_service_connection_decides_on_the_address_it_reports() {
         .open_service_connection(&pod_id("p/c"), &svc_id("p/web"), Protocol::Tcp, 80, None)
         .unwrap();
     assert_eq!(o.backend, Some(pod_id("p/d")));
-    // Observed today (see the BUG line below):
-    assert_eq!(o.allowed, Some(false));
-    // BUG(rule 8.5): expected the backend's primary address (as for a connection by identity)
-    // or a verdict per possible address; observed a denial decided on 192.168.0.4%blue.
-    // assert_eq!(o.allowed, Some(true), "{o:?}");
+    // Rule 8.5: the backend is reached on its primary address, as by identity.
+    assert_eq!(o.allowed, Some(true), "{o:?}");
 }

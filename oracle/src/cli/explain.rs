@@ -100,6 +100,9 @@ fn direction_text(
                 let _ = writeln!(out, "    by {} {dir}[{}], {peer}", m.policy, m.rule);
             }
         }
+        DirectionVerdict::Exempt { exemption } => {
+            let _ = writeln!(out, "  {dir} of {pod}: allowed, exempt from policy ({exemption:?}) [rules 7.1, 7.2, 7.5, 7.7]");
+        }
         DirectionVerdict::Denied { isolated_by } => {
             let _ = writeln!(out, "  {dir} of {pod}: DENIED: isolated, and no rule of a selecting policy matches [rules 5.2, 5.4]");
             for id in isolated_by {

@@ -55,6 +55,8 @@ fn parse_profile(s: &str) -> Result<Profile, String> {
     s.parse::<Profile>().map_err(|e| e.to_string())
 }
 
+// Parsed once per run; boxing the variants would only obscure the clap definitions.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Print the connectivity matrix of the pods in the manifests.
