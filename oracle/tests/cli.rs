@@ -1,0 +1,1916 @@
+//! End-to-end tests of the `netsem` command line: each test runs the real binary and asserts
+//! its exact exit code, stdout and stderr (docs/FORMATS.md is the contract).
+//!
+//! The fixture `tests/data/two-ns/` is a small cluster written for these tests: namespaces
+//! `app` and `app-db` (byte order of `namespace/name` puts `app-db/…` before `app/…`, the
+//! order of `(namespace, name)` tuples the other way round), four pods with `status.podIPs`,
+//! and two NetworkPolicies with named ports, `endPort` ranges, UDP and SCTP rules and an
+//! `ipBlock`. Its matrix, `tests/data/two-ns.jsonl`, was derived by hand from
+//! docs/SEMANTICS.md (the derivation is in `two_ns_matrix_derivation` below), not copied from
+//! the tool's output.
+//!
+//! Behaviour that looks wrong is pinned as it is today ("Observed today") with the wanted
+//! assertion commented out behind a `// BUG:` line, so that the suite stays green; uncomment
+//! to reproduce.
+
+use serde_json::Value;
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The fixture, relative to the workspace root (every run's working directory).
+const FIXTURE: &str = "oracle/tests/data/two-ns";
+/// The hand-derived jsonl matrix of the fixture under `--profile default`.
+const GOLDEN: &str = include_str!("data/two-ns.jsonl");
+/// The shipped example.
+const SHOP: &str = "examples/shop";
+
+// ----- running the binary ----------------------------------------------------------------------
+
+/// What one run of `netsem` did.
+#[derive(Debug)]
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("oracle/ is inside the workspace")
+        .to_path_buf()
+}
+
+/// Runs `netsem ARGS` in the workspace root. Every run must end with an exit code (not a
+/// signal) and print no panic message.
+fn netsem<S: AsRef<OsStr>>(args: &[S]) -> Outcome {
+    let shown: Vec<String> = args
+        .iter()
+        .map(|a| a.as_ref().to_string_lossy().into_owned())
+        .collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_netsem"))
+        .args(args)
+        .current_dir(workspace())
+        .output()
+        .expect("the netsem binary runs");
+    let o = Outcome {
+        code: out
+            .status
+            .code()
+            .unwrap_or_else(|| panic!("netsem {shown:?} was killed by a signal")),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    };
+    assert!(
+        !o.stdout.contains("panicked") && !o.stderr.contains("panicked") && o.code != 101,
+        "netsem {shown:?} panicked:\n{o:#?}"
+    );
+    o
+}
+
+/// `text` without ANSI escape sequences (clap colours its messages, see
+/// `clap_output_is_coloured_even_when_not_a_terminal`).
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A fresh directory under the system's temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "netsem-cli-{}-{tag}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create a temporary directory");
+        TempDir(dir)
+    }
+
+    /// Writes `text` to `name` in the directory and returns its path as a string.
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.0.join(name);
+        fs::write(&path, text).expect("write a temporary file");
+        path.to_str()
+            .expect("temporary paths are UTF-8")
+            .to_string()
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("temporary paths are UTF-8")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The lines of `GOLDEN`, with the line from `src` to `dst` replaced by `allowed`.
+fn golden_with(changes: &[(&str, &str, &str)]) -> String {
+    let mut out = String::new();
+    for line in GOLDEN.lines() {
+        let mut line = line.to_string();
+        for (src, dst, allowed) in changes {
+            let prefix = format!(r#"{{"src":"{src}","dst":"{dst}","allowed":"#);
+            if line.starts_with(&prefix) {
+                line = format!("{prefix}{allowed}}}");
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+const ALL: &str = r#"{"TCP":[[1,65535]],"UDP":[[1,65535]],"SCTP":[[1,65535]]}"#;
+const NOTHING: &str = r#"{"TCP":[],"UDP":[],"SCTP":[]}"#;
+
+/// The pods of the shop, in contract order, read from its jsonl matrix (workload pod names
+/// carry a hash, so the tests do not spell them).
+fn shop_pods() -> Vec<String> {
+    let o = netsem(&["matrix", SHOP, "--format", "jsonl"]);
+    assert_eq!(o.code, 0, "{o:#?}");
+    let mut pods: Vec<String> = Vec::new();
+    for line in o.stdout.lines() {
+        let v: Value = serde_json::from_str(line).expect("a jsonl line is JSON");
+        let src = v["src"].as_str().expect("src is a string").to_string();
+        if pods.last() != Some(&src) {
+            pods.push(src);
+        }
+    }
+    pods
+}
+
+fn shop_pod(prefix: &str, index: usize) -> String {
+    shop_pods()
+        .into_iter()
+        .filter(|p| p.starts_with(prefix))
+        .nth(index)
+        .unwrap_or_else(|| panic!("the shop has a pod {prefix}… number {index}"))
+}
+
+// ----- 1. matrix --format jsonl: byte for byte --------------------------------------------------
+
+/// How `tests/data/two-ns.jsonl` follows from docs/SEMANTICS.md (profile `default`). Pods in
+/// contract order: C = app-db/cache (10.2.0.2, redis 6379), D = app-db/db (10.2.0.1, pg 5432,
+/// metrics 9187), W = app/web (10.1.0.1 and fd00:1::1, http 8080, dns 53/UDP), K = app/worker
+/// (10.1.0.2, http 8081).
+///
+/// - Isolation (rules 5.2, 5.3): C and D for ingress (`app-db/data-ingress`, policyTypes
+///   Ingress); W both ways (`app/web`); K not at all.
+/// - Ingress of C and D (rule 5.4, union of rules): rule 0 from W only (namespaceSelector
+///   team=shop AND podSelector role=web, rule 5.11): named port `pg` (resolves on the
+///   destination, rule 5.9: 5432 on D, nothing on C), TCP 5000-5009 (endPort, rule 5.8) and
+///   5010 (merged into 5000-5010, rule 10.3), UDP 53; rule 1 from D only: named port `redis`
+///   (6379 on C, nothing on D), SCTP 7000-7999; rule 2 from ipBlock 10.1.0.0/24 except
+///   10.1.0.1/32: K's pod address (rule 7.3 default match-pod-addresses; W's primary address
+///   10.1.0.1 is excepted, rule 5.12): SCTP 9000.
+/// - Ingress of W: from K only, named port `http` (8080 on W) and UDP 53.
+/// - Egress of W: to C and D (namespaceSelector team=data): `pg` (5432 on D only), TCP
+///   5000-5100, every UDP port (`protocol: UDP` without port, rule 5.7); to W and K
+///   (podSelector {} of app): `http` on the destination (8081 on K).
+/// - Self pairs: every port (pod-to-self=allowed, rule 7.1).
+///
+/// Cells (egress ∩ ingress, rule 5.4): C→C all; C→D, C→W nothing; C→K all. D→C TCP 6379,
+/// SCTP 7000-7999; D→D all; D→W nothing; D→K all. W→C TCP 5000-5100 ∩ 5000-5010, UDP all ∩ 53;
+/// W→D TCP (5000-5100, 5432) ∩ (5000-5010, 5432), UDP 53; W→W all; W→K TCP 8081. K→C and K→D
+/// SCTP 9000; K→W TCP 8080, UDP 53; K→K all.
+#[test]
+fn two_ns_matrix_derivation() {
+    let (c, d, w, k) = ("app-db/cache", "app-db/db", "app/web", "app/worker");
+    let cells = [
+        (c, c, ALL),
+        (c, d, NOTHING),
+        (c, w, NOTHING),
+        (c, k, ALL),
+        (
+            d,
+            c,
+            r#"{"TCP":[[6379,6379]],"UDP":[],"SCTP":[[7000,7999]]}"#,
+        ),
+        (d, d, ALL),
+        (d, w, NOTHING),
+        (d, k, ALL),
+        (w, c, r#"{"TCP":[[5000,5010]],"UDP":[[53,53]],"SCTP":[]}"#),
+        (
+            w,
+            d,
+            r#"{"TCP":[[5000,5010],[5432,5432]],"UDP":[[53,53]],"SCTP":[]}"#,
+        ),
+        (w, w, ALL),
+        (w, k, r#"{"TCP":[[8081,8081]],"UDP":[],"SCTP":[]}"#),
+        (k, c, r#"{"TCP":[],"UDP":[],"SCTP":[[9000,9000]]}"#),
+        (k, d, r#"{"TCP":[],"UDP":[],"SCTP":[[9000,9000]]}"#),
+        (k, w, r#"{"TCP":[[8080,8080]],"UDP":[[53,53]],"SCTP":[]}"#),
+        (k, k, ALL),
+    ];
+    let derived: String = cells
+        .iter()
+        .map(|(s, d, a)| format!("{{\"src\":\"{s}\",\"dst\":\"{d}\",\"allowed\":{a}}}\n"))
+        .collect();
+    assert_eq!(derived, GOLDEN, "the golden file is the derivation above");
+}
+
+#[test]
+fn matrix_jsonl_of_the_fixture_is_the_golden_file_byte_for_byte() {
+    for args in [
+        vec!["matrix", FIXTURE, "--format", "jsonl"],
+        vec!["matrix", FIXTURE, "--format", "jsonl", "--engine", "oracle"],
+        vec![
+            "matrix",
+            "--format",
+            "jsonl",
+            "--profile",
+            "default",
+            FIXTURE,
+        ],
+    ] {
+        let o = netsem(&args);
+        assert_eq!(o.code, 0, "{args:?}: {o:#?}");
+        assert_eq!(o.stderr, "", "{args:?}");
+        assert_eq!(o.stdout, GOLDEN, "{args:?}");
+    }
+}
+
+#[test]
+fn matrix_jsonl_with_the_spec_engine_gives_identical_bytes() {
+    let o = netsem(&["matrix", FIXTURE, "--format", "jsonl", "--engine", "spec"]);
+    assert_eq!(o.code, 0, "{o:#?}");
+    assert_eq!(o.stderr, "");
+    assert_eq!(o.stdout, GOLDEN);
+    // And on the shipped example, the two engines agree byte for byte too.
+    let oracle = netsem(&["matrix", SHOP, "--format", "jsonl"]);
+    let spec = netsem(&["matrix", SHOP, "--format", "jsonl", "--engine", "spec"]);
+    assert_eq!((oracle.code, spec.code), (0, 0));
+    assert_eq!(oracle.stdout, spec.stdout);
+    assert_eq!(
+        oracle.stdout.lines().count(),
+        81,
+        "9 pods, 81 ordered pairs"
+    );
+}
+
+#[test]
+fn matrix_jsonl_is_one_sorted_line_per_ordered_pair_with_fixed_key_order_and_merged_ranges() {
+    for engine in ["oracle", "spec"] {
+        let o = netsem(&["matrix", FIXTURE, "--format", "jsonl", "--engine", engine]);
+        assert_eq!(o.code, 0);
+        assert!(o.stdout.ends_with("}\n"), "every line ends with a newline");
+        let lines: Vec<&str> = o.stdout.lines().collect();
+        let pods = ["app-db/cache", "app-db/db", "app/web", "app/worker"];
+        assert_eq!(lines.len(), pods.len() * pods.len(), "self pairs included");
+        // Byte order of "namespace/name", not the order of (namespace, name) tuples: '-' < '/'.
+        assert!(pods.windows(2).all(|w| w[0].as_bytes() < w[1].as_bytes()));
+        assert!(("app", "web") < ("app-db", "cache"), "tuple order differs");
+        for (n, line) in lines.iter().enumerate() {
+            let (src, dst) = (pods[n / pods.len()], pods[n % pods.len()]);
+            let head = format!(r#"{{"src":"{src}","dst":"{dst}","allowed":{{"TCP":["#);
+            assert!(line.starts_with(&head), "line {n}: {line}");
+            let (tcp, udp, sctp) = (
+                line.find(r#""TCP":"#).unwrap(),
+                line.find(r#"],"UDP":["#).unwrap(),
+                line.find(r#"],"SCTP":["#).unwrap(),
+            );
+            assert!(tcp < udp && udp < sctp && line.ends_with("]}}"), "{line}");
+            assert!(!line.contains(' '), "no whitespace: {line}");
+            let v: Value = serde_json::from_str(line).unwrap();
+            for proto in ["TCP", "UDP", "SCTP"] {
+                let ranges: Vec<(u64, u64)> = v["allowed"][proto]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| (r[0].as_u64().unwrap(), r[1].as_u64().unwrap()))
+                    .collect();
+                for &(a, b) in &ranges {
+                    assert!(1 <= a && a <= b && b <= 65535, "{line}");
+                }
+                for w in ranges.windows(2) {
+                    assert!(w[0].1 + 1 < w[1].0, "sorted and merged: {line}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn matrix_jsonl_does_not_depend_on_the_order_or_form_of_the_paths() {
+    let files = [
+        "oracle/tests/data/two-ns/policies.yaml",
+        "oracle/tests/data/two-ns/pods.yaml",
+        "oracle/tests/data/two-ns/00-namespaces.yaml",
+    ];
+    let mut args = vec!["matrix", "--format", "jsonl"];
+    args.extend(files);
+    let o = netsem(&args);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    assert_eq!(o.stdout, GOLDEN);
+    // An absolute path to the directory, with a trailing slash.
+    let dir = format!("{}/{FIXTURE}/", workspace().display());
+    let o = netsem(&["matrix", &dir, "--format", "jsonl"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, GOLDEN));
+}
+
+#[test]
+fn matrix_jsonl_under_ip_block_pods_external_only_drops_exactly_the_ip_block_cells() {
+    // Rule 7.3: the ipBlock no longer matches app/worker's pod address; nothing else allowed
+    // the worker into app-db.
+    let expected = golden_with(&[
+        ("app/worker", "app-db/cache", NOTHING),
+        ("app/worker", "app-db/db", NOTHING),
+    ]);
+    let o = netsem(&[
+        "matrix",
+        FIXTURE,
+        "--format",
+        "jsonl",
+        "--profile",
+        "default,ip-block-pods=external-only",
+    ]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    assert_eq!(o.stdout, expected);
+}
+
+#[test]
+fn matrix_jsonl_under_pod_to_self_policy_checked_decides_self_pairs_by_policy() {
+    // Rule 7.1: C→C nothing (isolated for ingress, no rule matches C itself); D→D only what the
+    // rule "from role=db" gives: SCTP 7000-7999 (named port redis does not resolve on D);
+    // W→W nothing (its egress allows 8080 to itself, its ingress only from K); K→K is not
+    // isolated: everything.
+    let self_checked = golden_with(&[
+        ("app-db/cache", "app-db/cache", NOTHING),
+        (
+            "app-db/db",
+            "app-db/db",
+            r#"{"TCP":[],"UDP":[],"SCTP":[[7000,7999]]}"#,
+        ),
+        ("app/web", "app/web", NOTHING),
+    ]);
+    let o = netsem(&[
+        "matrix",
+        FIXTURE,
+        "--format",
+        "jsonl",
+        "--profile",
+        "default,pod-to-self=policy-checked",
+    ]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    assert_eq!(o.stdout, self_checked);
+    // `strict` is both changes at once (the other switches do not matter for this fixture).
+    let strict = golden_with(&[
+        ("app-db/cache", "app-db/cache", NOTHING),
+        (
+            "app-db/db",
+            "app-db/db",
+            r#"{"TCP":[],"UDP":[],"SCTP":[[7000,7999]]}"#,
+        ),
+        ("app/web", "app/web", NOTHING),
+        ("app/worker", "app-db/cache", NOTHING),
+        ("app/worker", "app-db/db", NOTHING),
+    ]);
+    for engine in ["oracle", "spec"] {
+        let o = netsem(&[
+            "matrix",
+            FIXTURE,
+            "--format",
+            "jsonl",
+            "--profile",
+            "strict",
+            "--engine",
+            engine,
+        ]);
+        assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{engine}");
+        assert_eq!(o.stdout, strict, "{engine}");
+    }
+}
+
+#[test]
+fn matrix_warnings_go_to_stderr_and_stdout_stays_the_contract() {
+    let tmp = TempDir::new("warn");
+    let cm = tmp.write(
+        "configmap.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: app}\ndata: {a: b}\n",
+    );
+    let o = netsem(&["matrix", FIXTURE, &cm, "--format", "jsonl"]);
+    assert_eq!(o.code, 0, "{o:#?}");
+    assert_eq!(o.stdout, GOLDEN);
+    assert_eq!(
+        o.stderr,
+        format!("warning: {cm}: document 1: skipped unknown kind ConfigMap (apiVersion v1)\n")
+    );
+}
+
+// ----- 2. the other formats ---------------------------------------------------------------------
+
+#[test]
+fn matrix_every_format_exits_0_and_shows_every_pod_and_port() {
+    let pods = ["app-db/cache", "app-db/db", "app/web", "app/worker"];
+    let ports: &[(&str, &[&str])] = &[
+        (
+            "table",
+            &["5000-5010,5432", "6379", "7000-7999", "8081", "SCTP 9000"],
+        ),
+        (
+            "json",
+            &["[5000,5010]", "[5432,5432]", "[7000,7999]", "[8081,8081]"],
+        ),
+        (
+            "jsonl",
+            &["[5000,5010]", "[5432,5432]", "[7000,7999]", "[8081,8081]"],
+        ),
+        (
+            "csv",
+            &["5000-5010 5432", "6379", "7000-7999", "8081", "9000"],
+        ),
+        (
+            "md",
+            &["5000-5010,5432", "6379", "7000-7999", "8081", "SCTP 9000"],
+        ),
+        (
+            "dot",
+            &["5000-5010,5432", "6379", "7000-7999", "8081", "SCTP 9000"],
+        ),
+    ];
+    for (format, needles) in ports {
+        let o = netsem(&["matrix", FIXTURE, "--format", format]);
+        assert_eq!(o.code, 0, "{format}: {o:#?}");
+        assert_eq!(o.stderr, "", "{format}");
+        for needle in pods.iter().chain(needles.iter()) {
+            assert!(
+                o.stdout.contains(needle),
+                "{format} lacks {needle}:\n{}",
+                o.stdout
+            );
+        }
+    }
+    // The default format is the table.
+    let default = netsem(&["matrix", FIXTURE]);
+    let table = netsem(&["matrix", FIXTURE, "--format", "table"]);
+    assert_eq!((default.code, &default.stdout), (0, &table.stdout));
+}
+
+#[test]
+fn matrix_json_parses_with_version_1_and_n_squared_entries_equal_to_jsonl() {
+    for engine in ["oracle", "spec"] {
+        let o = netsem(&["matrix", FIXTURE, "--format", "json", "--engine", engine]);
+        assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{engine}");
+        let v: Value = serde_json::from_str(&o.stdout).expect("the json format is one document");
+        assert_eq!(v["version"], 1);
+        assert_eq!(v["profile"], "default");
+        assert_eq!(
+            v["pods"],
+            serde_json::json!(["app-db/cache", "app-db/db", "app/web", "app/worker"])
+        );
+        let entries = v["matrix"].as_array().expect("matrix is an array");
+        assert_eq!(entries.len(), 4 * 4);
+        let jsonl: Vec<Value> = GOLDEN
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(entries, &jsonl, "the entries are the jsonl lines, in order");
+    }
+    // The profile is written in its canonical form, `default` and every switch that differs,
+    // which parses back to the same profile.
+    let o = netsem(&["matrix", FIXTURE, "--format", "json", "--profile", "strict"]);
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    let profile = v["profile"].as_str().expect("profile is a string");
+    assert!(profile.starts_with("default,"), "{profile}");
+    assert!(profile.contains(",pod-to-self=policy-checked"), "{profile}");
+    assert!(
+        profile.contains(",ip-block-pods=external-only"),
+        "{profile}"
+    );
+    let again = netsem(&["matrix", FIXTURE, "--format", "json", "--profile", profile]);
+    assert_eq!((again.code, &again.stdout), (0, &o.stdout));
+}
+
+#[test]
+fn matrix_csv_is_a_header_and_one_row_per_pair_with_space_separated_ranges() {
+    let expected = "\
+src,dst,TCP,UDP,SCTP
+app-db/cache,app-db/cache,1-65535,1-65535,1-65535
+app-db/cache,app-db/db,,,
+app-db/cache,app/web,,,
+app-db/cache,app/worker,1-65535,1-65535,1-65535
+app-db/db,app-db/cache,6379,,7000-7999
+app-db/db,app-db/db,1-65535,1-65535,1-65535
+app-db/db,app/web,,,
+app-db/db,app/worker,1-65535,1-65535,1-65535
+app/web,app-db/cache,5000-5010,53,
+app/web,app-db/db,5000-5010 5432,53,
+app/web,app/web,1-65535,1-65535,1-65535
+app/web,app/worker,8081,,
+app/worker,app-db/cache,,,9000
+app/worker,app-db/db,,,9000
+app/worker,app/web,8080,53,
+app/worker,app/worker,1-65535,1-65535,1-65535
+";
+    let o = netsem(&["matrix", FIXTURE, "--format", "csv"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    assert_eq!(o.stdout, expected);
+}
+
+#[test]
+fn matrix_dot_has_a_node_per_pod_and_an_edge_per_other_pair_allowing_something() {
+    let o = netsem(&["matrix", FIXTURE, "--format", "dot"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    assert!(o.stdout.starts_with("digraph connectivity {\n"));
+    assert!(o.stdout.ends_with("}\n"));
+    let edges: Vec<&str> = o
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" -> "))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        edges,
+        [
+            r#""app-db/cache" -> "app/worker" [label="all ports"];"#,
+            r#""app-db/db" -> "app-db/cache" [label="TCP 6379; SCTP 7000-7999"];"#,
+            r#""app-db/db" -> "app/worker" [label="all ports"];"#,
+            r#""app/web" -> "app-db/cache" [label="TCP 5000-5010; UDP 53"];"#,
+            r#""app/web" -> "app-db/db" [label="TCP 5000-5010,5432; UDP 53"];"#,
+            r#""app/web" -> "app/worker" [label="TCP 8081"];"#,
+            r#""app/worker" -> "app-db/cache" [label="SCTP 9000"];"#,
+            r#""app/worker" -> "app-db/db" [label="SCTP 9000"];"#,
+            r#""app/worker" -> "app/web" [label="TCP 8080; UDP 53"];"#,
+        ]
+    );
+    for pod in ["app-db/cache", "app-db/db", "app/web", "app/worker"] {
+        assert!(o.stdout.contains(&format!("  \"{pod}\";\n")), "node {pod}");
+    }
+}
+
+#[test]
+fn matrix_table_and_md_explain_partial_cells_in_a_legend() {
+    let legend = [
+        "TCP 6379; SCTP 7000-7999",
+        "TCP 5000-5010; UDP 53",
+        "TCP 5000-5010,5432; UDP 53",
+        "TCP 8081",
+        "SCTP 9000",
+        "TCP 8080; UDP 53",
+    ];
+    let table = netsem(&["matrix", FIXTURE, "--format", "table"]);
+    assert_eq!((table.code, table.stderr.as_str()), (0, ""));
+    assert!(table
+        .stdout
+        .starts_with("Connectivity matrix: 4 pods, profile default\n"));
+    assert!(
+        table.stdout.contains("1  app-db/cache ✓ · · ✓\n"),
+        "{}",
+        table.stdout
+    );
+    let md = netsem(&["matrix", FIXTURE, "--format", "md", "--profile", "strict"]);
+    assert_eq!((md.code, md.stderr.as_str()), (0, ""));
+    assert!(md
+        .stdout
+        .starts_with("Connectivity matrix: 4 pods, profile `default,"));
+    assert!(md.stdout.contains("| 4 | app/worker |"), "{}", md.stdout);
+    let md = netsem(&["matrix", FIXTURE, "--format", "md"]);
+    for text in legend {
+        assert!(
+            table.stdout.contains(&format!("  {text}\n")),
+            "table: {text}"
+        );
+        assert!(md.stdout.contains(&format!(" | {text} |\n")), "md: {text}");
+    }
+}
+
+// ----- 3. exit codes and errors -----------------------------------------------------------------
+
+/// A directory with a good file and `bad.yaml` (a Namespace, then the bad object as document 2).
+fn bad_manifest_dir(bad_object: &str) -> (TempDir, String) {
+    let tmp = TempDir::new("bad");
+    tmp.write(
+        "00-good.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: fine, namespace: ok}\nspec: {containers: []}\n",
+    );
+    let bad = tmp.write(
+        "bad.yaml",
+        &format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: ok}}\n---\n{bad_object}"),
+    );
+    (tmp, bad)
+}
+
+/// `matrix` on a bad manifest: exit 2, nothing on stdout, one error line on stderr that starts
+/// with `prefix` (file, document, object, field: docs/FORMATS.md) and contains `detail`.
+fn assert_bad_manifest(dir: &TempDir, prefix: &str, detail: &str) {
+    let o = netsem(&["matrix", dir.path(), "--format", "jsonl"]);
+    assert_eq!(o.code, 2, "{o:#?}");
+    assert_eq!(o.stdout, "", "nothing of a failed load is printed");
+    assert!(o.stderr.starts_with(prefix), "{prefix}\n{}", o.stderr);
+    assert!(o.stderr.contains(detail), "{detail}\n{}", o.stderr);
+    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+}
+
+#[test]
+fn bad_manifest_yaml_syntax_error_exits_2_naming_file_document_and_position() {
+    let (dir, bad) = bad_manifest_dir(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: broken\n  namespace: ok\nspec:\n  containers: [ {name: c, image: x\n",
+    );
+    // A document that does not parse has no object or field to name: the file, the document
+    // and the line/column of the syntax error are what the message can give.
+    assert_bad_manifest(
+        &dir,
+        &format!("error: {bad}: document 2: YAML syntax error: "),
+        "line 11",
+    );
+}
+
+#[test]
+fn bad_manifest_invalid_label_value_exits_2_naming_file_document_object_and_field() {
+    let (dir, bad) = bad_manifest_dir(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad-label\n  namespace: ok\n  labels: {app: -bad-}\nspec: {containers: []}\n",
+    );
+    assert_bad_manifest(
+        &dir,
+        &format!("error: {bad}: document 2: Pod ok/bad-label: metadata.labels: "),
+        "invalid label value `-bad-`",
+    );
+}
+
+#[test]
+fn bad_manifest_end_port_below_port_exits_2_naming_file_document_object_and_field() {
+    let (dir, bad) = bad_manifest_dir(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np, namespace: ok}\nspec:\n  podSelector: {}\n  ingress:\n    - ports:\n        - {port: 80}\n        - {port: 9000, endPort: 8999}\n",
+    );
+    assert_bad_manifest(
+        &dir,
+        &format!(
+            "error: {bad}: document 2: NetworkPolicy ok/np: spec.ingress[0].ports[1].endPort: "
+        ),
+        "8999",
+    );
+}
+
+#[test]
+fn bad_manifest_lowercase_protocol_exits_2_naming_file_document_object_and_field() {
+    let (dir, bad) = bad_manifest_dir(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np, namespace: ok}\nspec:\n  podSelector: {}\n  egress:\n    - ports:\n        - {protocol: tcp, port: 80}\n",
+    );
+    assert_bad_manifest(
+        &dir,
+        &format!(
+            "error: {bad}: document 2: NetworkPolicy ok/np: spec.egress[0].ports[0].protocol: "
+        ),
+        "`tcp`",
+    );
+}
+
+#[test]
+fn bad_manifest_peer_without_selector_exits_2_naming_file_document_object_and_field() {
+    let (dir, bad) = bad_manifest_dir(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np, namespace: ok}\nspec:\n  podSelector: {}\n  ingress:\n    - from:\n        - podSelector: {}\n        - {}\n",
+    );
+    assert_bad_manifest(
+        &dir,
+        &format!("error: {bad}: document 2: NetworkPolicy ok/np: spec.ingress[0].from[1]: "),
+        "must specify a peer",
+    );
+}
+
+#[test]
+fn every_command_reports_a_bad_manifest_with_exit_2_and_the_same_error() {
+    let (dir, bad) = bad_manifest_dir(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np, namespace: ok}\nspec:\n  podSelector: {}\n  ingress:\n    - ports: [{port: 9000, endPort: 8999}]\n",
+    );
+    let observed = TempDir::new("obs");
+    let obs = observed.write("observed.jsonl", "");
+    let expected_prefix = format!(
+        "error: {bad}: document 2: NetworkPolicy ok/np: spec.ingress[0].ports[0].endPort: "
+    );
+    for args in [
+        vec!["matrix", dir.path()],
+        vec!["matrix", dir.path(), "--engine", "spec", "--format", "csv"],
+        vec![
+            "explain",
+            dir.path(),
+            "--from",
+            "ok/fine",
+            "--to",
+            "ok/fine",
+            "--port",
+            "80",
+        ],
+        vec!["check", dir.path(), "--observed", &obs],
+    ] {
+        let o = netsem(&args);
+        assert_eq!(o.code, 2, "{args:?}: {o:#?}");
+        assert_eq!(o.stdout, "", "{args:?}");
+        assert!(
+            o.stderr.starts_with(&expected_prefix),
+            "{args:?}: {}",
+            o.stderr
+        );
+    }
+}
+
+#[test]
+fn missing_paths_exit_2_naming_the_path() {
+    let missing = "oracle/tests/data/no-such-dir";
+    for args in [
+        vec!["matrix", missing],
+        vec!["matrix", FIXTURE, missing, "--format", "jsonl"],
+        vec![
+            "explain", missing, "--from", "a/b", "--to", "a/b", "--port", "80",
+        ],
+        vec![
+            "check",
+            missing,
+            "--observed",
+            "oracle/tests/data/two-ns.jsonl",
+        ],
+        vec!["run", "oracle/tests/data/no-such-trace.yaml"],
+    ] {
+        let o = netsem(&args);
+        assert_eq!(o.code, 2, "{args:?}: {o:#?}");
+        assert_eq!(o.stdout, "", "{args:?}");
+        assert!(
+            o.stderr.starts_with("error: oracle/tests/data/no-such-"),
+            "{args:?}: {}",
+            o.stderr
+        );
+    }
+    let o = netsem(&[
+        "check",
+        FIXTURE,
+        "--observed",
+        "oracle/tests/data/none.jsonl",
+    ]);
+    assert_eq!((o.code, o.stdout.as_str()), (2, ""));
+    assert!(
+        o.stderr
+            .starts_with("error: oracle/tests/data/none.jsonl: "),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn unknown_profile_switch_or_value_exits_2() {
+    for (profile, message) in [
+        ("bogus", "unknown profile `bogus`"),
+        ("default,frob=1", "frob"),
+        ("default,pod-to-self=maybe", "maybe"),
+    ] {
+        for command in [
+            vec!["matrix", FIXTURE],
+            vec![
+                "explain", FIXTURE, "--from", "app/web", "--to", "app/web", "--port", "80",
+            ],
+            vec![
+                "check",
+                FIXTURE,
+                "--observed",
+                "oracle/tests/data/two-ns.jsonl",
+            ],
+        ] {
+            let mut args = command.clone();
+            args.extend(["--profile", profile]);
+            let o = netsem(&args);
+            assert_eq!(o.code, 2, "{args:?}: {o:#?}");
+            assert_eq!(o.stdout, "", "{args:?}");
+            let err = plain(&o.stderr);
+            assert!(err.starts_with("error: invalid value"), "{args:?}: {err}");
+            assert!(
+                err.contains("--profile") && err.contains(message),
+                "{args:?}: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn unknown_subcommand_flag_or_bad_argument_exits_2() {
+    let cases: &[&[&str]] = &[
+        &[],
+        &["frob"],
+        &["matrix"],
+        &["matrix", FIXTURE, "--bogus"],
+        &["matrix", FIXTURE, "--format", "xml"],
+        &["matrix", FIXTURE, "--engine", "fast"],
+        &["run"],
+        &["check", FIXTURE],
+        &[
+            "explain",
+            FIXTURE,
+            "--from",
+            "app/web",
+            "--to",
+            "app/worker",
+        ],
+        &[
+            "explain",
+            FIXTURE,
+            "--from",
+            "app/web",
+            "--to",
+            "app/worker",
+            "--port",
+            "70000",
+        ],
+        &[
+            "explain",
+            FIXTURE,
+            "--from",
+            "app/web",
+            "--to",
+            "app/worker",
+            "--port",
+            "http",
+        ],
+        &[
+            "explain",
+            FIXTURE,
+            "--from",
+            "web",
+            "--to",
+            "app/worker",
+            "--port",
+            "80",
+        ],
+        &["explain", FIXTURE, "--to", "app/worker", "--port", "80"],
+        &[
+            "explain",
+            FIXTURE,
+            "--from",
+            "app/web",
+            "--from-ip",
+            "10.9.9.9",
+            "--to",
+            "app/worker",
+            "--port",
+            "80",
+        ],
+        &[
+            "explain",
+            FIXTURE,
+            "--from",
+            "app/web",
+            "--to",
+            "app/worker",
+            "--to-ip",
+            "10.9.9.9",
+            "--port",
+            "80",
+        ],
+        &[
+            "explain",
+            FIXTURE,
+            "--from",
+            "app/web",
+            "--to",
+            "app/worker",
+            "--port",
+            "80",
+            "--protocol",
+            "tcp",
+        ],
+        &[
+            "explain",
+            FIXTURE,
+            "--from-ip",
+            "10.999.0.1",
+            "--to",
+            "app/worker",
+            "--port",
+            "80",
+        ],
+    ];
+    for args in cases {
+        let o = netsem(args);
+        assert_eq!(o.code, 2, "{args:?}: {o:#?}");
+        assert_eq!(o.stdout, "", "{args:?}");
+        let err = plain(&o.stderr);
+        assert!(
+            err.starts_with("error: ") || err.contains("Usage:"),
+            "{args:?}: {err}"
+        );
+    }
+    // The destination is required by hand (not by clap): still exit 2 with a message.
+    let o = netsem(&["explain", FIXTURE, "--from", "app/web", "--port", "80"]);
+    assert_eq!((o.code, o.stdout.as_str()), (2, ""));
+    assert_eq!(
+        o.stderr,
+        "error: give a destination: --to, --to-ip or --to-service\n"
+    );
+}
+
+#[test]
+fn help_of_every_subcommand_exits_0_and_shows_examples() {
+    let cases: &[&[&str]] = &[
+        &["--help"],
+        &["-h"],
+        &["help"],
+        &["matrix", "--help"],
+        &["explain", "--help"],
+        &["run", "--help"],
+        &["check", "--help"],
+        &["help", "matrix"],
+        &["help", "explain"],
+        &["help", "run"],
+        &["help", "check"],
+    ];
+    for args in cases {
+        let o = netsem(args);
+        assert_eq!(o.code, 0, "{args:?}: {o:#?}");
+        assert_eq!(o.stderr, "", "{args:?}");
+        let text = plain(&o.stdout);
+        assert!(text.contains("Examples:\n  netsem "), "{args:?}: {text}");
+        assert!(text.contains("Usage: netsem"), "{args:?}: {text}");
+    }
+    let o = netsem(&["--version"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    assert_eq!(o.stdout, format!("netsem {}\n", env!("CARGO_PKG_VERSION")));
+    // The matrix help states the jsonl contract.
+    let o = netsem(&["matrix", "--help"]);
+    assert!(plain(&o.stdout)
+        .contains(r#"{"src":"ns/a","dst":"ns/b","allowed":{"TCP":[[80,80]],"UDP":[],"SCTP":[]}}"#));
+}
+
+#[test]
+fn clap_output_is_coloured_even_when_not_a_terminal() {
+    // The binary's stdout and stderr are pipes here, and NO_COLOR is set.
+    let out = Command::new(env!("CARGO_BIN_EXE_netsem"))
+        .args(["matrix", "--bogus"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // Observed today (see the BUG line below):
+    assert!(stderr.contains("\u{1b}["), "{stderr:?}");
+    // BUG: cli::run renders clap errors and help with `e.render().ansi()`, which always emits
+    // ANSI escape sequences: piped stderr/stdout (and logs, and `--help | less`) get raw
+    // `ESC[1m` codes, whatever NO_COLOR says.
+    // assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    let help = netsem(&["run", "--help"]);
+    assert!(help.stdout.contains("\u{1b}["));
+    // assert!(!help.stdout.contains('\u{1b}'));
+}
+
+// ----- 4. explain -------------------------------------------------------------------------------
+
+#[test]
+fn explain_allowed_connection_exits_0_and_names_the_allowing_policy_and_rule() {
+    let o = netsem(&[
+        "explain",
+        FIXTURE,
+        "--from",
+        "app/worker",
+        "--to",
+        "app/web",
+        "--port",
+        "8080",
+    ]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{o:#?}");
+    assert_eq!(
+        o.stdout,
+        "\
+TCP pod app/worker (10.1.0.2) -> pod app/web (10.1.0.1) port 8080
+  verdict: ALLOWED
+  egress of app/worker: allowed, not isolated: no NetworkPolicy selects it with Egress [rules 5.2, 5.3]
+  ingress of app/web: allowed [rules 5.4, 5.6]
+    by app/web ingress[0], from[0]
+  profile switches that would change the verdict: none
+"
+    );
+}
+
+#[test]
+fn explain_named_port_and_end_port_boundaries() {
+    let case = |from: &str, to: &str, protocol: &str, port: &str| {
+        netsem(&[
+            "explain",
+            FIXTURE,
+            "--from",
+            from,
+            "--to",
+            to,
+            "--port",
+            port,
+            "--protocol",
+            protocol,
+        ])
+    };
+    // Named port pg resolves on the destination (rule 5.9): allowed both ways on app-db/db.
+    let o = case("app/web", "app-db/db", "TCP", "5432");
+    assert_eq!(o.code, 0, "{o:#?}");
+    assert!(o.stdout.contains("  verdict: ALLOWED\n"));
+    assert!(o.stdout.contains("    by app/web egress[0], to[0]\n"));
+    assert!(o
+        .stdout
+        .contains("    by app-db/data-ingress ingress[0], from[0]\n"));
+    // ...and not on app-db/cache, which has no port named pg.
+    let o = case("app/web", "app-db/cache", "TCP", "5432");
+    assert_eq!(o.code, 1);
+    assert!(o.stdout.contains(
+        "    app-db/data-ingress ingress[0]: ports do not match [rules 5.7-5.10]; peer from[0] matches\n"
+    ));
+    // endPort 5009, then port 5010 of the next entry; 5011 is outside (rule 5.8).
+    for (port, code) in [
+        ("4999", 1),
+        ("5000", 0),
+        ("5009", 0),
+        ("5010", 0),
+        ("5011", 1),
+    ] {
+        assert_eq!(
+            case("app/web", "app-db/cache", "TCP", port).code,
+            code,
+            "port {port}"
+        );
+    }
+    // UDP 53 only; SCTP 9000 only from the worker.
+    assert_eq!(case("app/web", "app-db/cache", "UDP", "53").code, 0);
+    assert_eq!(case("app/web", "app-db/cache", "UDP", "54").code, 1);
+    assert_eq!(case("app/web", "app-db/cache", "TCP", "53").code, 1);
+    assert_eq!(case("app/worker", "app-db/db", "SCTP", "9000").code, 0);
+    assert_eq!(case("app/worker", "app-db/db", "SCTP", "9001").code, 1);
+}
+
+#[test]
+fn explain_denied_connection_exits_1_and_names_the_isolating_policies() {
+    let o = netsem(&[
+        "explain",
+        FIXTURE,
+        "--from",
+        "app/web",
+        "--to",
+        "app-db/db",
+        "--port",
+        "6000",
+    ]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, ""), "{o:#?}");
+    assert_eq!(
+        o.stdout,
+        "\
+TCP pod app/web (10.1.0.1) -> pod app-db/db (10.2.0.1) port 6000
+  verdict: DENIED
+  egress of app/web: DENIED: isolated, and no rule of a selecting policy matches [rules 5.2, 5.4]
+    app/web egress[0]: ports do not match [rules 5.7-5.10]; peer to[0] matches
+    app/web egress[1]: ports do not match [rules 5.7-5.10]; no to peer matches [rules 5.11, 5.12]
+  ingress of app-db/db: DENIED: isolated, and no rule of a selecting policy matches [rules 5.2, 5.4]
+    app-db/data-ingress ingress[0]: ports do not match [rules 5.7-5.10]; peer from[0] matches
+    app-db/data-ingress ingress[1]: ports do not match [rules 5.7-5.10]; no from peer matches [rules 5.11, 5.12]
+    app-db/data-ingress ingress[2]: ports do not match [rules 5.7-5.10]; no from peer matches [rules 5.11, 5.12]
+  profile switches that would change the verdict: none
+"
+    );
+    // A policy without rules in the direction is named as such (rule 5.5).
+    let admin = "frontend/admin-console";
+    let o = netsem(&[
+        "explain",
+        SHOP,
+        "--from",
+        admin,
+        "--to",
+        "backend/cache",
+        "--port",
+        "6379",
+    ]);
+    assert_eq!(o.code, 1, "{o:#?}");
+    assert!(o.stdout.contains("  verdict: DENIED\n"));
+    assert!(o.stdout.contains(
+        "    backend/default-deny: selects the pod and has no ingress rule [rule 5.5]\n"
+    ));
+}
+
+#[test]
+fn explain_to_service_prints_every_backend() {
+    let web = [shop_pod("frontend/web-", 0), shop_pod("frontend/web-", 1)];
+    // Both backends deny the admin console: exit 1, one explanation per backend on the target
+    // port 8080 (rule 6.4).
+    let o = netsem(&[
+        "explain",
+        SHOP,
+        "--from",
+        "frontend/admin-console",
+        "--to-service",
+        "frontend/web",
+        "--port",
+        "80",
+    ]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, ""), "{o:#?}");
+    assert!(o.stdout.starts_with(
+        "service frontend/web port 80/TCP has 2 possible backend(s); each is decided pod to pod on its target port [rules 6.1, 6.4]\n"
+    ));
+    for pod in &web {
+        assert!(
+            o.stdout.contains(&format!("-> pod {pod} (")) && o.stdout.contains(" port 8080\n"),
+            "{pod}:\n{}",
+            o.stdout
+        );
+    }
+    assert_eq!(o.stdout.matches("  verdict: DENIED\n").count(), 2);
+    // One backend, allowed: exit 0.
+    let o = netsem(&[
+        "explain",
+        SHOP,
+        "--from",
+        &web[0],
+        "--to-service",
+        "backend/api",
+        "--port",
+        "80",
+    ]);
+    assert_eq!(o.code, 0, "{o:#?}");
+    assert!(o
+        .stdout
+        .starts_with("service backend/api port 80/TCP has 1 possible backend(s);"));
+    assert!(o.stdout.contains("-> pod backend/api (") && o.stdout.contains("  verdict: ALLOWED\n"));
+    assert!(o
+        .stdout
+        .contains("    by backend/api ingress[0], from[0]\n"));
+    // A port the Service does not have is refused by the Service (rule 6.2).
+    let o = netsem(&[
+        "explain",
+        SHOP,
+        "--from",
+        &web[0],
+        "--to-service",
+        "backend/api",
+        "--port",
+        "8080",
+    ]);
+    assert_eq!(o.code, 1, "{o:#?}");
+    assert!(
+        o.stdout
+            .contains("  verdict: DENIED, refused by the Service: NoServicePort"),
+        "{}",
+        o.stdout
+    );
+}
+
+#[test]
+fn explain_from_an_external_address_checks_only_the_destination_ingress() {
+    let web = shop_pod("frontend/web-", 0);
+    let o = netsem(&[
+        "explain",
+        SHOP,
+        "--from-ip",
+        "203.0.113.7",
+        "--to",
+        &web,
+        "--port",
+        "8080",
+    ]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{o:#?}");
+    assert!(o.stdout.starts_with(&format!(
+        "TCP cluster-external address 203.0.113.7 -> pod {web} (10.244."
+    )));
+    assert!(o.stdout.contains("  verdict: ALLOWED\n"));
+    assert!(o
+        .stdout
+        .contains("  egress: not checked, the source is not a policed pod [rules 3.7, 7.6]\n"));
+    assert!(o
+        .stdout
+        .contains("    by frontend/web-ingress ingress[0], from[0]\n"));
+    // An address in the ipBlock's `except` (192.168.0.0/16) is denied (rule 5.12).
+    let o = netsem(&[
+        "explain",
+        SHOP,
+        "--from-ip",
+        "192.168.1.7",
+        "--to",
+        &web,
+        "--port",
+        "8080",
+    ]);
+    assert_eq!(o.code, 1, "{o:#?}");
+    assert!(o.stdout.contains("  verdict: DENIED\n"));
+    assert!(o.stdout.contains(
+        "    frontend/web-ingress ingress[0]: ports match [rules 5.7-5.10]; no from peer matches [rules 5.11, 5.12]\n"
+    ));
+    // Through the LoadBalancer's external address: every backend, client address preserved.
+    let o = netsem(&[
+        "explain",
+        SHOP,
+        "--from-ip",
+        "203.0.113.7",
+        "--to-ip",
+        "203.0.113.10",
+        "--port",
+        "80",
+    ]);
+    assert_eq!(o.code, 0, "{o:#?}");
+    assert!(o
+        .stdout
+        .starts_with("service frontend/web port 80/TCP has 2 possible backend(s);"));
+    assert_eq!(
+        o.stdout
+            .matches("TCP cluster-external address 203.0.113.7 -> pod frontend/web-")
+            .count(),
+        2
+    );
+    // From a pod to the outside: only the pod's egress (rule 3.7).
+    let o = netsem(&[
+        "explain",
+        SHOP,
+        "--from",
+        "backend/api",
+        "--to-ip",
+        "8.8.8.8",
+        "--port",
+        "53",
+        "--protocol",
+        "UDP",
+    ]);
+    assert_eq!(o.code, 1, "{o:#?}");
+    assert!(o.stdout.starts_with("UDP pod backend/api ("));
+    assert!(o
+        .stdout
+        .contains(") -> cluster-external address 8.8.8.8 port 53\n  verdict: DENIED\n"));
+    assert!(o.stdout.contains(
+        "  ingress: not checked, the destination is not a policed pod [rules 3.7, 7.6]\n"
+    ));
+}
+
+#[test]
+fn explain_lists_the_pod_to_self_switch_when_it_matters() {
+    let args = |profile: &str| {
+        netsem(&[
+            "explain",
+            FIXTURE,
+            "--from",
+            "app/web",
+            "--to",
+            "app/web",
+            "--port",
+            "1",
+            "--profile",
+            profile,
+        ])
+    };
+    let o = args("default");
+    assert_eq!(o.code, 0, "{o:#?}");
+    assert!(o.stdout.contains("  verdict: ALLOWED\n  exempt: a pod talking to itself is outside policy (pod-to-self=allowed) [rule 7.1]\n"));
+    assert!(o.stdout.ends_with(
+        "  profile switches that would change the verdict: pod-to-self=policy-checked\n"
+    ));
+    let o = args("default,pod-to-self=policy-checked");
+    assert_eq!(o.code, 1, "{o:#?}");
+    assert!(o.stdout.contains("  verdict: DENIED\n"));
+    assert!(!o.stdout.contains("exempt:"));
+    assert!(o.stdout.contains(
+        "  ingress of app/web: DENIED: isolated, and no rule of a selecting policy matches [rules 5.2, 5.4]\n"
+    ));
+    assert!(o
+        .stdout
+        .ends_with("  profile switches that would change the verdict: pod-to-self=allowed\n"));
+}
+
+#[test]
+fn explain_lists_the_ip_block_pods_switch_when_an_ip_block_matches_a_pod_address() {
+    let args = |profile: &str| {
+        netsem(&[
+            "explain",
+            FIXTURE,
+            "--from",
+            "app/worker",
+            "--to",
+            "app-db/cache",
+            "--port",
+            "9000",
+            "--protocol",
+            "SCTP",
+            "--profile",
+            profile,
+        ])
+    };
+    let o = args("default");
+    assert_eq!(o.code, 0, "{o:#?}");
+    assert!(o.stdout.starts_with(
+        "SCTP pod app/worker (10.1.0.2) -> pod app-db/cache (10.2.0.2) port 9000\n  verdict: ALLOWED\n"
+    ));
+    assert!(o
+        .stdout
+        .contains("    by app-db/data-ingress ingress[2], from[0]\n"));
+    assert!(o.stdout.ends_with(
+        "  profile switches that would change the verdict: ip-block-pods=external-only\n"
+    ));
+    let o = args("default,ip-block-pods=external-only");
+    assert_eq!(o.code, 1, "{o:#?}");
+    assert!(o.stdout.contains("  verdict: DENIED\n"));
+    assert!(o.stdout.contains(
+        "    app-db/data-ingress ingress[2]: ports match [rules 5.7-5.10]; no from peer matches [rules 5.11, 5.12]\n"
+    ));
+    assert!(o.stdout.ends_with(
+        "  profile switches that would change the verdict: ip-block-pods=match-pod-addresses\n"
+    ));
+}
+
+#[test]
+fn explain_unknown_pod_or_service_exits_2() {
+    for (args, message) in [
+        (
+            vec!["--from", "app/nope", "--to", "app/web"],
+            "error: pod app/nope does not exist\n",
+        ),
+        (
+            vec!["--from", "app/web", "--to", "app-db/nope"],
+            "error: pod app-db/nope does not exist\n",
+        ),
+        (
+            vec!["--from", "app/web", "--to-service", "app/nope"],
+            "error: service app/nope does not exist\n",
+        ),
+        (
+            vec!["--from", "nope/web", "--to", "app/web"],
+            "error: pod nope/web does not exist\n",
+        ),
+    ] {
+        let mut all = vec!["explain", FIXTURE, "--port", "80"];
+        all.extend(args);
+        let o = netsem(&all);
+        assert_eq!(o.code, 2, "{all:?}: {o:#?}");
+        assert_eq!(o.stdout, "", "{all:?}");
+        assert_eq!(o.stderr, message, "{all:?}");
+    }
+}
+
+#[test]
+fn explain_from_outside_to_a_cluster_ip_ignores_rule_6_10() {
+    // kube-system/kube-dns has the cluster address 10.96.0.10 and no external address: from
+    // outside the cluster it is not reachable (rule 6.10; tests/corpus/svc-external-access.yaml
+    // expects `allowed: false, backends: []`).
+    let o = netsem(&[
+        "explain",
+        SHOP,
+        "--from-ip",
+        "203.0.113.7",
+        "--to-ip",
+        "10.96.0.10",
+        "--port",
+        "53",
+        "--protocol",
+        "UDP",
+    ]);
+    // Observed today (see the BUG line below):
+    assert_eq!(o.code, 0, "{o:#?}");
+    assert!(o.stdout.contains("  verdict: ALLOWED\n"));
+    // BUG(rule 6.10): explain turns a Service address into `End::Service` and asks
+    // `service_backends`, which never looks at which address was used nor whether the client
+    // is outside the cluster, so a cluster IP is explained as reachable from outside. `check`
+    // with a trace step `openConnectionWithIpAddresses` from outside to a cluster IP prints
+    // "the semantics: {allowed: false, backends: []}" followed by this contradicting
+    // "verdict: ALLOWED" explanation.
+    // assert_eq!(o.code, 1);
+    // assert!(o.stdout.contains("not-reachable-from-outside") || o.stdout.contains("NotReachableFromOutside"));
+}
+
+#[test]
+fn explain_between_two_outside_addresses_ignores_rule_3_6() {
+    let o = netsem(&[
+        "explain",
+        SHOP,
+        "--from-ip",
+        "8.8.8.8",
+        "--to-ip",
+        "1.1.1.1",
+        "--port",
+        "53",
+    ]);
+    // Observed today (see the BUG line below):
+    assert_eq!(o.code, 0, "{o:#?}");
+    assert!(o.stdout.contains("  verdict: ALLOWED\n"));
+    // BUG(rule 3.6): neither end is a pod: openConnectionWithIpAddresses fails with
+    // `no-pod-endpoint` (NetworkPolicy says nothing of such traffic), yet explain prints
+    // "verdict: ALLOWED" and exits 0. Expected: an error (exit 2) naming no-pod-endpoint.
+    // assert_eq!(o.code, 2);
+}
+
+#[test]
+fn explain_accepts_port_0() {
+    let o = netsem(&[
+        "explain", FIXTURE, "--from", "app/web", "--to", "app/web", "--port", "0",
+    ]);
+    // Observed today: port 0 is explained (the pod-to-self exemption allows it), although the
+    // matrix covers 1-65535 only and no connection has destination port 0. Unclear: `--port`
+    // should probably be 1..=65535 for TCP/UDP/SCTP (exit 2 otherwise).
+    assert_eq!(o.code, 0, "{o:#?}");
+    assert!(o.stdout.contains(" port 0\n  verdict: ALLOWED\n"));
+}
+
+// ----- 5. run -----------------------------------------------------------------------------------
+
+fn corpus() -> Vec<String> {
+    let mut files: Vec<String> = fs::read_dir(workspace().join("tests/corpus"))
+        .expect("tests/corpus exists")
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".yaml"))
+        .map(|n| format!("tests/corpus/{n}"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 40, "the corpus is there: {files:?}");
+    files
+}
+
+fn steps_of(trace: &str) -> usize {
+    netsem_spec::Trace::load(&workspace().join(trace))
+        .expect("a corpus trace loads")
+        .steps
+        .len()
+}
+
+#[test]
+fn run_passes_the_whole_corpus_with_both_engines() {
+    let files = corpus();
+    for engine in ["oracle", "spec"] {
+        let mut args = vec!["run".to_string()];
+        args.extend(files.iter().cloned());
+        args.extend(["--engine".to_string(), engine.to_string()]);
+        let o = netsem(&args);
+        assert_eq!(o.code, 0, "{engine}: {o:#?}");
+        assert_eq!(o.stderr, "", "{engine}");
+        let expected: String = files
+            .iter()
+            .map(|f| format!("PASS {f} ({} steps, {engine})\n", steps_of(f)))
+            .collect();
+        assert_eq!(o.stdout, expected, "{engine}");
+    }
+    // The default engine is the oracle.
+    let o = netsem(&["run", "tests/corpus/np-named-ports.yaml"]);
+    assert_eq!(
+        o.stdout,
+        format!(
+            "PASS tests/corpus/np-named-ports.yaml ({} steps, oracle)\n",
+            steps_of("tests/corpus/np-named-ports.yaml")
+        )
+    );
+}
+
+const WRONG_TRACE: &str = "\
+netsemTrace: 1
+name: wrong-expectation
+steps:
+  - op: addPod
+    pod: {id: prod/web, labels: {app: web}}
+    addresses: [10.0.0.1]
+  - op: addPod
+    pod: {id: prod/client, labels: {app: client}}
+    addresses: [10.0.0.2]
+  - op: addNetworkPolicy
+    policy:
+      id: prod/deny
+      podSelector: {matchLabels: {app: web}}
+  - {op: openPodConnection, from: prod/client, to: prod/web, port: 80, expect: {allowed: true, connection: 1}}
+  - {op: openPodConnection, from: prod/client, to: prod/client, port: 80, expect: {allowed: true, connection: 1}}
+";
+
+#[test]
+fn run_reports_a_wrong_expectation_with_step_op_expected_and_observed() {
+    let tmp = TempDir::new("run");
+    let trace = tmp.write("wrong.yaml", WRONG_TRACE);
+    for engine in ["oracle", "spec"] {
+        let o = netsem(&["run", &trace, "--engine", engine]);
+        assert_eq!((o.code, o.stderr.as_str()), (1, ""), "{engine}: {o:#?}");
+        // Steps are numbered from 0: step 3 is the fourth, the first that diverges.
+        assert_eq!(
+            o.stdout,
+            format!(
+                "FAIL {trace} ({engine})\n\
+                 step 3 diverges in allowed, connection\n  \
+                 op:       {{\"op\":\"openPodConnection\",\"from\":\"prod/client\",\"to\":\"prod/web\",\"protocol\":\"TCP\",\"port\":80}}\n  \
+                 expected: {{\"allowed\":true,\"connection\":1}}\n  \
+                 observed: {{\"allowed\":false}}\n"
+            ),
+            "{engine}"
+        );
+    }
+    // Other traces still run; the failure makes the exit code 1.
+    let o = netsem(&[
+        "run",
+        "tests/corpus/est-keep.yaml",
+        &trace,
+        "tests/corpus/np-named-ports.yaml",
+    ]);
+    assert_eq!(o.code, 1, "{o:#?}");
+    let firsts: Vec<&str> = o
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("PASS ") || l.starts_with("FAIL "))
+        .collect();
+    assert_eq!(
+        firsts,
+        [
+            "PASS tests/corpus/est-keep.yaml (12 steps, oracle)".to_string(),
+            format!("FAIL {trace} (oracle)"),
+            format!(
+                "PASS tests/corpus/np-named-ports.yaml ({} steps, oracle)",
+                steps_of("tests/corpus/np-named-ports.yaml")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn run_rejects_unreadable_or_invalid_traces_with_exit_2() {
+    let tmp = TempDir::new("badtrace");
+    let cases = [
+        ("syntax.yaml", "netsemTrace: [\n", "unclosed bracket"),
+        (
+            "unknown-op.yaml",
+            "netsemTrace: 1\nname: x\nsteps:\n  - op: frobnicate\n",
+            "steps[0]: unknown variant `frobnicate`",
+        ),
+        (
+            "version.yaml",
+            "netsemTrace: 2\nname: x\nsteps: []\n",
+            "netsemTrace: expected format version 1, got 2",
+        ),
+        (
+            "no-version.yaml",
+            "name: x\nsteps: []\n",
+            "netsemTrace: expected format version 1, got nothing",
+        ),
+        (
+            "unknown-field.yaml",
+            "netsemTrace: 1\nname: x\nsteps:\n  - {op: removePod, pod: a/b, colour: red}\n",
+            "colour",
+        ),
+    ];
+    for (name, text, message) in cases {
+        let path = tmp.write(name, text);
+        let o = netsem(&["run", &path]);
+        assert_eq!(o.code, 2, "{name}: {o:#?}");
+        assert_eq!(o.stdout, "", "{name}");
+        assert!(
+            o.stderr.starts_with(&format!("error: {path}: ")),
+            "{name}: {}",
+            o.stderr
+        );
+        assert!(o.stderr.contains(message), "{name}: {}", o.stderr);
+    }
+    // A directory is not a trace.
+    let o = netsem(&["run", tmp.path()]);
+    assert_eq!((o.code, o.stdout.as_str()), (2, ""));
+    assert!(o.stderr.starts_with(&format!("error: {}: ", tmp.path())));
+    // Bad input wins over a divergence, and the others are still run and reported.
+    let wrong = tmp.write("wrong.yaml", WRONG_TRACE);
+    let bad = tmp.write("bad.yaml", "netsemTrace: 2\nname: x\nsteps: []\n");
+    let o = netsem(&["run", &bad, &wrong, "tests/corpus/est-keep.yaml"]);
+    assert_eq!(o.code, 2, "{o:#?}");
+    assert!(o.stdout.starts_with(&format!("FAIL {wrong} (oracle)\n")));
+    assert!(o
+        .stdout
+        .ends_with("PASS tests/corpus/est-keep.yaml (12 steps, oracle)\n"));
+}
+
+#[test]
+fn run_invalid_profile_in_a_trace_exits_2_but_names_the_trace_not_the_file() {
+    let tmp = TempDir::new("profile");
+    let path = tmp.write(
+        "bad-profile.yaml",
+        "netsemTrace: 1\nname: my-trace\nprofile: \"default,frob=1\"\nsteps: []\n",
+    );
+    let o = netsem(&["run", &path]);
+    assert_eq!((o.code, o.stdout.as_str()), (2, ""), "{o:#?}");
+    // Observed today (see the BUG line below):
+    assert_eq!(
+        o.stderr,
+        "error: my-trace: profile: unknown profile switch `frob`\n"
+    );
+    // BUG: every other error names the file (docs/FORMATS.md); this one names the trace's
+    // `name:` instead, so with many traces the file cannot be found from the message.
+    // assert!(o.stderr.starts_with(&format!("error: {path}: ")), "{}", o.stderr);
+}
+
+// ----- 6. check ---------------------------------------------------------------------------------
+
+fn shop_matrix() -> String {
+    let o = netsem(&["matrix", SHOP, "--format", "jsonl"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    o.stdout
+}
+
+/// The shop's jsonl matrix with the cell from `src` to `dst` replaced by `allowed`, and the
+/// 1-based line number of that cell.
+fn replace_cell(matrix: &str, src: &str, dst: &str, allowed: &str) -> (String, usize) {
+    let prefix = format!(r#"{{"src":"{src}","dst":"{dst}","allowed":"#);
+    let mut at = 0;
+    let mut out = String::new();
+    for (i, line) in matrix.lines().enumerate() {
+        if line.starts_with(&prefix) {
+            at = i + 1;
+            out.push_str(&format!("{prefix}{allowed}}}\n"));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(at > 0, "no cell {src} -> {dst}");
+    (out, at)
+}
+
+#[test]
+fn check_the_unmodified_shop_matrix_has_no_disagreement() {
+    let tmp = TempDir::new("check-ok");
+    let observed = tmp.write("observed.jsonl", &shop_matrix());
+    let o = netsem(&["check", SHOP, "--observed", &observed]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{o:#?}");
+    assert_eq!(o.stdout, "checked 81 of 81 pairs: 0 disagreement(s)\n");
+    // Blank lines are skipped (docs/FORMATS.md).
+    let spaced = tmp.write("spaced.jsonl", &shop_matrix().replace('\n', "\n\n"));
+    let o = netsem(&["check", SHOP, "--observed", &spaced]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "checked 81 of 81 pairs: 0 disagreement(s)\n")
+    );
+}
+
+#[test]
+fn check_a_flipped_matrix_lists_exactly_the_flipped_cells_each_with_its_explanation() {
+    let web0 = shop_pod("frontend/web-", 0);
+    let matrix = shop_matrix();
+    // 1. Remove the only allowed port of an allowed cell (web-0 -> api, TCP 8080).
+    let (matrix, line_web) = replace_cell(&matrix, &web0, "backend/api", NOTHING);
+    // 2. Add ports to a denied cell, in two protocols (admin-console -> api).
+    let (matrix, line_admin) = replace_cell(
+        &matrix,
+        "frontend/admin-console",
+        "backend/api",
+        r#"{"TCP":[[8080,8080]],"UDP":[[5000,5001]],"SCTP":[]}"#,
+    );
+    // 3. Remove part of a range (prometheus -> db-0 allows TCP 9100-9199, allow-monitoring).
+    let (matrix, line_prom) = replace_cell(
+        &matrix,
+        "monitoring/prometheus",
+        "backend/db-0",
+        r#"{"TCP":[[9100,9149]],"UDP":[],"SCTP":[]}"#,
+    );
+    let tmp = TempDir::new("check-flip");
+    let observed = tmp.write("flipped.jsonl", &matrix);
+    let o = netsem(&["check", SHOP, "--observed", &observed]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, ""), "{o:#?}");
+    // Pairs in contract order, then TCP, UDP, SCTP.
+    let expected = [
+        (
+            format!("DISAGREE line {line_admin}: frontend/admin-console -> backend/api TCP 8080: observed allowed, semantics DENIES"),
+            "    TCP pod frontend/admin-console (",
+            "DENIED",
+        ),
+        (
+            format!("DISAGREE line {line_admin}: frontend/admin-console -> backend/api UDP 5000-5001: observed allowed, semantics DENIES"),
+            "    UDP pod frontend/admin-console (",
+            "DENIED",
+        ),
+        (
+            format!("DISAGREE line {line_web}: {web0} -> backend/api TCP 8080: observed denied, semantics ALLOWS"),
+            "    TCP pod frontend/web-",
+            "ALLOWED",
+        ),
+        (
+            format!("DISAGREE line {line_prom}: monitoring/prometheus -> backend/db-0 TCP 9150-9199: observed denied, semantics ALLOWS"),
+            "    TCP pod monitoring/prometheus (",
+            "ALLOWED",
+        ),
+    ];
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    let heads: Vec<(usize, &str)> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !l.starts_with(' '))
+        .map(|(i, l)| (i, *l))
+        .collect();
+    assert_eq!(heads.len(), expected.len() + 1, "{}", o.stdout);
+    for ((i, head), (want, first, verdict)) in heads.iter().zip(&expected) {
+        assert_eq!(head, want);
+        // The explanation follows, indented: the connection, then the verdict.
+        assert!(lines[i + 1].starts_with(first), "{}", lines[i + 1]);
+        assert_eq!(lines[i + 2], format!("      verdict: {verdict}"));
+        assert!(lines[i + 3..]
+            .iter()
+            .take_while(|l| l.starts_with("    "))
+            .any(|l| l.starts_with("      profile switches that would change the verdict: ")));
+    }
+    assert_eq!(
+        heads.last().unwrap().1,
+        "checked 81 of 81 pairs: 4 disagreement(s)"
+    );
+    assert!(o
+        .stdout
+        .contains("        by backend/allow-monitoring ingress[0], from[0]\n"));
+    assert!(o.stdout.contains(
+        "        backend/default-deny: selects the pod and has no ingress rule [rule 5.5]\n"
+    ));
+}
+
+#[test]
+fn check_reports_missing_and_unknown_pairs() {
+    let matrix = shop_matrix();
+    let mut lines: Vec<String> = matrix.lines().map(String::from).collect();
+    let dropped = lines.remove(1); // backend/api -> backend/cache
+    assert!(dropped.starts_with(r#"{"src":"backend/api","dst":"backend/cache","#));
+    lines.push(
+        r#"{"src":"backend/api","dst":"backend/ghost","allowed":{"TCP":[],"UDP":[],"SCTP":[]}}"#
+            .to_string(),
+    );
+    let tmp = TempDir::new("check-missing");
+    let observed = tmp.write("observed.jsonl", &(lines.join("\n") + "\n"));
+    let o = netsem(&["check", SHOP, "--observed", &observed]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, ""), "{o:#?}");
+    assert_eq!(
+        o.stdout,
+        "MISSING backend/api -> backend/cache: no observation; the semantics allows TCP 6379\n\
+         UNKNOWN line 81: backend/api -> backend/ghost: no such pod in the manifests\n\
+         checked 80 of 81 pairs: 2 disagreement(s)\n"
+    );
+}
+
+const ATTEMPTS: &str = "\
+netsemTrace: 1
+name: observed-attempts
+steps:
+  - {op: openPodConnection, from: backend/api, to: backend/cache, port: 6379, expect: {allowed: true, connection: 1}}
+  - {op: openPodConnection, from: frontend/admin-console, to: backend/api, port: 8080, expect: {allowed: true}}
+  - {op: openPodConnection, from: backend/api, to: backend/db-0, port: 5432, expect: {allowed: true, connection: 2}}
+  - {op: openPodConnection, from: monitoring/prometheus, to: backend/db-1, port: 9187, expect: {allowed: true, connection: 3}}
+  - {op: openPodConnection, from: backend/api, to: backend/db-1, protocol: UDP, port: 5432, expect: {allowed: false}}
+";
+
+#[test]
+fn check_a_trace_observation_lists_the_wrong_step_with_its_explanation() {
+    let tmp = TempDir::new("check-trace");
+    let observed = tmp.write("attempts.yaml", ATTEMPTS);
+    let o = netsem(&["check", SHOP, "--observed", &observed]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, ""), "{o:#?}");
+    let heads: Vec<&str> = o.stdout.lines().filter(|l| !l.starts_with(' ')).collect();
+    // Steps are numbered from 0, as in `netsem run`: step 1 is the second.
+    assert_eq!(
+        heads,
+        [
+            r#"DISAGREE step 1 in allowed: {"op":"openPodConnection","from":"frontend/admin-console","to":"backend/api","protocol":"TCP","port":8080}"#,
+            "checked 5 steps: 1 disagreement(s)",
+        ]
+    );
+    assert!(o.stdout.contains(
+        "    observed by the implementation: {\"allowed\":true}\n    the semantics:                  {\"allowed\":false}\n"
+    ), "{}", o.stdout);
+    assert!(o.stdout.contains(
+        "    TCP pod frontend/admin-console (10.244.0.5) -> pod backend/api (10.244.0.1) port 8080\n      verdict: DENIED\n"
+    ), "{}", o.stdout);
+    // The same trace with the wrong step corrected: no disagreement.
+    let fixed = tmp.write(
+        "fixed.yaml",
+        &ATTEMPTS.replace(
+            "port: 8080, expect: {allowed: true}",
+            "port: 8080, expect: {allowed: false}",
+        ),
+    );
+    let o = netsem(&["check", SHOP, "--observed", &fixed]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "checked 5 steps: 0 disagreement(s)\n"),
+        "{o:#?}"
+    );
+    // JSON traces are traces too.
+    let json = tmp.write(
+        "attempts.json",
+        r#"{"netsemTrace": 1, "name": "j", "steps": [{"op": "openPodConnection", "from": "backend/api", "to": "backend/cache", "port": 6379, "expect": {"allowed": false}}]}"#,
+    );
+    let o = netsem(&["check", SHOP, "--observed", &json]);
+    assert_eq!(o.code, 1, "{o:#?}");
+    assert!(o.stdout.starts_with("DISAGREE step 0 in allowed: "));
+    assert!(o.stdout.ends_with("checked 1 steps: 1 disagreement(s)\n"));
+}
+
+#[test]
+fn check_a_trace_uses_the_command_line_profile_not_the_trace_profile() {
+    let tmp = TempDir::new("check-profile");
+    let observed = tmp.write(
+        "self.yaml",
+        "netsemTrace: 1\nname: self\nprofile: \"default,pod-to-self=policy-checked\"\nsteps:\n  - {op: openPodConnection, from: backend/api, to: backend/api, port: 1, expect: {allowed: false}}\n",
+    );
+    // Observed today: the trace's `profile:` is silently ignored; only --profile counts.
+    // Unclear: a conflicting trace profile should probably be an error or at least a warning.
+    let o = netsem(&["check", SHOP, "--observed", &observed]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, ""), "{o:#?}");
+    assert!(o.stdout.ends_with("checked 1 steps: 1 disagreement(s)\n"));
+    let o = netsem(&[
+        "check",
+        SHOP,
+        "--observed",
+        &observed,
+        "--profile",
+        "default,pod-to-self=policy-checked",
+    ]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "checked 1 steps: 0 disagreement(s)\n")
+    );
+}
+
+#[test]
+fn check_rejects_a_malformed_observation_with_exit_2() {
+    let tmp = TempDir::new("check-bad");
+    let first = shop_matrix().lines().next().unwrap().to_string();
+    let cases = [
+        (
+            "truncated.jsonl",
+            r#"{"src":"backend/api""#.to_string() + "\n",
+            "line 1: not a matrix entry: ",
+        ),
+        (
+            "words.jsonl",
+            "hello world\n".to_string(),
+            "line 1: not a matrix entry: ",
+        ),
+        (
+            "icmp.jsonl",
+            first.replace("\"TCP\"", "\"ICMP\"") + "\n",
+            "line 1: not a matrix entry: unknown field `ICMP`",
+        ),
+        (
+            "big-port.jsonl",
+            first.replace("[[1,65535]],\"UDP\"", "[[1,70000]],\"UDP\"") + "\n",
+            "line 1: not a matrix entry: ",
+        ),
+        (
+            "twice.jsonl",
+            format!("{first}\n{first}\n"),
+            "line 2: pair backend/api -> backend/api appears twice",
+        ),
+        (
+            "bad-pod.jsonl",
+            first.replace("backend/api", "no-slash") + "\n",
+            "line 1: not a matrix entry: ",
+        ),
+        (
+            "trace.yaml",
+            "netsemTrace: 1\nname: x\nsteps: [{op: nope}]\n".to_string(),
+            "steps[0]: unknown variant `nope`",
+        ),
+    ];
+    for (name, text, message) in cases {
+        let path = tmp.write(name, &text);
+        let o = netsem(&["check", SHOP, "--observed", &path]);
+        assert_eq!(o.code, 2, "{name}: {o:#?}");
+        assert_eq!(o.stdout, "", "{name}");
+        assert!(
+            o.stderr.starts_with(&format!("error: {path}: {message}")),
+            "{name}: {}",
+            o.stderr
+        );
+    }
+}
+
+#[test]
+fn check_accepts_port_0_and_reversed_ranges_in_an_observed_matrix() {
+    let tmp = TempDir::new("check-port0");
+    let matrix = shop_matrix();
+    // backend/api -> backend/cache: the semantics allows TCP 6379.
+    let (zero, line) = replace_cell(
+        &matrix,
+        "backend/api",
+        "backend/cache",
+        r#"{"TCP":[[0,0],[6379,6379]],"UDP":[],"SCTP":[]}"#,
+    );
+    let observed = tmp.write("zero.jsonl", &zero);
+    let o = netsem(&["check", SHOP, "--observed", &observed]);
+    // Observed today (see the BUG line below): port 0 is read as an observation and reported
+    // as a disagreement of the semantics.
+    assert_eq!(o.code, 1, "{o:#?}");
+    assert!(o.stdout.starts_with(&format!(
+        "DISAGREE line {line}: backend/api -> backend/cache TCP 0: observed allowed, semantics DENIES\n"
+    )));
+    // BUG: docs/FORMATS.md says ranges are within 1–65535, but `[0,0]` is accepted (and
+    // `[9,3]` silently dropped) instead of rejected as a malformed observation; on a self pair
+    // the "TCP 0: ... semantics DENIES" line is followed by an explanation saying
+    // "verdict: ALLOWED" (the pod-to-self exemption decides port 0 too).
+    // assert_eq!(o.code, 2);
+    let (reversed, _) = replace_cell(
+        &matrix,
+        "backend/api",
+        "backend/cache",
+        r#"{"TCP":[[9,3],[6379,6379]],"UDP":[],"SCTP":[]}"#,
+    );
+    let observed = tmp.write("reversed.jsonl", &reversed);
+    let o = netsem(&["check", SHOP, "--observed", &observed]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "checked 81 of 81 pairs: 0 disagreement(s)\n")
+    );
+    // assert_eq!(o.code, 2);
+}
