@@ -950,7 +950,7 @@ fn help_of_every_subcommand_exits_0_and_shows_examples() {
 }
 
 #[test]
-fn clap_output_is_coloured_even_when_not_a_terminal() {
+fn clap_output_is_plain_text_when_not_a_terminal() {
     // The binary's stdout and stderr are pipes here, and NO_COLOR is set.
     let out = Command::new(env!("CARGO_BIN_EXE_netsem"))
         .args(["matrix", "--bogus"])
@@ -959,15 +959,10 @@ fn clap_output_is_coloured_even_when_not_a_terminal() {
         .unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(2));
-    // Observed today (see the BUG line below):
-    assert!(stderr.contains("\u{1b}["), "{stderr:?}");
-    // BUG: cli::run renders clap errors and help with `e.render().ansi()`, which always emits
-    // ANSI escape sequences: piped stderr/stdout (and logs, and `--help | less`) get raw
-    // `ESC[1m` codes, whatever NO_COLOR says.
-    // assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    // Once fixed: clap errors and help were rendered with ANSI escapes into pipes.
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
     let help = netsem(&["run", "--help"]);
-    assert!(help.stdout.contains("\u{1b}["));
-    // assert!(!help.stdout.contains('\u{1b}'));
+    assert!(!help.stdout.contains('\u{1b}'));
 }
 
 // ----- 4. explain -------------------------------------------------------------------------------
@@ -1351,7 +1346,7 @@ fn explain_unknown_pod_or_service_exits_2() {
 }
 
 #[test]
-fn explain_from_outside_to_a_cluster_ip_ignores_rule_6_10() {
+fn explain_from_outside_to_a_cluster_ip_is_refused() {
     // kube-system/kube-dns has the cluster address 10.96.0.10 and no external address: from
     // outside the cluster it is not reachable (rule 6.10; tests/corpus/svc-external-access.yaml
     // expects `allowed: false, backends: []`).
@@ -1367,21 +1362,13 @@ fn explain_from_outside_to_a_cluster_ip_ignores_rule_6_10() {
         "--protocol",
         "UDP",
     ]);
-    // Observed today (see the BUG line below):
-    assert_eq!(o.code, 0, "{o:#?}");
-    assert!(o.stdout.contains("  verdict: ALLOWED\n"));
-    // BUG(rule 6.10): explain turns a Service address into `End::Service` and asks
-    // `service_backends`, which never looks at which address was used nor whether the client
-    // is outside the cluster, so a cluster IP is explained as reachable from outside. `check`
-    // with a trace step `openConnectionWithIpAddresses` from outside to a cluster IP prints
-    // "the semantics: {allowed: false, backends: []}" followed by this contradicting
-    // "verdict: ALLOWED" explanation.
-    // assert_eq!(o.code, 1);
-    // assert!(o.stdout.contains("not-reachable-from-outside") || o.stdout.contains("NotReachableFromOutside"));
+    // Rule 6.10: a cluster address is not reachable from outside.
+    assert_eq!(o.code, 1, "{o:#?}");
+    assert!(o.stdout.contains("rule 6.10"), "{}", o.stdout);
 }
 
 #[test]
-fn explain_between_two_outside_addresses_ignores_rule_3_6() {
+fn explain_between_two_outside_addresses_is_no_pod_endpoint() {
     let o = netsem(&[
         "explain",
         SHOP,
@@ -1392,25 +1379,18 @@ fn explain_between_two_outside_addresses_ignores_rule_3_6() {
         "--port",
         "53",
     ]);
-    // Observed today (see the BUG line below):
-    assert_eq!(o.code, 0, "{o:#?}");
-    assert!(o.stdout.contains("  verdict: ALLOWED\n"));
-    // BUG(rule 3.6): neither end is a pod: openConnectionWithIpAddresses fails with
-    // `no-pod-endpoint` (NetworkPolicy says nothing of such traffic), yet explain prints
-    // "verdict: ALLOWED" and exits 0. Expected: an error (exit 2) naming no-pod-endpoint.
-    // assert_eq!(o.code, 2);
+    // Rule 3.6: neither end is a pod, NetworkPolicy says nothing: an error.
+    assert_eq!(o.code, 2, "{o:#?}");
+    assert!(o.stderr.contains("no-pod-endpoint"), "{}", o.stderr);
 }
 
 #[test]
-fn explain_accepts_port_0() {
+fn explain_rejects_port_0() {
     let o = netsem(&[
         "explain", FIXTURE, "--from", "app/web", "--to", "app/web", "--port", "0",
     ]);
-    // Observed today: port 0 is explained (the pod-to-self exemption allows it), although the
-    // matrix covers 1-65535 only and no connection has destination port 0. Unclear: `--port`
-    // should probably be 1..=65535 for TCP/UDP/SCTP (exit 2 otherwise).
-    assert_eq!(o.code, 0, "{o:#?}");
-    assert!(o.stdout.contains(" port 0\n  verdict: ALLOWED\n"));
+    // Destination ports are 1-65535.
+    assert_eq!(o.code, 2, "{o:#?}");
 }
 
 // ----- 5. run -----------------------------------------------------------------------------------
@@ -1579,7 +1559,7 @@ fn run_rejects_unreadable_or_invalid_traces_with_exit_2() {
 }
 
 #[test]
-fn run_invalid_profile_in_a_trace_exits_2_but_names_the_trace_not_the_file() {
+fn run_invalid_profile_in_a_trace_exits_2_naming_the_file() {
     let tmp = TempDir::new("profile");
     let path = tmp.write(
         "bad-profile.yaml",
@@ -1587,14 +1567,10 @@ fn run_invalid_profile_in_a_trace_exits_2_but_names_the_trace_not_the_file() {
     );
     let o = netsem(&["run", &path]);
     assert_eq!((o.code, o.stdout.as_str()), (2, ""), "{o:#?}");
-    // Observed today (see the BUG line below):
     assert_eq!(
         o.stderr,
-        "error: my-trace: profile: unknown profile switch `frob`\n"
+        format!("error: {path}: profile: unknown profile switch `frob`\n")
     );
-    // BUG: every other error names the file (docs/FORMATS.md); this one names the trace's
-    // `name:` instead, so with many traces the file cannot be found from the message.
-    // assert!(o.stderr.starts_with(&format!("error: {path}: ")), "{}", o.stderr);
 }
 
 // ----- 6. check ---------------------------------------------------------------------------------
@@ -1877,7 +1853,7 @@ fn check_rejects_a_malformed_observation_with_exit_2() {
 }
 
 #[test]
-fn check_accepts_port_0_and_reversed_ranges_in_an_observed_matrix() {
+fn check_rejects_port_0_and_reversed_ranges_in_an_observed_matrix() {
     let tmp = TempDir::new("check-port0");
     let matrix = shop_matrix();
     // backend/api -> backend/cache: the semantics allows TCP 6379.
@@ -1889,17 +1865,13 @@ fn check_accepts_port_0_and_reversed_ranges_in_an_observed_matrix() {
     );
     let observed = tmp.write("zero.jsonl", &zero);
     let o = netsem(&["check", SHOP, "--observed", &observed]);
-    // Observed today (see the BUG line below): port 0 is read as an observation and reported
-    // as a disagreement of the semantics.
-    assert_eq!(o.code, 1, "{o:#?}");
-    assert!(o.stdout.starts_with(&format!(
-        "DISAGREE line {line}: backend/api -> backend/cache TCP 0: observed allowed, semantics DENIES\n"
-    )));
-    // BUG: docs/FORMATS.md says ranges are within 1–65535, but `[0,0]` is accepted (and
-    // `[9,3]` silently dropped) instead of rejected as a malformed observation; on a self pair
-    // the "TCP 0: ... semantics DENIES" line is followed by an explanation saying
-    // "verdict: ALLOWED" (the pod-to-self exemption decides port 0 too).
-    // assert_eq!(o.code, 2);
+    // docs/FORMATS.md: ranges are within 1-65535; anything else is a malformed observation.
+    assert_eq!(o.code, 2, "{o:#?}");
+    assert!(
+        o.stderr.contains(&format!("line {line}: port range [0,0]")),
+        "{}",
+        o.stderr
+    );
     let (reversed, _) = replace_cell(
         &matrix,
         "backend/api",
@@ -1908,9 +1880,5 @@ fn check_accepts_port_0_and_reversed_ranges_in_an_observed_matrix() {
     );
     let observed = tmp.write("reversed.jsonl", &reversed);
     let o = netsem(&["check", SHOP, "--observed", &observed]);
-    assert_eq!(
-        (o.code, o.stdout.as_str()),
-        (0, "checked 81 of 81 pairs: 0 disagreement(s)\n")
-    );
-    // assert_eq!(o.code, 2);
+    assert_eq!(o.code, 2, "{o:#?}");
 }

@@ -204,7 +204,8 @@ struct EntryRef<'a> {
     allowed: &'a AllowedPorts,
 }
 
-fn json_line(src: &PodId, dst: &PodId, allowed: &AllowedPorts) -> String {
+/// One line of the JSON Lines contract for a pair (without the newline).
+pub fn json_line(src: &PodId, dst: &PodId, allowed: &AllowedPorts) -> String {
     serde_json::to_string(&EntryRef { src, dst, allowed })
         .expect("a matrix entry always serializes")
 }

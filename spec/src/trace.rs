@@ -528,7 +528,10 @@ impl Trace {
         }
         let trace: Trace = serde_path_to_error::deserialize(value)
             .map_err(|e| TraceError(format!("{source}: {}: {}", e.path(), e.inner())))?;
-        trace.profile()?;
+        if let Some(p) = &trace.profile {
+            p.parse::<Profile>()
+                .map_err(|e| TraceError(format!("{source}: profile: {e}")))?;
+        }
         Ok(trace)
     }
 

@@ -46,6 +46,23 @@ pub fn check(
             );
             EXIT_BAD_INPUT
         })?;
+        // Checked on the raw line: reading into PortRanges would drop a reversed range.
+        let raw: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+        let bad_range = ["TCP", "UDP", "SCTP"]
+            .iter()
+            .filter_map(|p| raw.get("allowed")?.get(p)?.as_array())
+            .flatten()
+            .filter_map(|r| Some((r.get(0)?.as_u64()?, r.get(1)?.as_u64()?)))
+            .find(|&(a, b)| a == 0 || a > b);
+        if let Some((a, b)) = bad_range {
+            let _ = writeln!(
+                err,
+                "error: {}: line {}: port range [{a},{b}] is not within 1-65535 in order",
+                observed.display(),
+                i + 1
+            );
+            return Err(EXIT_BAD_INPUT);
+        }
         if rows
             .insert(
                 (entry.src.to_string(), entry.dst.to_string()),

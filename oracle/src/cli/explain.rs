@@ -317,10 +317,24 @@ pub fn explain(
             Ok((out, Some(d.allowed)))
         }
         End::Address(a) => {
-            if let Some(svc) = state.lookup_address_2_service_mapping(a).cloned() {
-                return explain(state, from, &End::Service(svc), protocol, port);
+            if let Some(netsem_spec::AddressOwner::Service { service, external }) =
+                state.addresses().get(a)
+            {
+                if !external && matches!(source, Endpoint::External { .. }) {
+                    let _ = writeln!(
+                        out,
+                        "{protocol} {} -> service {service} ({a}) port {port}",
+                        endpoint_text(state, &source)
+                    );
+                    let _ = writeln!(out, "  verdict: DENIED, refused: a cluster address of a Service is not reachable from outside the cluster [rule 6.10]");
+                    return Ok((out, Some(false)));
+                }
+                return explain(state, from, &End::Service(service.clone()), protocol, port);
             }
             let dest = state.address_endpoint(a).map_err(|e| e.to_string())?;
+            if source.pod().is_none() && dest.pod().is_none() {
+                return Err("neither end is a pod: NetworkPolicy says nothing of this traffic (no-pod-endpoint) [rule 3.6]".to_string());
+            }
             let d = explain_decision(state, &source, &dest, protocol, port, None, &mut out);
             Ok((out, Some(d.allowed)))
         }

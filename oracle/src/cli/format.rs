@@ -67,7 +67,8 @@ fn json(m: &dyn MatrixView, profile: &str, out: &mut dyn Write) -> io::Result<()
     for i in 0..n {
         for j in 0..n {
             let last = i + 1 == n && j + 1 == n;
-            let line = serde_json::json!({"src": pods[i], "dst": pods[j], "allowed": m.cell(i, j)});
+            // The contract's own line, so key order is the jsonl order.
+            let line = netsem_spec::matrix::json_line(&pods[i], &pods[j], m.cell(i, j));
             writeln!(out, "    {}{}", line, if last { "" } else { "," })?;
         }
     }

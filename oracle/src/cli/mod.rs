@@ -99,8 +99,8 @@ enum Command {
         /// Destination Service, `namespace/name`.
         #[arg(long, group = "dest")]
         to_service: Option<ServiceId>,
-        /// Destination port.
-        #[arg(long)]
+        /// Destination port (1-65535).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
         port: u16,
         /// Protocol: TCP, UDP, SCTP, ICMP, ICMPv6 or IP/<number>.
         #[arg(long, default_value = "TCP")]
@@ -166,7 +166,8 @@ pub fn run(
             } else {
                 EXIT_OK
             };
-            let text = e.render().ansi().to_string();
+            // Plain text: the output may be a pipe or a file.
+            let text = e.render().to_string();
             let _ = if e.use_stderr() {
                 write!(err, "{text}")
             } else {
@@ -190,10 +191,15 @@ pub fn run(
                     format::write(&m as &dyn MatrixView, format, &name, out)
                 }
             };
-            written.map(|_| EXIT_OK).map_err(|e| {
-                let _ = writeln!(err, "error: writing the matrix: {e}");
-                EXIT_BAD_INPUT
-            })
+            match written {
+                Ok(()) => Ok(EXIT_OK),
+                // A reader that stopped early (`| head`) is not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(EXIT_OK),
+                Err(e) => {
+                    let _ = writeln!(err, "error: writing the matrix: {e}");
+                    Err(EXIT_BAD_INPUT)
+                }
+            }
         }),
         Command::Explain {
             paths,
@@ -252,7 +258,7 @@ pub fn run(
                 let profile = match trace.profile() {
                     Ok(p) => p,
                     Err(e) => {
-                        let _ = writeln!(err, "error: {e}");
+                        let _ = writeln!(err, "error: {}: {e}", path.display());
                         code = EXIT_BAD_INPUT;
                         continue;
                     }

@@ -1,0 +1,398 @@
+//! The properties, checked over every reachable state, their `sometimes` companions that show
+//! each is not vacuous, and the export of a violation as a spec trace.
+
+use crate::pipeline::{Event, Msg, Node, NodeState, PodState};
+use crate::universe::{Target, Universe};
+use netsem_spec::profile::Established;
+use netsem_spec::trace::{Step, TRACE_FORMAT_VERSION};
+use netsem_spec::{Observation, Op, Protocol, Trace};
+use stateright::actor::{ActorModel, ActorModelState};
+use std::sync::Arc;
+
+/// The model type.
+pub type PipelineModel = ActorModel<Node, Arc<Universe>, ()>;
+/// A state of the model.
+pub type PipelineState = ActorModelState<Node, ()>;
+
+/// A violation of one of the `always` properties, with what is needed to replay it in spec.
+/// (Fields: attempt ids, pod indexes, the view version decided with.)
+#[allow(missing_docs)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// A decision on a consistent view differs from the spec's for that version.
+    Refinement {
+        attempt: u32,
+        from: usize,
+        to: usize,
+        port: u16,
+        view: u32,
+        allowed: bool,
+    },
+    /// A reply of a connection still tracked was dropped.
+    Reply {
+        attempt: u32,
+        from: usize,
+        to: usize,
+        port: u16,
+        view: u32,
+    },
+    /// A packet was delivered with a source address that is not its sender's.
+    Spoofing {
+        attempt: u32,
+        sender: usize,
+        to: usize,
+        port: u16,
+        view: u32,
+    },
+    /// The service mapper picked a pod that is no backend in the version it claims.
+    Service {
+        attempt: u32,
+        from: usize,
+        backend: usize,
+        view: u32,
+    },
+    /// Operations stopped and every update was delivered, but a pod's view is not the last.
+    Convergence { pod: usize },
+}
+
+fn pods(s: &PipelineState) -> impl Iterator<Item = (usize, &PodState)> {
+    s.actor_states
+        .iter()
+        .skip(1)
+        .enumerate()
+        .filter_map(|(i, a)| a.pod().map(|p| (i, p)))
+}
+
+fn events(s: &PipelineState) -> impl Iterator<Item = (usize, &Event)> {
+    pods(s).flat_map(|(i, p)| p.events.iter().map(move |e| (i, e)))
+}
+
+fn control_plane_version(s: &PipelineState) -> u32 {
+    match s.actor_states.first().map(|a| a.as_ref()) {
+        Some(NodeState::ControlPlane { version }) => *version,
+        _ => 0,
+    }
+}
+
+fn ingress_of(s: &PipelineState, attempt: u32) -> Option<(usize, usize, u16, u32, bool)> {
+    events(s).find_map(|(to, e)| match e {
+        Event::Ingress {
+            attempt: a,
+            from,
+            port,
+            view,
+            allowed,
+            ..
+        } if *a == attempt => Some((*from, to, *port, *view, *allowed)),
+        _ => None,
+    })
+}
+
+/// Refinement: a decision made with the source's egress view and the destination's ingress
+/// view at the same version is the spec's decision in that version.
+pub fn refinement(u: &Universe, s: &PipelineState) -> Option<Violation> {
+    events(s).find_map(|(to, e)| match e {
+        Event::Ingress {
+            attempt,
+            from,
+            port,
+            egress_view,
+            view,
+            allowed,
+        } if egress_view == view => {
+            let state = &u.versions[*view as usize];
+            let src = state.pod_endpoint(&u.pods[*from], None).ok()?;
+            let dst = state.pod_endpoint(&u.pods[to], src.address()).ok()?;
+            let spec = state.decide(&src, &dst, Protocol::Tcp, *port, None).allowed;
+            (spec != *allowed).then_some(Violation::Refinement {
+                attempt: *attempt,
+                from: *from,
+                to,
+                port: *port,
+                view: *view,
+                allowed: *allowed,
+            })
+        }
+        _ => None,
+    })
+}
+
+/// Replies: a reply is dropped only when its connection is no longer tracked, and that only
+/// when a re-check cut it (`established: recheck`).
+pub fn replies(u: &Universe, s: &PipelineState) -> Option<Violation> {
+    events(s).find_map(|(_, e)| match e {
+        Event::ReplyDropped { attempt, tracked } => {
+            let cut =
+                events(s).any(|(_, e)| matches!(e, Event::Cut { attempt: a, .. } if a == attempt));
+            let excused = !tracked && u.profile.established == Established::Recheck && cut;
+            if excused {
+                return None;
+            }
+            let (from, to, port, view, _) = ingress_of(s, *attempt)?;
+            Some(Violation::Reply {
+                attempt: *attempt,
+                from,
+                to,
+                port,
+                view,
+            })
+        }
+        _ => None,
+    })
+}
+
+/// No spoofing: every delivered packet carries its sender's own address.
+pub fn no_spoofing(u: &Universe, s: &PipelineState) -> Option<Violation> {
+    events(s).find_map(|(to, e)| match e {
+        Event::Delivered {
+            attempt,
+            sender,
+            src,
+        } if u.addresses[*sender] != *src => {
+            let (_, _, port, view, _) = ingress_of(s, *attempt)?;
+            Some(Violation::Spoofing {
+                attempt: *attempt,
+                sender: *sender,
+                to,
+                port,
+                view,
+            })
+        }
+        _ => None,
+    })
+}
+
+/// Service: the mapper only picks a backend of the Service in the version of its view.
+pub fn service(u: &Universe, s: &PipelineState) -> Option<Violation> {
+    events(s).find_map(|(from, e)| match e {
+        Event::Picked {
+            attempt,
+            backend,
+            view,
+        } if !u
+            .backends(*view as usize, from)
+            .iter()
+            .any(|(b, _)| b == backend) =>
+        {
+            Some(Violation::Service {
+                attempt: *attempt,
+                from,
+                backend: *backend,
+                view: *view,
+            })
+        }
+        _ => None,
+    })
+}
+
+/// Whether the control plane has applied every operation and no update is in flight.
+pub fn settled(u: &Universe, s: &PipelineState) -> bool {
+    control_plane_version(s) as usize == u.ops.len()
+        && !s
+            .network
+            .iter_all()
+            .any(|env| matches!(env.msg, Msg::Update { .. }))
+}
+
+/// Convergence: once settled, every pod's filters and mapper hold the last version.
+pub fn convergence(u: &Universe, s: &PipelineState) -> Option<Violation> {
+    if !settled(u, s) {
+        return None;
+    }
+    let last = u.ops.len();
+    pods(s).find_map(|(i, p)| {
+        let backends: std::collections::BTreeSet<(usize, u16)> =
+            u.backends(last, i).into_iter().collect();
+        (p.view as usize != last || p.backends != backends)
+            .then_some(Violation::Convergence { pod: i })
+    })
+}
+
+/// The first violation of any `always` property.
+pub fn violation(u: &Universe, s: &PipelineState) -> Option<Violation> {
+    refinement(u, s)
+        .or_else(|| replies(u, s))
+        .or_else(|| no_spoofing(u, s))
+        .or_else(|| service(u, s))
+        .or_else(|| convergence(u, s))
+}
+
+/// The property names, as the checker reports them.
+pub mod names {
+    /// Refinement of spec.
+    pub const REFINEMENT: &str = "refinement: decisions on consistent views are spec's";
+    /// Replies.
+    pub const REPLIES: &str = "replies of tracked connections are never dropped";
+    /// No spoofing.
+    pub const NO_SPOOFING: &str = "no packet is delivered with a forged source address";
+    /// Service.
+    pub const SERVICE: &str = "the service mapper picks only backends";
+    /// Convergence.
+    pub const CONVERGENCE: &str = "once settled, every view is the control plane's";
+}
+
+/// Adds every property (and the `sometimes` that fit the universe) to the model.
+pub fn with_properties(model: PipelineModel, u: &Universe) -> PipelineModel {
+    use stateright::Expectation::{Always, Sometimes};
+    let mut m = model
+        .property(Always, names::REFINEMENT, |m, s| {
+            refinement(&m.cfg, s).is_none()
+        })
+        .property(Always, names::REPLIES, |m, s| replies(&m.cfg, s).is_none())
+        .property(Always, names::NO_SPOOFING, |m, s| {
+            no_spoofing(&m.cfg, s).is_none()
+        })
+        .property(Always, names::SERVICE, |m, s| service(&m.cfg, s).is_none())
+        .property(Always, names::CONVERGENCE, |m, s| {
+            convergence(&m.cfg, s).is_none()
+        })
+        .property(Sometimes, "the control plane settles", |m, s| {
+            settled(&m.cfg, s)
+        });
+    let honest = u.attempts.iter().any(|a| a.spoof_as.is_none());
+    let pod_targets = u
+        .attempts
+        .iter()
+        .any(|a| matches!(a.to, Target::Pod(_)) && a.spoof_as.is_none());
+    if honest {
+        m = m
+            .property(Sometimes, "a connection is established (a reply is delivered)", |_, s| {
+                events(s).any(|(_, e)| matches!(e, Event::Established { .. }))
+            })
+            .property(Sometimes, "a decision is made on consistent views (refinement applies)", |_, s| {
+                events(s).any(|(_, e)| matches!(e, Event::Ingress { egress_view, view, .. } if egress_view == view))
+            });
+    }
+    if pod_targets && !u.ops.is_empty() {
+        m = m
+            .property(Sometimes, "a policy update lands while a connection is open", |_, s| {
+                events(s).any(|(_, e)| matches!(e, Event::UpdateWhileTracked { .. }))
+            })
+            .property(Sometimes, "a decision is made on a stale view", |_, s| {
+                let cp = control_plane_version(s);
+                events(s).any(|(_, e)| matches!(e, Event::Ingress { view, .. } | Event::Egress { view, .. } if *view < cp))
+            })
+            .property(Sometimes, "a new connection is denied by an ingress filter", |_, s| {
+                events(s).any(|(_, e)| matches!(e, Event::Ingress { allowed: false, .. }))
+            });
+    }
+    if u.attempts.iter().any(|a| a.spoof_as.is_some()) {
+        m = m.property(Sometimes, "a forged packet is sent", |_, s| {
+            events(s).any(|(_, e)| matches!(e, Event::Spoofed { .. }))
+        });
+    }
+    if u.profile.established == Established::Recheck {
+        m = m.property(Sometimes, "a re-check cuts a connection", |_, s| {
+            events(s).any(|(_, e)| matches!(e, Event::Cut { .. }))
+        });
+    }
+    if u.service.is_some() && u.attempts.iter().any(|a| a.to == Target::Service) {
+        // Every pod that is a backend in some version is picked in some run.
+        let backends = u.all_backends();
+        if backends.contains(&1) {
+            m = m.property(Sometimes, "backend pod #1 is picked", |_, s| {
+                events(s).any(|(_, e)| matches!(e, Event::Picked { backend: 1, .. }))
+            });
+        }
+        if backends.contains(&2) {
+            m = m.property(Sometimes, "backend pod #2 is picked", |_, s| {
+                events(s).any(|(_, e)| matches!(e, Event::Picked { backend: 2, .. }))
+            });
+        }
+    }
+    m
+}
+
+/// The violation as a spec trace: the universe's setup, the control plane's operations up to
+/// the version the pipeline decided with, and the attempt with what the pipeline observed.
+/// Replaying it on spec diverges at the last step. Convergence has no single-step form.
+pub fn counterexample_trace(u: &Universe, v: &Violation) -> Option<Trace> {
+    let pod_op = |from: usize, to: usize, port: u16| Op::OpenPodConnection {
+        from: u.pods[from].clone(),
+        to: u.pods[to].clone(),
+        protocol: Protocol::Tcp,
+        port,
+    };
+    let allowed = |a: bool| Observation {
+        allowed: Some(a),
+        ..Observation::default()
+    };
+    let (view, op, expect, what) = match v {
+        Violation::Refinement {
+            from,
+            to,
+            port,
+            view,
+            allowed: a,
+            ..
+        } => (
+            *view,
+            pod_op(*from, *to, *port),
+            allowed(*a),
+            "a decision on a consistent view differs from spec",
+        ),
+        Violation::Reply {
+            from,
+            to,
+            port,
+            view,
+            ..
+        } => (
+            *view,
+            pod_op(*from, *to, *port),
+            allowed(false),
+            "the reply was dropped, so the connection never established",
+        ),
+        Violation::Spoofing {
+            sender,
+            to,
+            port,
+            view,
+            ..
+        } => (
+            *view,
+            pod_op(*sender, *to, *port),
+            allowed(true),
+            "a forged packet reached the destination's application",
+        ),
+        Violation::Service {
+            from,
+            backend,
+            view,
+            ..
+        } => (
+            *view,
+            Op::OpenServiceConnection {
+                from: u.pods[*from].clone(),
+                service: u.service.clone()?,
+                protocol: Protocol::Tcp,
+                port: 80,
+                backend: Some(u.pods[*backend].clone()),
+            },
+            Observation::default(),
+            "the service mapper picked a pod that is not a backend",
+        ),
+        Violation::Convergence { .. } => return None,
+    };
+    let mut steps: Vec<Step> = u
+        .setup
+        .iter()
+        .chain(u.ops.iter().take(view as usize))
+        .map(|op| Step {
+            op: op.clone(),
+            expect: Observation::default(),
+        })
+        .collect();
+    steps.push(Step { op, expect });
+    Some(Trace {
+        netsem_trace: TRACE_FORMAT_VERSION,
+        name: format!("model-{}-{:?}", u.name, u.fault).to_lowercase(),
+        description: format!(
+            "Exported by the model: {what} (pipeline fault {:?}, universe {}).",
+            u.fault, u.name
+        ),
+        rules: vec!["5.4".into(), "5.15".into(), "6.1".into()],
+        profile: Some(u.profile.to_string()),
+        steps,
+    })
+}

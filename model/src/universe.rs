@@ -1,0 +1,390 @@
+//! Bounded universes: a small cluster, a script of control-plane operations, and the
+//! connection attempts the pods' applications make. Every control-plane version's state is
+//! computed once with `netsem-spec`, so filters can ask the spec about their (possibly stale)
+//! view by version number.
+
+use netsem_spec::net::{PortRef, Protocol};
+use netsem_spec::policy::{NetworkPolicy, Peer, PolicyPort, PolicyType, Rule};
+use netsem_spec::{
+    Engine, LabelSelector, Labels, Op, Pod, PodId, Profile, Service, ServiceId, ServicePort,
+    SpecEngine, State,
+};
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+/// A deliberately broken pipeline, to show that the properties can fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// The pipeline as the source design describes it.
+    None,
+    /// The ingress filter judges replies as new connections instead of letting the connection
+    /// tracker pass them.
+    IngressSkipsConntrack,
+    /// The service mapper applies backend additions but ignores removals.
+    MapperIgnoresRemovals,
+    /// Packets leave a pod without the sanity filter's source-address check.
+    NoSanityFilter,
+}
+
+/// What an application connects to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// A pod (by index), on its primary address.
+    Pod(usize),
+    /// The universe's Service.
+    Service,
+}
+
+/// One connection attempt by a pod's application.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Attempt {
+    /// Its id, unique in the universe.
+    pub id: u32,
+    /// The pod (by index) whose application opens it.
+    pub from: usize,
+    /// What it connects to.
+    pub to: Target,
+    /// The destination port (the Service port for a Service).
+    pub port: u16,
+    /// The pod (by index) whose address the application forges as its source.
+    pub spoof_as: Option<usize>,
+}
+
+/// A bounded universe and the pipeline variant to check.
+#[derive(Clone, Debug)]
+pub struct Universe {
+    /// Its name.
+    pub name: &'static str,
+    /// The profile of the semantics.
+    pub profile: Profile,
+    /// The operations that build the initial cluster.
+    pub setup: Vec<Op>,
+    /// The control plane's operations, applied one at a time while traffic flows.
+    pub ops: Vec<Op>,
+    /// `versions[v]` is the cluster after `ops[..v]`.
+    pub versions: Vec<State>,
+    /// The pods, by index (actor `i + 1` is pod `i`; actor 0 is the control plane).
+    pub pods: Vec<PodId>,
+    /// Each pod's primary address.
+    pub addresses: Vec<IpAddr>,
+    /// The Service, if the universe has one.
+    pub service: Option<ServiceId>,
+    /// The applications' attempts.
+    pub attempts: Vec<Attempt>,
+    /// The pipeline variant.
+    pub fault: Fault,
+}
+
+/// The client's ephemeral port: the destination port of replies.
+pub const EPHEMERAL_PORT: u16 = 40000;
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn add_pod(name: &str, app: &str, ip: [u8; 4]) -> Op {
+    let mut pod = Pod::new(PodId::new("shop", name), labels(&[("app", app)]));
+    pod.node = Some("node-1".into());
+    pod.ports = vec![netsem_spec::ContainerPort {
+        name: Some("http".into()),
+        port: 8080,
+        protocol: Protocol::Tcp,
+    }];
+    Op::AddPod {
+        pod,
+        addresses: vec![IpAddr::from(ip)],
+        attachments: vec![],
+    }
+}
+
+fn allow_from(name: &str, target_app: &str, from_apps: &[&str]) -> NetworkPolicy {
+    NetworkPolicy {
+        id: netsem_spec::PolicyId::new("shop", name),
+        pod_selector: LabelSelector::from_labels([("app", target_app)]),
+        policy_types: Some(vec![PolicyType::Ingress]),
+        ingress: vec![Rule {
+            ports: vec![PolicyPort {
+                protocol: Protocol::Tcp,
+                port: Some(PortRef::Name("http".into())),
+                end_port: None,
+            }],
+            peers: from_apps
+                .iter()
+                .map(|a| Peer::Pods {
+                    namespace_selector: None,
+                    pod_selector: Some(LabelSelector::from_labels([("app", *a)])),
+                })
+                .collect(),
+        }],
+        egress: vec![],
+    }
+}
+
+fn deny_ingress(name: &str, app: &str) -> NetworkPolicy {
+    NetworkPolicy {
+        id: netsem_spec::PolicyId::new("shop", name),
+        pod_selector: LabelSelector::from_labels([("app", app)]),
+        policy_types: Some(vec![PolicyType::Ingress]),
+        ingress: vec![],
+        egress: vec![],
+    }
+}
+
+impl Universe {
+    fn build(
+        name: &'static str,
+        profile: Profile,
+        setup: Vec<Op>,
+        ops: Vec<Op>,
+        attempts: Vec<Attempt>,
+        fault: Fault,
+    ) -> Universe {
+        let mut engine = SpecEngine::new(profile);
+        for op in &setup {
+            let o = engine.execute(op);
+            assert!(
+                o.error.is_none(),
+                "universe {name}: setup {op:?} failed: {o:?}"
+            );
+        }
+        let mut versions = vec![engine.state.clone()];
+        for op in &ops {
+            let o = engine.execute(op);
+            assert!(
+                o.error.is_none(),
+                "universe {name}: op {op:?} failed: {o:?}"
+            );
+            versions.push(engine.state.clone());
+        }
+        let first = &versions[0];
+        let pods: Vec<PodId> = first.pods().map(|p| p.id.clone()).collect();
+        let addresses = pods
+            .iter()
+            .map(|p| {
+                first
+                    .pod_endpoint(p, None)
+                    .ok()
+                    .and_then(|e| e.address().map(|a| a.ip))
+                    .expect("every pod of a universe has an address")
+            })
+            .collect();
+        let service = first.services().next().map(|s| s.id.clone());
+        Universe {
+            name,
+            profile,
+            setup,
+            ops,
+            versions,
+            pods,
+            addresses,
+            service,
+            attempts,
+            fault,
+        }
+    }
+
+    /// The named universes: `policy` and `service` and `spoof` are small enough for CI;
+    /// `policy-strict` is `policy` under `established: recheck`; `large` is for longer runs.
+    pub fn named(name: &str, fault: Fault) -> Option<Universe> {
+        let pod = |n: &str| PodId::new("shop", n);
+        let attempt = |id, from, to, spoof_as| Attempt {
+            id,
+            from,
+            to,
+            port: if to == Target::Service { 80 } else { 8080 },
+            spoof_as,
+        };
+        // Pod indexes follow identity order: client, web-0, web-1 …
+        Some(match name {
+            "policy" | "policy-strict" => {
+                let profile = if name == "policy" {
+                    Profile::default()
+                } else {
+                    "default,established=recheck"
+                        .parse()
+                        .expect("valid profile")
+                };
+                Universe::build(
+                    if name == "policy" {
+                        "policy"
+                    } else {
+                        "policy-strict"
+                    },
+                    profile,
+                    vec![
+                        add_pod("client", "client", [10, 0, 0, 1]),
+                        add_pod("web-0", "web", [10, 0, 0, 2]),
+                        Op::AddNetworkPolicy {
+                            policy: allow_from("web", "web", &["client"]),
+                        },
+                        Op::AddNetworkPolicy {
+                            policy: deny_ingress("client", "client"),
+                        },
+                    ],
+                    // The control plane withdraws the client's access, then restores it.
+                    vec![
+                        Op::UpdateNetworkPolicy {
+                            policy: allow_from("web", "web", &["nobody"]),
+                        },
+                        Op::UpdateNetworkPolicy {
+                            policy: allow_from("web", "web", &["client"]),
+                        },
+                    ],
+                    vec![
+                        attempt(1, 0, Target::Pod(1), None),
+                        attempt(2, 0, Target::Pod(1), None),
+                        attempt(3, 1, Target::Pod(0), None),
+                    ],
+                    fault,
+                )
+            }
+            "service" => {
+                let mut svc = Service::new(
+                    ServiceId::new("shop", "web"),
+                    Some(labels(&[("app", "web")])),
+                    vec![ServicePort {
+                        name: None,
+                        protocol: Protocol::Tcp,
+                        port: 80,
+                        target_port: PortRef::Name("http".into()),
+                    }],
+                );
+                svc.publish_not_ready_addresses = false;
+                Universe::build(
+                    "service",
+                    Profile::default(),
+                    vec![
+                        add_pod("client", "client", [10, 0, 0, 1]),
+                        add_pod("web-0", "web", [10, 0, 0, 2]),
+                        add_pod("web-1", "web", [10, 0, 0, 3]),
+                        Op::AddService {
+                            service: svc,
+                            addresses: vec!["10.96.0.1".parse().expect("literal")],
+                            external_addresses: vec![],
+                        },
+                    ],
+                    // The control plane takes web-1 out of the Service.
+                    vec![Op::SetPodLabels {
+                        pod: pod("web-1"),
+                        labels: labels(&[("app", "retired")]),
+                    }],
+                    vec![
+                        attempt(1, 0, Target::Service, None),
+                        attempt(2, 0, Target::Service, None),
+                    ],
+                    fault,
+                )
+            }
+            "spoof" => Universe::build(
+                "spoof",
+                Profile::default(),
+                vec![
+                    add_pod("attacker", "attacker", [10, 0, 0, 9]),
+                    add_pod("client", "client", [10, 0, 0, 1]),
+                    add_pod("web-0", "web", [10, 0, 0, 2]),
+                    Op::AddNetworkPolicy {
+                        policy: allow_from("web", "web", &["client"]),
+                    },
+                ],
+                vec![],
+                // The attacker forges the client's address, then tries honestly.
+                vec![
+                    attempt(1, 0, Target::Pod(2), Some(1)),
+                    attempt(2, 0, Target::Pod(2), None),
+                    attempt(3, 1, Target::Pod(2), None),
+                ],
+                fault,
+            ),
+            "large" => {
+                let svc = Service::new(
+                    ServiceId::new("shop", "web"),
+                    Some(labels(&[("app", "web")])),
+                    vec![ServicePort {
+                        name: None,
+                        protocol: Protocol::Tcp,
+                        port: 80,
+                        target_port: PortRef::Name("http".into()),
+                    }],
+                );
+                Universe::build(
+                    "large",
+                    Profile::default(),
+                    vec![
+                        add_pod("client", "client", [10, 0, 0, 1]),
+                        add_pod("web-0", "web", [10, 0, 0, 2]),
+                        add_pod("web-1", "web", [10, 0, 0, 3]),
+                        Op::AddService {
+                            service: svc,
+                            addresses: vec!["10.96.0.1".parse().expect("literal")],
+                            external_addresses: vec![],
+                        },
+                        Op::AddNetworkPolicy {
+                            policy: allow_from("web", "web", &["client"]),
+                        },
+                    ],
+                    vec![
+                        Op::SetPodLabels {
+                            pod: pod("web-1"),
+                            labels: labels(&[("app", "retired")]),
+                        },
+                        Op::UpdateNetworkPolicy {
+                            policy: allow_from("web", "web", &["nobody"]),
+                        },
+                        Op::SetPodLabels {
+                            pod: pod("web-1"),
+                            labels: labels(&[("app", "web")]),
+                        },
+                    ],
+                    vec![
+                        attempt(1, 0, Target::Service, None),
+                        attempt(2, 0, Target::Pod(1), None),
+                        attempt(3, 2, Target::Pod(0), None),
+                    ],
+                    fault,
+                )
+            }
+            _ => return None,
+        })
+    }
+
+    /// The names of [`Universe::named`].
+    pub const NAMES: [&'static str; 5] = ["policy", "policy-strict", "service", "spoof", "large"];
+
+    /// The pod owning an address, by index.
+    pub fn pod_of(&self, ip: IpAddr) -> Option<usize> {
+        self.addresses.iter().position(|a| *a == ip)
+    }
+
+    /// The Service's possible backends (pod indexes and target ports) in version `v`.
+    pub fn backends(&self, v: usize, client: usize) -> Vec<(usize, u16)> {
+        let state = &self.versions[v];
+        let Some(service) = self.service.as_ref().and_then(|s| state.service(s)) else {
+            return Vec::new();
+        };
+        let node = state.pod(&self.pods[client]).and_then(|p| p.node.clone());
+        let source = state.pod_endpoint(&self.pods[client], None).ok();
+        state
+            .service_backends(
+                service,
+                node.as_deref(),
+                source.as_ref().and_then(|e| e.address()),
+                Protocol::Tcp,
+                80,
+            )
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|b| Some((self.pods.iter().position(|p| *p == b.pod)?, b.port)))
+            .collect()
+    }
+
+    /// The pods that are a backend of the Service in some version.
+    pub fn all_backends(&self) -> BTreeSet<usize> {
+        (0..self.versions.len())
+            .flat_map(|v| self.backends(v, 0))
+            .map(|(p, _)| p)
+            .collect()
+    }
+}
