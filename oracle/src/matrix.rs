@@ -1,7 +1,8 @@
 //! The class-compressed connectivity matrix.
 //!
-//! Pods that no rule can tell apart (same namespace, labels, container ports, phase, host
-//! network and node, address families, and the same ipBlock memberships) have identical rows
+//! Pods that no rule can tell apart (selected by the same policies and matched by the same
+//! selector peers, same container ports, phase, host network and node, address families, and
+//! the same ipBlock memberships) have identical rows
 //! and columns, so the matrix is computed once per pair of classes, from port-set algebra over
 //! the rules instead of one decision per port. The diagonal (a pod to itself) is computed per
 //! pod, since it alone can be exempt (rule 7.1).
@@ -52,8 +53,9 @@ impl MatrixView for CompressedMatrix {
 /// What a pod looks like to every rule.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Signature {
-    ns: u32,
-    labels: Vec<(String, String)>,
+    /// Which policies select the pod, and which rules' selector peers match it: all that
+    /// namespace and labels can mean to the rules in force.
+    membership: Vec<bool>,
     ports: Vec<(Option<String>, u16, Protocol)>,
     live: bool,
     host_network: bool,
@@ -132,13 +134,21 @@ impl Oracle {
             } else {
                 Vec::new()
             };
+            let membership = ix
+                .policies
+                .iter()
+                .flatten()
+                .flat_map(|p| {
+                    std::iter::once(p.selected.contains(idx)).chain(
+                        p.ingress
+                            .iter()
+                            .chain(p.egress.iter())
+                            .map(|r| r.peer_pods.contains(idx)),
+                    )
+                })
+                .collect();
             let sig = Signature {
-                ns: slot.ns,
-                labels: slot
-                    .labels
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
+                membership,
                 ports: slot
                     .ports
                     .iter()
