@@ -12,7 +12,7 @@ fn cases() -> u32 {
     std::env::var("NETSEM_DIFF_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1500)
+        .unwrap_or(4000)
 }
 
 fn save(name: &str, yaml: &str) -> String {
