@@ -1,6 +1,8 @@
 //! Cross-crate test support for netsem: the shared trace corpus under `tests/corpus/` is replayed
 //! by every engine, like the shared test data of rust-lang/regex.
 
+pub mod judge;
+
 use std::path::{Path, PathBuf};
 
 /// The directory of the shared trace corpus.

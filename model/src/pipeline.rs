@@ -211,6 +211,14 @@ impl Node {
             .unwrap_or(false)
     }
 
+    /// Whether the pod runs in version `view`, so that its application has sockets.
+    fn live(&self, me: usize, view: u32) -> bool {
+        let u = &self.universe;
+        u.versions[view as usize]
+            .pod(&u.pods[me])
+            .is_some_and(|p| p.is_live())
+    }
+
     /// The application makes its next attempt; the packet goes through sanity filter, service
     /// mapper and egress filter.
     fn attempt(&self, me: usize, state: &mut Cow<NodeState>, o: &mut Out<Self>) {
@@ -226,6 +234,10 @@ impl Node {
         p.next += 1;
         if p.next < mine.len() {
             o.set_timer(Timer::NextAttempt, timeout());
+        }
+        // Only a running pod's application opens connections (rule 2.3).
+        if !self.live(me, p.view) {
+            return;
         }
         let src = a.spoof_as.map_or(u.addresses[me], |s| u.addresses[s]);
         if src != u.addresses[me] {
@@ -457,8 +469,9 @@ impl Actor for Node {
                 let Some(from) = u.pod_of(src_ip) else { return };
                 let p = pod_mut(state);
                 let view = p.view;
-                // Not tracked: a new connection, for the ingress filter.
-                let allowed = self.ingress_allows(me, from, port, view);
+                // Not tracked: a new connection, for the ingress filter, then for the
+                // application, which accepts only while the pod runs (rule 2.3).
+                let allowed = self.ingress_allows(me, from, port, view) && self.live(me, view);
                 p.events.insert(Event::Ingress {
                     attempt,
                     from,

@@ -134,7 +134,9 @@ fn deny_ingress(name: &str, app: &str) -> NetworkPolicy {
 }
 
 impl Universe {
-    fn build(
+    /// A universe from its parts. Panics if a setup or control-plane operation fails in spec,
+    /// or a pod has no address: a universe is a valid scenario by construction.
+    pub fn build(
         name: &'static str,
         profile: Profile,
         setup: Vec<Op>,

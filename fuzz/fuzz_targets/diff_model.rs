@@ -1,0 +1,8 @@
+//! `diff_model`: see netsem_tests::judge::diff_model.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Err(report) = netsem_tests::judge::diff_model(data) {
+        panic!("{report}");
+    }
+});
