@@ -110,6 +110,16 @@ pub fn diff_model(bytes: &[u8]) -> Result<(), String> {
     if with_address.is_empty() || with_address.iter().any(|a| !a) || state.pods().count() > 5 {
         return Ok(());
     }
+    // The model tells pods apart by address; host-network pods on one node share theirs.
+    let mut primaries: Vec<_> = state
+        .pods()
+        .filter_map(|p| state.pod_endpoint(&p.id, None).ok()?.address().cloned())
+        .collect();
+    primaries.sort();
+    primaries.dedup();
+    if primaries.len() != with_address.len() {
+        return Ok(());
+    }
     let n = with_address.len();
     let mut u = Unstructured::new(&bytes[bytes.len() / 2..]);
     let mut attempts = Vec::new();
