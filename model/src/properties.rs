@@ -101,8 +101,10 @@ pub fn refinement(u: &Universe, s: &PipelineState) -> Option<Violation> {
             allowed,
         } if egress_view == view => {
             let state = &u.versions[*view as usize];
-            let src = state.pod_endpoint(&u.pods[*from], None).ok()?;
-            let dst = state.pod_endpoint(&u.pods[to], src.address()).ok()?;
+            // As openPodConnection: the destination's primary address, the source's address
+            // of the same family (rule 3.4).
+            let dst = state.pod_endpoint(&u.pods[to], None).ok()?;
+            let src = state.pod_endpoint(&u.pods[*from], dst.address()).ok()?;
             let spec = state.decide(&src, &dst, Protocol::Tcp, *port, None).allowed;
             (spec != *allowed).then_some(Violation::Refinement {
                 attempt: *attempt,

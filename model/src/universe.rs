@@ -100,6 +100,24 @@ fn add_pod(name: &str, app: &str, ip: [u8; 4]) -> Op {
     }
 }
 
+/// The Service `shop/web`: port 80 to the pods' `http` port, at 10.96.0.1.
+fn add_web_service() -> Op {
+    Op::AddService {
+        service: Service::new(
+            ServiceId::new("shop", "web"),
+            Some(labels(&[("app", "web")])),
+            vec![ServicePort {
+                name: None,
+                protocol: Protocol::Tcp,
+                port: 80,
+                target_port: PortRef::Name("http".into()),
+            }],
+        ),
+        addresses: vec!["10.96.0.1".parse().expect("literal")],
+        external_addresses: vec![],
+    }
+}
+
 fn allow_from(name: &str, target_app: &str, from_apps: &[&str]) -> NetworkPolicy {
     NetworkPolicy {
         id: netsem_spec::PolicyId::new("shop", name),
@@ -244,17 +262,6 @@ impl Universe {
                 )
             }
             "service" => {
-                let mut svc = Service::new(
-                    ServiceId::new("shop", "web"),
-                    Some(labels(&[("app", "web")])),
-                    vec![ServicePort {
-                        name: None,
-                        protocol: Protocol::Tcp,
-                        port: 80,
-                        target_port: PortRef::Name("http".into()),
-                    }],
-                );
-                svc.publish_not_ready_addresses = false;
                 Universe::build(
                     "service",
                     Profile::default(),
@@ -262,11 +269,7 @@ impl Universe {
                         add_pod("client", "client", [10, 0, 0, 1]),
                         add_pod("web-0", "web", [10, 0, 0, 2]),
                         add_pod("web-1", "web", [10, 0, 0, 3]),
-                        Op::AddService {
-                            service: svc,
-                            addresses: vec!["10.96.0.1".parse().expect("literal")],
-                            external_addresses: vec![],
-                        },
+                        add_web_service(),
                     ],
                     // The control plane takes web-1 out of the Service.
                     vec![Op::SetPodLabels {
@@ -300,54 +303,38 @@ impl Universe {
                 ],
                 fault,
             ),
-            "large" => {
-                let svc = Service::new(
-                    ServiceId::new("shop", "web"),
-                    Some(labels(&[("app", "web")])),
-                    vec![ServicePort {
-                        name: None,
-                        protocol: Protocol::Tcp,
-                        port: 80,
-                        target_port: PortRef::Name("http".into()),
-                    }],
-                );
-                Universe::build(
-                    "large",
-                    Profile::default(),
-                    vec![
-                        add_pod("client", "client", [10, 0, 0, 1]),
-                        add_pod("web-0", "web", [10, 0, 0, 2]),
-                        add_pod("web-1", "web", [10, 0, 0, 3]),
-                        Op::AddService {
-                            service: svc,
-                            addresses: vec!["10.96.0.1".parse().expect("literal")],
-                            external_addresses: vec![],
-                        },
-                        Op::AddNetworkPolicy {
-                            policy: allow_from("web", "web", &["client"]),
-                        },
-                    ],
-                    vec![
-                        Op::SetPodLabels {
-                            pod: pod("web-1"),
-                            labels: labels(&[("app", "retired")]),
-                        },
-                        Op::UpdateNetworkPolicy {
-                            policy: allow_from("web", "web", &["nobody"]),
-                        },
-                        Op::SetPodLabels {
-                            pod: pod("web-1"),
-                            labels: labels(&[("app", "web")]),
-                        },
-                    ],
-                    vec![
-                        attempt(1, 0, Target::Service, None),
-                        attempt(2, 0, Target::Pod(1), None),
-                        attempt(3, 2, Target::Pod(0), None),
-                    ],
-                    fault,
-                )
-            }
+            "large" => Universe::build(
+                "large",
+                Profile::default(),
+                vec![
+                    add_pod("client", "client", [10, 0, 0, 1]),
+                    add_pod("web-0", "web", [10, 0, 0, 2]),
+                    add_pod("web-1", "web", [10, 0, 0, 3]),
+                    add_web_service(),
+                    Op::AddNetworkPolicy {
+                        policy: allow_from("web", "web", &["client"]),
+                    },
+                ],
+                vec![
+                    Op::SetPodLabels {
+                        pod: pod("web-1"),
+                        labels: labels(&[("app", "retired")]),
+                    },
+                    Op::UpdateNetworkPolicy {
+                        policy: allow_from("web", "web", &["nobody"]),
+                    },
+                    Op::SetPodLabels {
+                        pod: pod("web-1"),
+                        labels: labels(&[("app", "web")]),
+                    },
+                ],
+                vec![
+                    attempt(1, 0, Target::Service, None),
+                    attempt(2, 0, Target::Pod(1), None),
+                    attempt(3, 2, Target::Pod(0), None),
+                ],
+                fault,
+            ),
             _ => return None,
         })
     }

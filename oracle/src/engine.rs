@@ -669,26 +669,25 @@ impl netsem_spec::Engine for Oracle {
                 to,
                 protocol,
                 port,
-            } => {
-                let d = self.pod_endpoint(to, None);
-                let s = d
-                    .as_ref()
-                    .map_err(Clone::clone)
-                    .and_then(|d| self.pod_endpoint(from, d.address()));
-                self.verdict(s, d, PolicyType::Egress, *protocol, *port)
             }
-            Op::AllowNewConnectionFromPod {
+            | Op::AllowNewConnectionFromPod {
                 from,
                 to,
                 protocol,
                 port,
             } => {
+                // To: the source's egress; from: the destination's ingress.
+                let direction = if matches!(op, Op::AllowNewConnectionToPod { .. }) {
+                    PolicyType::Egress
+                } else {
+                    PolicyType::Ingress
+                };
                 let d = self.pod_endpoint(to, None);
                 let s = d
                     .as_ref()
                     .map_err(Clone::clone)
                     .and_then(|d| self.pod_endpoint(from, d.address()));
-                self.verdict(s, d, PolicyType::Ingress, *protocol, *port)
+                self.verdict(s, d, direction, *protocol, *port)
             }
             Op::AllowNewConnectionFromIpAddress {
                 from,
