@@ -314,24 +314,9 @@ impl Oracle {
         eth0.find(|a| fam(a)).or(first).cloned()
     }
 
+    /// Rule 3.6: what an address stands for is the store's address mapping, shared with spec.
     fn address_endpoint(&self, address: &Address) -> Result<Endpoint, OpError> {
-        match self.state().addresses().get(address) {
-            Some(AddressOwner::Pod { pod, .. }) => Ok(Endpoint::Pod {
-                pod: pod.clone(),
-                address: Some(address.clone()),
-            }),
-            Some(AddressOwner::Node { node }) => Ok(Endpoint::Node {
-                node: node.clone(),
-                address: Some(address.clone()),
-            }),
-            Some(AddressOwner::Service { .. }) => Err(OpError::new(
-                ErrorKind::ServiceAddressAsSource,
-                "service address as source",
-            )),
-            Some(AddressOwner::External { .. }) | None => Ok(Endpoint::External {
-                address: address.clone(),
-            }),
-        }
+        self.state().address_endpoint(address)
     }
 
     /// Rules 6.2–6.9: the possible backends with their endpoint and target port; `None` when
