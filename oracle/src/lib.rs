@@ -1,5 +1,4 @@
-//! netsem-oracle: a fast, indexed engine with the same observable behaviour as `netsem-spec`,
-//! and the `netsem` command line.
+//! netsem-oracle: a fast, indexed engine with the same observable behaviour as `netsem-spec`.
 //!
 //! The oracle keeps the spec's object store and mapping primitives (one home for the
 //! vocabulary and for the invalid-operation rules) and computes every decision from its own
@@ -11,7 +10,6 @@
 #![warn(missing_docs)]
 
 mod bitset;
-pub mod cli;
 mod compiled;
 mod engine;
 mod index;

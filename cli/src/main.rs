@@ -3,6 +3,6 @@
 fn main() {
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
-    let code = netsem_oracle::cli::run(std::env::args_os(), &mut stdout.lock(), &mut stderr.lock());
+    let code = netsem::run(std::env::args_os(), &mut stdout.lock(), &mut stderr.lock());
     std::process::exit(code);
 }

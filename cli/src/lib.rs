@@ -1,12 +1,12 @@
-//! The `netsem` command line. Exit codes (a public contract, docs/FORMATS.md): 0 success, 1 a
+//! The `netsem` command line (package and binary `netsem`). Exit codes (a public contract, docs/FORMATS.md): 0 success, 1 a
 //! disagreement or failed check, 2 bad input. Data goes to stdout, errors to stderr.
 
 mod check;
 mod explain;
 mod format;
 
-use crate::Oracle;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use netsem_oracle::Oracle;
 use netsem_spec::matrix::MatrixView;
 use netsem_spec::{
     replay, Address, Engine, PodId, Profile, Protocol, ServiceId, SpecEngine, State, Trace,

@@ -3,7 +3,7 @@
 
 use super::explain::{explain, End};
 use super::{EXIT_BAD_INPUT, EXIT_DISAGREE, EXIT_OK};
-use crate::Oracle;
+use netsem_oracle::Oracle;
 use netsem_spec::matrix::{MatrixEntry, MatrixView};
 use netsem_spec::trace::to_json;
 use netsem_spec::{AllowedPorts, Engine, Op, PortRanges, Protocol, SpecEngine, State, Trace};

@@ -21,7 +21,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The fixture, relative to the workspace root (every run's working directory).
-const FIXTURE: &str = "oracle/tests/data/two-ns";
+const FIXTURE: &str = "cli/tests/data/two-ns";
 /// The hand-derived jsonl matrix of the fixture under `--profile default`.
 const GOLDEN: &str = include_str!("data/two-ns.jsonl");
 /// The shipped example.
@@ -40,7 +40,7 @@ struct Outcome {
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("oracle/ is inside the workspace")
+        .expect("cli/ is inside the workspace")
         .to_path_buf()
 }
 
@@ -316,9 +316,9 @@ fn matrix_jsonl_is_one_sorted_line_per_ordered_pair_with_fixed_key_order_and_mer
 #[test]
 fn matrix_jsonl_does_not_depend_on_the_order_or_form_of_the_paths() {
     let files = [
-        "oracle/tests/data/two-ns/policies.yaml",
-        "oracle/tests/data/two-ns/pods.yaml",
-        "oracle/tests/data/two-ns/00-namespaces.yaml",
+        "cli/tests/data/two-ns/policies.yaml",
+        "cli/tests/data/two-ns/pods.yaml",
+        "cli/tests/data/two-ns/00-namespaces.yaml",
     ];
     let mut args = vec!["matrix", "--format", "jsonl"];
     args.extend(files);
@@ -728,7 +728,7 @@ fn every_command_reports_a_bad_manifest_with_exit_2_and_the_same_error() {
 
 #[test]
 fn missing_paths_exit_2_naming_the_path() {
-    let missing = "oracle/tests/data/no-such-dir";
+    let missing = "cli/tests/data/no-such-dir";
     for args in [
         vec!["matrix", missing],
         vec!["matrix", FIXTURE, missing, "--format", "jsonl"],
@@ -739,29 +739,23 @@ fn missing_paths_exit_2_naming_the_path() {
             "check",
             missing,
             "--observed",
-            "oracle/tests/data/two-ns.jsonl",
+            "cli/tests/data/two-ns.jsonl",
         ],
-        vec!["run", "oracle/tests/data/no-such-trace.yaml"],
+        vec!["run", "cli/tests/data/no-such-trace.yaml"],
     ] {
         let o = netsem(&args);
         assert_eq!(o.code, 2, "{args:?}: {o:#?}");
         assert_eq!(o.stdout, "", "{args:?}");
         assert!(
-            o.stderr.starts_with("error: oracle/tests/data/no-such-"),
+            o.stderr.starts_with("error: cli/tests/data/no-such-"),
             "{args:?}: {}",
             o.stderr
         );
     }
-    let o = netsem(&[
-        "check",
-        FIXTURE,
-        "--observed",
-        "oracle/tests/data/none.jsonl",
-    ]);
+    let o = netsem(&["check", FIXTURE, "--observed", "cli/tests/data/none.jsonl"]);
     assert_eq!((o.code, o.stdout.as_str()), (2, ""));
     assert!(
-        o.stderr
-            .starts_with("error: oracle/tests/data/none.jsonl: "),
+        o.stderr.starts_with("error: cli/tests/data/none.jsonl: "),
         "{}",
         o.stderr
     );
@@ -783,7 +777,7 @@ fn unknown_profile_switch_or_value_exits_2() {
                 "check",
                 FIXTURE,
                 "--observed",
-                "oracle/tests/data/two-ns.jsonl",
+                "cli/tests/data/two-ns.jsonl",
             ],
         ] {
             let mut args = command.clone();
