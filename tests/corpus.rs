@@ -6,7 +6,7 @@ use netsem_oracle::Oracle;
 use netsem_spec::{replay, Engine, Profile, SpecEngine, Trace};
 
 fn traces() -> Vec<(String, Trace)> {
-    let files = netsem_tests::corpus_files();
+    let files = netsem_harness::corpus::files();
     assert!(!files.is_empty(), "the corpus is empty");
     files
         .iter()

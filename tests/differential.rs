@@ -3,7 +3,8 @@
 //! connectivity matrices must be identical at the end. A failure is shrunk by proptest and the
 //! minimal trace is written to `tests/corpus/found/`, to be kept in the corpus once fixed.
 
-use netsem_gen::{differential, scenario_from_bytes};
+use netsem_harness::generators::scenario_from_bytes;
+use netsem_harness::oracles::differential;
 use netsem_oracle::Oracle;
 use netsem_spec::matrix::MatrixView;
 use proptest::prelude::*;
@@ -16,7 +17,7 @@ fn cases() -> u32 {
 }
 
 fn save(name: &str, yaml: &str) -> String {
-    let dir = netsem_tests::corpus_dir().join("found");
+    let dir = netsem_harness::corpus::dir().join("found");
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join(format!("{name}.yaml"));
     let _ = std::fs::write(&path, yaml);

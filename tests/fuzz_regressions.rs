@@ -2,7 +2,7 @@
 //! examples kept so that each judge always runs — replayed on stable through the same judges
 //! the fuzz targets call, so CI keeps them fixed without libFuzzer.
 
-use netsem_tests::judge::{judge, TARGETS};
+use netsem_harness::oracles::fuzz::{judge, TARGETS};
 use std::path::Path;
 
 #[test]

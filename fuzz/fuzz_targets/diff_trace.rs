@@ -1,8 +1,8 @@
-//! `diff_trace`: see netsem_tests::judge::diff_trace.
+//! `diff_trace`: see netsem_harness::oracles::fuzz::diff_trace.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    if let Err(report) = netsem_tests::judge::diff_trace(data) {
+    if let Err(report) = netsem_harness::oracles::fuzz::diff_trace(data) {
         panic!("{report}");
     }
 });

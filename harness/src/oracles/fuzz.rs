@@ -2,8 +2,9 @@
 //! `Err` with a report when the run was wrong. `fuzz/fuzz_targets/*` are one call each, and
 //! `tests/fuzz_regressions.rs` replays every saved input through the same functions on stable.
 
+use crate::generators::scenario_from_bytes;
+use crate::oracles::lockstep;
 use arbitrary::Unstructured;
-use netsem_gen::{lockstep, scenario_from_bytes};
 use netsem_model::universe::{Attempt, Target};
 use netsem_model::{model, Fault, Universe};
 use netsem_oracle::Oracle;
@@ -161,14 +162,14 @@ pub fn diff_model(bytes: &[u8]) -> Result<(), String> {
 }
 
 const SHIPPED: [&str; 8] = [
-    include_str!("../examples/shop/00-namespaces.yaml"),
-    include_str!("../examples/shop/backend/api.yaml"),
-    include_str!("../examples/shop/backend/db.yaml"),
-    include_str!("../examples/shop/backend/policies.yaml"),
-    include_str!("../examples/shop/frontend/policies.yaml"),
-    include_str!("../examples/shop/frontend/web.yaml"),
-    include_str!("../examples/shop/kube-system/coredns.yaml"),
-    include_str!("../examples/shop/monitoring/prometheus.yaml"),
+    include_str!("../../../examples/shop/00-namespaces.yaml"),
+    include_str!("../../../examples/shop/backend/api.yaml"),
+    include_str!("../../../examples/shop/backend/db.yaml"),
+    include_str!("../../../examples/shop/backend/policies.yaml"),
+    include_str!("../../../examples/shop/frontend/policies.yaml"),
+    include_str!("../../../examples/shop/frontend/web.yaml"),
+    include_str!("../../../examples/shop/kube-system/coredns.yaml"),
+    include_str!("../../../examples/shop/monitoring/prometheus.yaml"),
 ];
 
 /// `manifest`: arbitrary text, or a shipped manifest under byte-level mutations chosen by the

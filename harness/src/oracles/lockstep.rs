@@ -1,7 +1,7 @@
 //! Differential judging: the spec is the reference state machine, any other engine must
 //! observe exactly what it observes, step by step.
 
-use crate::scenario::Scenario;
+use crate::generators::Scenario;
 use netsem_spec::trace::to_json as json;
 use netsem_spec::trace::{Step, TRACE_FORMAT_VERSION};
 use netsem_spec::{Engine, Observation, Op, SpecEngine, Trace};

@@ -1,8 +1,8 @@
-//! Benchmarks: oracle vs spec on realistic generated clusters (netsem-gen's cluster generator).
-//! Run with `cargo bench -p netsem-oracle`; `NETSEM_BENCH_SIZES=50x10,500x100` picks sizes.
+//! Benchmarks: oracle vs spec on realistic generated clusters (the harness's cluster generator).
+//! Run with `cargo bench -p netsem-harness`; `NETSEM_BENCH_SIZES=50x10,500x100` picks sizes.
 //! Figures are ratios measured in one run on one machine; absolute times depend on the machine.
 
-use netsem_gen::cluster::{cluster, Size};
+use netsem_harness::generators::cluster::{cluster, Size};
 use netsem_oracle::Oracle;
 use netsem_spec::matrix::MatrixView;
 use netsem_spec::{Engine, Labels, Op, PodId, Protocol, SpecEngine};

@@ -1,21 +1,21 @@
-//! Cross-crate test support for netsem: the shared trace corpus under `tests/corpus/` is replayed
-//! by every engine, like the shared test data of rust-lang/regex.
-
-pub mod judge;
+//! The shared trace corpus under `tests/corpus/`, replayed by every engine, like the shared test
+//! data of rust-lang/regex.
 
 use std::path::{Path, PathBuf};
 
 /// The directory of the shared trace corpus.
-pub fn corpus_dir() -> PathBuf {
+pub fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("harness/ is inside the workspace")
         .join("tests")
         .join("corpus")
 }
 
 /// Every trace file of the corpus (`.yaml`, `.yml`, `.json`), sorted by path.
-pub fn corpus_files() -> Vec<PathBuf> {
+pub fn files() -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let mut stack = vec![corpus_dir()];
+    let mut stack = vec![dir()];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
