@@ -20,7 +20,7 @@ fn traces() -> Vec<(String, Trace)> {
 fn check_all(make: impl Fn(Profile) -> Box<dyn Engine>) {
     let mut failures = Vec::new();
     for (file, trace) in traces() {
-        let mut engine = make(trace.profile().unwrap());
+        let mut engine = make(trace.profile());
         if let Err(d) = replay(engine.as_mut(), &trace) {
             failures.push(format!("{file} ({}): {d}", engine.name()));
         }
@@ -47,7 +47,7 @@ fn r10_1_spec_and_oracle_observe_the_same_under_every_profile() {
     profiles.push("default,multi-network=type2".parse().unwrap());
     let mut failures = Vec::new();
     for (file, trace) in traces() {
-        let mut own = vec![trace.profile().unwrap()];
+        let mut own = vec![trace.profile()];
         own.extend(profiles.iter().copied());
         for profile in own {
             let mut spec = SpecEngine::new(profile);

@@ -1,9 +1,10 @@
 //! `netsem check`: compare what another implementation observed with the semantics, listing
 //! every disagreement with its explanation.
 
-use super::explain::{explain, End};
+use super::explain::explain;
 use super::{EXIT_BAD_INPUT, EXIT_DISAGREE, EXIT_OK};
 use netsem_oracle::Oracle;
+use netsem_spec::decision::{Source, Target};
 use netsem_spec::matrix::{MatrixEntry, MatrixView};
 use netsem_spec::trace::to_json;
 use netsem_spec::{AllowedPorts, Engine, Op, PortRanges, Protocol, SpecEngine, State, Trace};
@@ -81,11 +82,11 @@ pub fn check(
             return Err(EXIT_BAD_INPUT);
         }
     }
-    Ok(check_matrix(&state, &rows, out))
+    Ok(check_matrix(state, &rows, out))
 }
 
 fn check_matrix(
-    state: &State,
+    mut state: State,
     rows: &BTreeMap<(String, String), (usize, AllowedPorts)>,
     out: &mut dyn Write,
 ) -> i32 {
@@ -128,9 +129,9 @@ fn check_matrix(
                         "DISAGREE line {line}: {s} -> {d} {proto} {set}: {what}"
                     );
                     if let Ok((text, _)) = explain(
-                        state,
-                        &End::Pod(s.clone()),
-                        &End::Pod(d.clone()),
+                        &mut state,
+                        &Source::Pod(s.clone()),
+                        &Target::Pod(d.clone()),
                         proto,
                         port,
                     ) {
@@ -191,7 +192,7 @@ fn check_trace(state: State, trace: &Trace, out: &mut dyn Write) -> i32 {
     let mut engine = SpecEngine { state };
     let mut disagreements = 0;
     for (i, step) in trace.steps.iter().enumerate() {
-        let before = engine.state.clone();
+        let mut before = engine.state.clone();
         let observed = engine.execute(&step.op);
         let fields = step.expect.mismatches(&observed);
         if fields.is_empty() {
@@ -215,7 +216,7 @@ fn check_trace(state: State, trace: &Trace, out: &mut dyn Write) -> i32 {
             to_json(&observed)
         );
         if let Some((from, to, protocol, port)) = connection_of(&step.op) {
-            if let Ok((text, _)) = explain(&before, &from, &to, protocol, port) {
+            if let Ok((text, _)) = explain(&mut before, &from, &to, protocol, port) {
                 for l in text.lines() {
                     let _ = writeln!(out, "    {l}");
                 }
@@ -234,8 +235,9 @@ fn check_trace(state: State, trace: &Trace, out: &mut dyn Write) -> i32 {
     }
 }
 
-fn connection_of(op: &Op) -> Option<(End, End, Protocol, u16)> {
-    match op {
+/// The connection an operation asks about, as `explain` takes it.
+fn connection_of(op: &Op) -> Option<(Source, Target, Protocol, u16)> {
+    let (source, target, protocol, port) = match op {
         Op::OpenPodConnection {
             from,
             to,
@@ -253,60 +255,61 @@ fn connection_of(op: &Op) -> Option<(End, End, Protocol, u16)> {
             to,
             protocol,
             port,
-        } => Some((
-            End::Pod(from.clone()),
-            End::Pod(to.clone()),
-            *protocol,
-            *port,
-        )),
+        } => (
+            Source::Pod(from.clone()),
+            Target::Pod(to.clone()),
+            protocol,
+            port,
+        ),
         Op::OpenServiceConnection {
             from,
             service,
             protocol,
             port,
             ..
-        } => Some((
-            End::Pod(from.clone()),
-            End::Service(service.clone()),
-            *protocol,
-            *port,
-        )),
+        } => (
+            Source::Pod(from.clone()),
+            Target::Service(service.clone()),
+            protocol,
+            port,
+        ),
         Op::OpenConnectionWithIpAddresses {
             from,
             to,
             protocol,
             port,
             ..
-        } => Some((
-            End::Address(from.clone()),
-            End::Address(to.clone()),
-            *protocol,
-            *port,
-        )),
+        } => (
+            Source::Address(from.clone()),
+            Target::Address(to.clone()),
+            protocol,
+            port,
+        ),
         Op::AllowNewConnectionFromIpAddress {
             from,
             to,
             protocol,
             port,
-        } => Some((
-            End::Address(from.clone()),
-            End::Pod(to.clone()),
-            *protocol,
-            *port,
-        )),
+        } => (
+            Source::Address(from.clone()),
+            Target::Pod(to.clone()),
+            protocol,
+            port,
+        ),
         Op::AllowNewConnectionToIpAddress {
             from,
             to,
             protocol,
             port,
-        } => Some((
-            End::Pod(from.clone()),
-            End::Address(to.clone()),
-            *protocol,
-            *port,
-        )),
-        _ => None,
-    }
+        } => (
+            Source::Pod(from.clone()),
+            Target::Address(to.clone()),
+            protocol,
+            port,
+        ),
+        _ => return None,
+    };
+    Some((source, target, *protocol, *port))
 }
 
 #[cfg(test)]

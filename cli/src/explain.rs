@@ -1,22 +1,16 @@
-//! Why a connection is allowed or denied: the spec's decision, with each selecting policy,
-//! each rule's port and peer outcome, the docs/SEMANTICS.md rules, and the profile switches
-//! whose flip would change the verdict.
+//! Why a connection is allowed or denied. The decision is the spec's own (the same
+//! [`attempt`] every trace operation goes through), and it carries each selecting policy, each
+//! rule's port and peer outcome and every Service backend, so this module only prints it; the
+//! profile switches that would change the verdict come from the one table of switches.
 
-use netsem_spec::decision::{Decision, DirectionVerdict, Exemption, Refusal};
-use netsem_spec::policy::{PeerEnd, PolicyType};
-use netsem_spec::{Endpoint, PodId, Profile, Protocol, ServiceId, State};
+use netsem_spec::decision::connect::{attempt, Source, Target};
+use netsem_spec::decision::core::direction_name;
+use netsem_spec::decision::{
+    Decision, DirectionVerdict, Exemption, PeerOutcome, Refusal, SpecCore,
+};
+use netsem_spec::policy::PolicyType;
+use netsem_spec::{AddressOwner, Endpoint, ErrorKind, Protocol, State};
 use std::fmt::Write as _;
-
-/// One end of the connection to explain, as the user named it.
-#[derive(Clone, Debug)]
-pub enum End {
-    /// A pod.
-    Pod(PodId),
-    /// An address (with its domain).
-    Address(netsem_spec::Address),
-    /// A Service (destination only).
-    Service(ServiceId),
-}
 
 fn endpoint_text(state: &State, e: &Endpoint) -> String {
     let addr = e.address().map(|a| format!(" ({a})")).unwrap_or_default();
@@ -27,7 +21,7 @@ fn endpoint_text(state: &State, e: &Endpoint) -> String {
         }
         Endpoint::Node { node, .. } => format!("node {node}{addr}"),
         Endpoint::External { address } => match state.addresses().get(address) {
-            Some(netsem_spec::AddressOwner::External { name }) => {
+            Some(AddressOwner::External { name }) => {
                 format!("external entity {name} ({address})")
             }
             _ => format!("cluster-external address {address}"),
@@ -35,167 +29,93 @@ fn endpoint_text(state: &State, e: &Endpoint) -> String {
     }
 }
 
-/// Every profile that differs from `p` in one switch, with the switch's name.
-fn neighbours(p: &Profile) -> Vec<(String, Profile)> {
-    let mut out = Vec::new();
-    let switches: [(&str, &[&str]); 9] = [
-        ("pod-to-self", &["allowed", "policy-checked"]),
-        ("service-hairpin", &["allowed", "policy-checked"]),
-        ("ip-block-pods", &["match-pod-addresses", "external-only"]),
-        ("established", &["keep", "recheck"]),
-        ("node-traffic", &["always-allowed", "policy-checked"]),
-        ("host-network", &["as-node", "as-pod"]),
-        (
-            "other-protocols",
-            &["rules-without-ports", "denied", "allowed"],
-        ),
-        ("named-port-conflict", &["any-match", "first-only"]),
-        ("multi-network", &["type1", "type2"]),
-    ];
-    for (key, values) in switches {
-        for v in values {
-            let mut q = *p;
-            if q.set(key, v).is_ok() && q != *p {
-                out.push((format!("{key}={v}"), q));
-            }
-        }
+fn source_text(state: &State, source: &Source) -> String {
+    match source {
+        Source::Pod(p) => match state.pod_endpoint(p, None) {
+            Ok(e) => endpoint_text(state, &e),
+            Err(_) => format!("pod {p}"),
+        },
+        Source::Address(a) => match state.address_endpoint(a) {
+            Ok(e) => endpoint_text(state, &e),
+            Err(_) => format!("address {a}"),
+        },
     }
-    out
 }
 
-#[allow(clippy::too_many_arguments)]
 fn direction_text(
-    state: &State,
-    pod: &PodId,
     direction: PolicyType,
+    pod: &netsem_spec::PodId,
     verdict: &DirectionVerdict,
-    peer: &Endpoint,
-    dest: Option<&PodId>,
-    protocol: Protocol,
-    port: u16,
     out: &mut String,
 ) {
-    let dir = match direction {
-        PolicyType::Ingress => "ingress",
-        PolicyType::Egress => "egress",
+    let dir = direction_name(direction);
+    let word = match direction {
+        PolicyType::Ingress => "from",
+        PolicyType::Egress => "to",
     };
-    match verdict {
-        DirectionVerdict::NotIsolated => {
-            let _ = writeln!(out, "  {dir} of {pod}: allowed, not isolated: no NetworkPolicy selects it with {direction:?} [rules 5.2, 5.3]");
+    if !verdict.isolated() {
+        let _ = writeln!(out, "  {dir} of {pod}: allowed, not isolated: no NetworkPolicy selects it with {direction:?} [rules 5.2, 5.3]");
+        return;
+    }
+    if verdict.allowed() {
+        let _ = writeln!(out, "  {dir} of {pod}: allowed [rules 5.4, 5.6]");
+        for m in verdict.allowing() {
+            let peer = match m.peer {
+                Some(i) => format!("{word}[{i}]"),
+                None => "any peer (no from/to)".into(),
+            };
+            let _ = writeln!(out, "    by {} {dir}[{}], {peer}", m.policy, m.rule);
         }
-        DirectionVerdict::Allowed { by } => {
-            let _ = writeln!(out, "  {dir} of {pod}: allowed [rules 5.4, 5.6]");
-            for m in by {
-                let peer = match m.peer {
-                    Some(i) => format!(
-                        "{}[{i}]",
-                        if direction == PolicyType::Ingress {
-                            "from"
-                        } else {
-                            "to"
-                        }
-                    ),
-                    None => "any peer (no from/to)".into(),
-                };
-                let _ = writeln!(out, "    by {} {dir}[{}], {peer}", m.policy, m.rule);
-            }
+        return;
+    }
+    let _ = writeln!(out, "  {dir} of {pod}: DENIED: isolated, and no rule of a selecting policy matches [rules 5.2, 5.4]");
+    if verdict.other_protocol_denied {
+        let _ = writeln!(
+            out,
+            "    other-protocols=denied: this protocol is never allowed in an isolated direction [rule 7.7]"
+        );
+    }
+    for p in &verdict.policies {
+        if p.rules.is_empty() {
+            let _ = writeln!(
+                out,
+                "    {}: selects the pod and has no {dir} rule [rule 5.5]",
+                p.policy
+            );
         }
-        DirectionVerdict::Exempt { exemption } => {
-            let _ = writeln!(out, "  {dir} of {pod}: allowed, exempt from policy ({exemption:?}) [rules 7.1, 7.2, 7.5, 7.7]");
-        }
-        DirectionVerdict::Denied { isolated_by } => {
-            let _ = writeln!(out, "  {dir} of {pod}: DENIED: isolated, and no rule of a selecting policy matches [rules 5.2, 5.4]");
-            for id in isolated_by {
-                let Some(policy) = state.policy(id) else {
-                    continue;
-                };
-                let rules = policy.rules(direction);
-                if rules.is_empty() {
-                    let _ = writeln!(
-                        out,
-                        "    {id}: selects the pod and has no {dir} rule [rule 5.5]"
-                    );
+        for (i, rule) in p.rules.iter().enumerate() {
+            let peers = match &rule.peers {
+                PeerOutcome::Any => "peers: any [rule 5.6]".to_string(),
+                PeerOutcome::Matched(m) if m.is_empty() => {
+                    format!("no {word} peer matches [rules 5.11, 5.12]")
                 }
-                for (i, rule) in rules.iter().enumerate() {
-                    let dest_pod = dest.and_then(|d| state.pod(d));
-                    let ports_ok = rule.ports_match(protocol, port, dest_pod, state.profile());
-                    let peer_text =
-                        peer_outcome(state, &policy.id.namespace, rule, peer, direction);
-                    let _ = writeln!(
-                        out,
-                        "    {id} {dir}[{i}]: ports {} [rules 5.7-5.10]; {peer_text}",
-                        if ports_ok { "match" } else { "do not match" }
-                    );
-                }
-            }
+                PeerOutcome::Matched(m) => format!(
+                    "peer {} matches",
+                    m.iter()
+                        .map(|j| format!("{word}[{j}]"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            let _ = writeln!(
+                out,
+                "    {} {dir}[{i}]: ports {} [rules 5.7-5.10]; {peers}",
+                p.policy,
+                if rule.ports { "match" } else { "do not match" }
+            );
         }
     }
 }
 
-fn peer_outcome(
-    state: &State,
-    policy_ns: &str,
-    rule: &netsem_spec::Rule,
-    peer: &Endpoint,
-    direction: PolicyType,
-) -> String {
-    if rule.peers.is_empty() {
-        return "peers: any [rule 5.6]".into();
-    }
-    let word = if direction == PolicyType::Ingress {
-        "from"
-    } else {
-        "to"
-    };
-    let labels;
-    let end = match peer {
-        Endpoint::Pod { pod, address } => match state.pod(pod) {
-            Some(p)
-                if !(p.host_network
-                    && state.profile().host_network
-                        == netsem_spec::profile::HostNetwork::AsNode) =>
-            {
-                labels = state.namespace_labels(&p.id.namespace);
-                PeerEnd::Pod {
-                    pod: p,
-                    namespace_labels: &labels,
-                    address: address.as_ref().map(|a| a.ip),
-                }
-            }
-            _ => PeerEnd::Address(address.as_ref().map(|a| a.ip)),
-        },
-        other => PeerEnd::Address(other.address().map(|a| a.ip)),
-    };
-    let matched: Vec<String> = rule
-        .peers
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.matches(policy_ns, end, state.profile()))
-        .map(|(i, _)| format!("{word}[{i}]"))
-        .collect();
-    if matched.is_empty() {
-        format!("no {word} peer matches [rules 5.11, 5.12]")
-    } else {
-        format!("peer {} matches", matched.join(", "))
-    }
-}
-
-/// Explains one decision between two endpoints.
-pub fn explain_decision(
-    state: &State,
-    source: &Endpoint,
-    destination: &Endpoint,
-    protocol: Protocol,
-    port: u16,
-    service: Option<&ServiceId>,
-    out: &mut String,
-) -> Decision {
-    let d = state.decide(source, destination, protocol, port, service);
+/// Prints one decision, and which single profile switches would flip it.
+fn decision_text(state: &mut State, d: &Decision, out: &mut String) {
     let _ = writeln!(
         out,
-        "{protocol} {} -> {} port {port}",
-        endpoint_text(state, source),
-        endpoint_text(state, destination)
+        "{} {} -> {} port {}",
+        d.protocol,
+        endpoint_text(state, &d.source),
+        endpoint_text(state, &d.destination),
+        d.port
     );
     let _ = writeln!(
         out,
@@ -219,19 +139,8 @@ pub fn explain_decision(
         };
         let _ = writeln!(out, "  exempt: {why}");
     }
-    let dest_pod = destination.pod();
-    match (&d.egress, source.pod()) {
-        (Some(v), Some(pod)) => direction_text(
-            state,
-            pod,
-            PolicyType::Egress,
-            v,
-            destination,
-            dest_pod,
-            protocol,
-            port,
-            out,
-        ),
+    match (&d.egress, d.source.pod()) {
+        (Some(v), Some(pod)) => direction_text(PolicyType::Egress, pod, v, out),
         _ => {
             let _ = writeln!(
                 out,
@@ -239,18 +148,8 @@ pub fn explain_decision(
             );
         }
     }
-    match (&d.ingress, dest_pod) {
-        (Some(v), Some(pod)) => direction_text(
-            state,
-            pod,
-            PolicyType::Ingress,
-            v,
-            source,
-            dest_pod,
-            protocol,
-            port,
-            out,
-        ),
+    match (&d.ingress, d.destination.pod()) {
+        (Some(v), Some(pod)) => direction_text(PolicyType::Ingress, pod, v, out),
         _ => {
             let _ = writeln!(
                 out,
@@ -258,18 +157,25 @@ pub fn explain_decision(
             );
         }
     }
-    let mattered: Vec<String> = neighbours(state.profile())
-        .into_iter()
-        .filter(|(_, p)| {
-            state
-                .clone()
-                .with_profile(*p)
-                .decide(source, destination, protocol, port, service)
-                .allowed
-                != d.allowed
-        })
-        .map(|(name, _)| name)
-        .collect();
+    let profile = *state.profile();
+    let mut mattered = Vec::new();
+    for (name, other) in profile.neighbours() {
+        state.set_profile(other);
+        let flipped = state
+            .decide(
+                &d.source,
+                &d.destination,
+                d.protocol,
+                d.port,
+                d.service.as_ref(),
+            )
+            .allowed
+            != d.allowed;
+        if flipped {
+            mattered.push(name);
+        }
+    }
+    state.set_profile(profile);
     let _ = writeln!(
         out,
         "  profile switches that would change the verdict: {}",
@@ -279,124 +185,82 @@ pub fn explain_decision(
             mattered.join(", ")
         }
     );
-    d
 }
 
-/// Explains a connection from `from` to `to`; returns the text and whether it is allowed
-/// (`None` when a Service's backends disagree).
+/// Explains a connection from `source` to `target`; returns the text and whether it is
+/// allowed (`None` when a Service's backends disagree). The state's profile is the one in
+/// force; it is changed only while the switches are tried, and restored.
 pub fn explain(
-    state: &State,
-    from: &End,
-    to: &End,
+    state: &mut State,
+    source: &Source,
+    target: &Target,
     protocol: Protocol,
     port: u16,
 ) -> Result<(String, Option<bool>), String> {
+    let opened = attempt(state, &SpecCore, source, target, protocol, port, None).map_err(|e| {
+        if e.kind == ErrorKind::NoPodEndpoint {
+            "neither end is a pod: NetworkPolicy says nothing of this traffic (no-pod-endpoint) [rule 3.6]".to_string()
+        } else {
+            e.message
+        }
+    })?;
     let mut out = String::new();
-    let towards = match to {
-        End::Address(a) => Some(a.clone()),
-        End::Pod(p) => state
-            .pod_endpoint(p, None)
-            .map_err(|e| e.to_string())?
-            .address()
-            .cloned(),
-        End::Service(_) => None,
+    let Some(backends) = &opened.backends else {
+        let d = opened
+            .decision
+            .as_ref()
+            .expect("a direct connection is decided");
+        decision_text(state, d, &mut out);
+        return Ok((out, Some(d.allowed)));
     };
-    let source = match from {
-        End::Pod(p) => state
-            .pod_endpoint(p, towards.as_ref())
-            .map_err(|e| e.to_string())?,
-        End::Address(a) => state.address_endpoint(a).map_err(|e| e.to_string())?,
-        End::Service(s) => return Err(format!("a Service ({s}) cannot be a source [rule 3.6]")),
+    let service = match target {
+        Target::Service(s) => s.clone(),
+        Target::Address(a) => match state.addresses().get(a) {
+            Some(AddressOwner::Service { service, .. }) => service.clone(),
+            _ => unreachable!("only a Service has backends"),
+        },
+        Target::Pod(_) => unreachable!("only a Service has backends"),
     };
-    match to {
-        End::Pod(p) => {
-            let dest = state
-                .pod_endpoint(p, source.address())
-                .map_err(|e| e.to_string())?;
-            let d = explain_decision(state, &source, &dest, protocol, port, None, &mut out);
-            Ok((out, Some(d.allowed)))
-        }
-        End::Address(a) => {
-            if let Some(netsem_spec::AddressOwner::Service { service, external }) =
-                state.addresses().get(a)
-            {
-                if !external && matches!(source, Endpoint::External { .. }) {
-                    let _ = writeln!(
-                        out,
-                        "{protocol} {} -> service {service} ({a}) port {port}",
-                        endpoint_text(state, &source)
-                    );
-                    let _ = writeln!(out, "  verdict: DENIED, refused: a cluster address of a Service is not reachable from outside the cluster [rule 6.10]");
-                    return Ok((out, Some(false)));
-                }
-                return explain(state, from, &End::Service(service.clone()), protocol, port);
+    if backends.is_empty() {
+        let _ = match (&opened.refusal, target) {
+            (Some(Refusal::NotReachableFromOutside), Target::Address(a)) => {
+                writeln!(
+                    out,
+                    "{protocol} {} -> service {service} ({a}) port {port}",
+                    source_text(state, source)
+                )
+                .and_then(|_| writeln!(out, "  verdict: DENIED, refused: a cluster address of a Service is not reachable from outside the cluster [rule 6.10]"))
             }
-            let dest = state.address_endpoint(a).map_err(|e| e.to_string())?;
-            if source.pod().is_none() && dest.pod().is_none() {
-                return Err("neither end is a pod: NetworkPolicy says nothing of this traffic (no-pod-endpoint) [rule 3.6]".to_string());
-            }
-            let d = explain_decision(state, &source, &dest, protocol, port, None, &mut out);
-            Ok((out, Some(d.allowed)))
-        }
-        End::Service(svc) => {
-            let service = state
-                .service(svc)
-                .ok_or_else(|| format!("service {svc} does not exist"))?;
-            let node = source
-                .pod()
-                .and_then(|p| state.pod(p))
-                .and_then(|p| p.node.clone());
-            match state.service_backends(service, node.as_deref(), source.address(), protocol, port)
-            {
-                Err(refusal) => {
-                    let _ = writeln!(
-                        out,
-                        "{protocol} {} -> service {svc} port {port}",
-                        endpoint_text(state, &source)
-                    );
-                    let _ = writeln!(out, "  verdict: DENIED, refused by the Service: {refusal:?} [rules 6.2, 6.5-6.8]");
-                    Ok((out, Some(false)))
-                }
-                Ok(backends) => {
-                    let _ = writeln!(out, "service {svc} port {port}/{protocol} has {} possible backend(s); each is decided pod to pod on its target port [rules 6.1, 6.4]", backends.len());
-                    let mut verdicts = Vec::new();
-                    for b in backends {
-                        let dest = Endpoint::Pod {
-                            pod: b.pod.clone(),
-                            address: b.address.clone(),
-                        };
-                        let src = match &source {
-                            Endpoint::Pod { pod, .. } => state
-                                .pod_endpoint(pod, b.address.as_ref())
-                                .map_err(|e| e.to_string())?,
-                            other => other.clone(),
-                        };
-                        let _ = writeln!(out);
-                        let d = explain_decision(
-                            state,
-                            &src,
-                            &dest,
-                            protocol,
-                            b.port,
-                            Some(svc),
-                            &mut out,
-                        );
-                        verdicts.push(d.allowed);
-                    }
-                    let all = verdicts.iter().all(|v| *v);
-                    let none = verdicts.iter().all(|v| !*v);
-                    Ok((
-                        out,
-                        if all {
-                            Some(true)
-                        } else if none {
-                            Some(false)
-                        } else {
-                            None
-                        },
-                    ))
-                }
-            }
-        }
+            (refusal, _) => writeln!(
+                out,
+                "{protocol} {} -> service {service} port {port}",
+                source_text(state, source)
+            )
+            .and_then(|_| {
+                writeln!(
+                    out,
+                    "  verdict: DENIED, refused by the Service: {:?} [rules 6.2, 6.5-6.8]",
+                    refusal.clone().unwrap_or(Refusal::NoBackends)
+                )
+            }),
+        };
+        return Ok((out, Some(false)));
     }
+    let _ = writeln!(out, "service {service} port {port}/{protocol} has {} possible backend(s); each is decided pod to pod on its target port [rules 6.1, 6.4]", backends.len());
+    for d in backends.values() {
+        let _ = writeln!(out);
+        decision_text(state, d, &mut out);
+    }
+    let all = backends.values().all(|d| d.allowed);
+    let none = backends.values().all(|d| !d.allowed);
+    Ok((
+        out,
+        if all {
+            Some(true)
+        } else if none {
+            Some(false)
+        } else {
+            None
+        },
+    ))
 }

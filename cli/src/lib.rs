@@ -7,6 +7,7 @@ mod format;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use netsem_oracle::Oracle;
+use netsem_spec::decision::{Source, Target};
 use netsem_spec::matrix::MatrixView;
 use netsem_spec::{
     replay, Address, Engine, PodId, Profile, Protocol, ServiceId, SpecEngine, State, Trace,
@@ -211,16 +212,16 @@ pub fn run(
             port,
             protocol,
             profile,
-        } => load(&paths, profile.profile, err).and_then(|state| {
+        } => load(&paths, profile.profile, err).and_then(|mut state| {
             let from = match (from, from_ip) {
-                (Some(p), _) => explain::End::Pod(p),
-                (None, Some(a)) => explain::End::Address(a),
+                (Some(p), _) => Source::Pod(p),
+                (None, Some(a)) => Source::Address(a),
                 (None, None) => unreachable!("clap requires --from or --from-ip"),
             };
             let to = match (to, to_ip, to_service) {
-                (Some(p), _, _) => explain::End::Pod(p),
-                (_, Some(a), _) => explain::End::Address(a),
-                (_, _, Some(s)) => explain::End::Service(s),
+                (Some(p), _, _) => Target::Pod(p),
+                (_, Some(a), _) => Target::Address(a),
+                (_, _, Some(s)) => Target::Service(s),
                 _ => {
                     let _ = writeln!(
                         err,
@@ -229,7 +230,7 @@ pub fn run(
                     return Err(EXIT_BAD_INPUT);
                 }
             };
-            match explain::explain(&state, &from, &to, protocol, port) {
+            match explain::explain(&mut state, &from, &to, protocol, port) {
                 Ok((text, allowed)) => {
                     let _ = write!(out, "{text}");
                     Ok(if allowed == Some(true) {
@@ -255,20 +256,13 @@ pub fn run(
                         continue;
                     }
                 };
-                let profile = match trace.profile() {
-                    Ok(p) => p,
-                    Err(e) => {
-                        let _ = writeln!(err, "error: {}: {e}", path.display());
-                        code = EXIT_BAD_INPUT;
-                        continue;
-                    }
-                };
+                let profile = trace.profile();
                 let mut e: Box<dyn Engine> = match engine {
                     EngineName::Spec => Box::new(SpecEngine::new(profile)),
                     EngineName::Oracle => Box::new(Oracle::new(profile)),
                 };
                 match replay(e.as_mut(), &trace) {
-                    Ok(()) => {
+                    Ok(_) => {
                         let _ = writeln!(
                             out,
                             "PASS {} ({} steps, {})",

@@ -198,7 +198,7 @@ impl Node {
         let u = &self.universe;
         u.versions[view as usize]
             .allow_new_connection_to_pod(&u.pods[me], &u.pods[to], Protocol::Tcp, port)
-            .map(|v| v.allowed())
+            .map(|v| v.allowed)
             .unwrap_or(false)
     }
 
@@ -207,7 +207,7 @@ impl Node {
         let u = &self.universe;
         u.versions[view as usize]
             .allow_new_connection_from_pod(&u.pods[me], &u.pods[from], Protocol::Tcp, port)
-            .map(|v| v.allowed())
+            .map(|v| v.allowed)
             .unwrap_or(false)
     }
 

@@ -394,7 +394,7 @@ pub fn counterexample_trace(u: &Universe, v: &Violation) -> Option<Trace> {
             u.fault, u.name
         ),
         rules: vec!["5.4".into(), "5.15".into(), "6.1".into()],
-        profile: Some(u.profile.to_string()),
+        profile: Some(u.profile),
         steps,
     })
 }

@@ -55,7 +55,7 @@ fn broken(name: &str, fault: Fault, property: &'static str, field: &str) {
     let trace = counterexample_trace(&u, &v).expect("exportable");
     // The trace is a corpus trace: it survives YAML, and spec diverges at its last step.
     let trace = netsem_spec::Trace::parse("exported", &trace.to_yaml()).expect("valid trace");
-    let mut spec = SpecEngine::new(trace.profile().unwrap());
+    let mut spec = SpecEngine::new(trace.profile());
     let d = replay(&mut spec, &trace).expect_err("spec must diverge from the broken pipeline");
     assert_eq!(d.step, trace.steps.len() - 1, "{d}");
     assert!(d.fields.contains(&field), "{d}");

@@ -7,6 +7,7 @@ use crate::compiled::{Block, Selector};
 use netsem_spec::net::{PortRef, Protocol};
 use netsem_spec::policy::{Peer, PolicyType};
 use netsem_spec::profile::{IpBlockPods, NamedPortConflict, OtherProtocols, Profile};
+use netsem_spec::state::primary_of;
 use netsem_spec::{
     Address, AddressOwner, ContainerPort, Labels, NetworkPolicy, PodId, PolicyId, State,
 };
@@ -16,16 +17,12 @@ use std::net::IpAddr;
 /// An interned pod.
 #[derive(Clone, Debug)]
 pub(crate) struct PodSlot {
-    pub id: PodId,
     pub ns: u32,
     pub labels: Labels,
     pub node: Option<String>,
     pub host_network: bool,
     pub live: bool,
-    pub ready: bool,
     pub ports: Vec<ContainerPort>,
-    /// Own addresses with interface and network, in address order.
-    pub addresses: Vec<(Address, String, String)>,
     /// The primary address (rule 3.4) per family, IPv4 first, with its network; the first
     /// entry is the address the pod is reached on.
     pub primary: Vec<(IpAddr, Option<String>)>,
@@ -278,39 +275,37 @@ impl Index {
         addresses: Vec<(Address, String, String)>,
     ) -> u32 {
         let ns = self.ns_of(state, &pod.id.namespace);
-        let mut primary: Vec<(IpAddr, Option<String>)> = Vec::new();
-        if pod.host_network {
-            for a in pod
-                .node
+        let candidates: Vec<&Address> = if pod.host_network {
+            pod.node
                 .as_ref()
                 .and_then(|n| self.node_addresses.get(n))
-                .into_iter()
-                .flatten()
-            {
-                if !primary.iter().any(|(ip, _)| ip.is_ipv4() == a.ip.is_ipv4()) {
-                    primary.push((a.ip, None));
-                }
-            }
+                .map(|v| v.iter().collect())
+                .unwrap_or_default()
         } else {
-            for (a, iface, network) in &addresses {
-                if iface == netsem_spec::net::PRIMARY_INTERFACE
-                    && !primary.iter().any(|(ip, _)| ip.is_ipv4() == a.ip.is_ipv4())
-                {
-                    primary.push((a.ip, Some(network.clone())));
-                }
-            }
-        }
+            addresses
+                .iter()
+                .filter(|(_, iface, _)| iface == netsem_spec::net::PRIMARY_INTERFACE)
+                .map(|(a, _, _)| a)
+                .collect()
+        };
+        let primary: Vec<(IpAddr, Option<String>)> = primary_of(candidates)
+            .into_iter()
+            .map(|a| {
+                let network = (!pod.host_network)
+                    .then(|| addresses.iter().find(|(b, _, _)| b == a))
+                    .flatten()
+                    .map(|(_, _, n)| n.clone());
+                (a.ip, network)
+            })
+            .collect();
         let slot = PodSlot {
             primary,
-            id: pod.id.clone(),
             ns,
             labels: pod.labels.clone(),
             node: pod.node.clone(),
             host_network: pod.host_network,
             live: pod.is_live(),
-            ready: pod.ready,
             ports: pod.ports.clone(),
-            addresses,
         };
         let idx = match self.pod_by_id.get(&pod.id) {
             Some(&i) => i,

@@ -9,14 +9,14 @@
 
 use crate::engine::Oracle;
 use crate::index::{named_port_is, proto_slot, CompiledRule, PeerRef};
+use netsem_spec::decision::resolve::{gate, Kind};
 use netsem_spec::matrix::{contract_order, MatrixView};
-use netsem_spec::net::{Protocol, PRIMARY_INTERFACE};
+use netsem_spec::net::Protocol;
 use netsem_spec::policy::PolicyType;
-use netsem_spec::profile::{
-    HostNetwork, IpBlockPods, MultiNetwork, NamedPortConflict, NodeTraffic, PodToSelf,
-};
-use netsem_spec::{Address, AllowedPorts, Endpoint, PodId, PortRanges};
+use netsem_spec::profile::{IpBlockPods, MultiNetwork, NamedPortConflict, NodeTraffic};
+use netsem_spec::{AllowedPorts, PodId, PortRanges};
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 /// The matrix, stored per class pair.
 #[derive(Clone, Debug)]
@@ -70,14 +70,12 @@ struct Signature {
 
 struct Prepared {
     idx: u32,
-    v4: Option<Address>,
-    v6: Option<Address>,
 }
 
 impl Oracle {
     /// The connectivity matrix (rule 10.3), class-compressed.
     pub fn compressed_matrix(&self) -> CompressedMatrix {
-        let ix = &self.index;
+        let ix = &self.core.index;
         let pods = contract_order(ix.pod_by_id.keys().cloned());
         let block_rules: Vec<&CompiledRule> = ix
             .policies
@@ -99,23 +97,15 @@ impl Oracle {
         for (i, id) in pods.iter().enumerate() {
             let idx = ix.pod_by_id[id];
             let slot = ix.slot(idx);
-            let v4 =
-                self.primary_address(slot, Some(&Address::default_domain([0, 0, 0, 0].into())));
-            let v6 = self.primary_address(
-                slot,
-                Some(&Address::default_domain(
-                    std::net::Ipv6Addr::UNSPECIFIED.into(),
-                )),
-            );
-            let v4 = v4.filter(|a| a.ip.is_ipv4());
-            let v6 = v6.filter(|a| a.ip.is_ipv6());
+            let v4 = slot.primary.iter().map(|(ip, _)| *ip).find(IpAddr::is_ipv4);
+            let v6 = slot.primary.iter().map(|(ip, _)| *ip).find(IpAddr::is_ipv6);
             let blocks = if blocks_match_pods || slot.host_network {
                 block_rules
                     .iter()
                     .flat_map(|r| {
                         [
-                            v4.as_ref().is_some_and(|a| r.block_contains(a.ip)),
-                            v6.as_ref().is_some_and(|a| r.block_contains(a.ip)),
+                            v4.is_some_and(|ip| r.block_contains(ip)),
+                            v6.is_some_and(|ip| r.block_contains(ip)),
                         ]
                     })
                     .collect()
@@ -123,14 +113,7 @@ impl Oracle {
                 Vec::new()
             };
             let networks = if type2 {
-                slot.addresses
-                    .iter()
-                    .filter(|(a, iface, _)| {
-                        iface == PRIMARY_INTERFACE
-                            && (Some(a) == v4.as_ref() || Some(a) == v6.as_ref())
-                    })
-                    .map(|(_, _, n)| n.clone())
-                    .collect()
+                slot.primary.iter().filter_map(|(_, n)| n.clone()).collect()
             } else {
                 Vec::new()
             };
@@ -174,7 +157,7 @@ impl Oracle {
                 reps[class as usize].push(i);
             }
             class_of.push(class);
-            prepared.push(Prepared { idx, v4, v6 });
+            prepared.push(Prepared { idx });
         }
 
         let classes = reps.len();
@@ -206,48 +189,29 @@ impl Oracle {
         }
     }
 
-    /// The allowed ports from one pod to another's primary address, by port-set algebra.
+    /// The allowed ports from one pod to another's primary address, by port-set algebra. The
+    /// port-independent rules (refusals, exemptions) are the spec's own [`gate`].
     fn pair_ports(&self, s: &Prepared, d: &Prepared, same: bool) -> AllowedPorts {
-        let ix = &self.index;
+        let ix = &self.core.index;
         let (ss, ds) = (ix.slot(s.idx), ix.slot(d.idx));
-        let dst_addr = d.v4.clone().or_else(|| d.v6.clone());
-        let src_addr = match &dst_addr {
-            Some(a) if a.ip.is_ipv6() => s.v6.clone().or_else(|| s.v4.clone()),
-            _ => s.v4.clone().or_else(|| s.v6.clone()),
-        };
-        let source = Endpoint::Pod {
-            pod: ss.id.clone(),
-            address: src_addr,
-        };
-        let destination = Endpoint::Pod {
-            pod: ds.id.clone(),
-            address: dst_addr,
-        };
-        // Port-independent parts of the decision (refusals, exemptions) come from one
-        // decision on a port no rule mentions specially; the port-dependent part from the rules.
-        if !ss.live || !ds.live {
+        let (dst_facts, dst_ip) = self.pod_facts(ds, None);
+        let (src_facts, src_ip) = self.pod_facts(ss, Some(dst_ip.is_none_or(|ip| ip.is_ipv4())));
+        // Every protocol of the matrix carries ports, so the gate is the same for all three.
+        let g = gate(
+            self.profile(),
+            &src_facts,
+            &dst_facts,
+            same,
+            Protocol::Tcp,
+            false,
+        );
+        if g.blocked.is_some() {
             return AllowedPorts::default();
         }
-        if !self.routable(&source, &destination) {
-            return AllowedPorts::default();
-        }
-        let as_node = |slot: &crate::index::PodSlot| {
-            slot.host_network && self.profile().host_network == HostNetwork::AsNode
-        };
-        let (src_pod, dst_pod) = (!as_node(ss), !as_node(ds));
-        if same && src_pod && self.profile().pod_to_self == PodToSelf::Allowed {
+        if g.exemption.is_some() {
             return AllowedPorts::all();
         }
-        if self.profile().node_traffic == NodeTraffic::AlwaysAllowed
-            && src_pod != dst_pod
-            && src_pod | dst_pod
-            && ss.node.is_some()
-            && ss.node == ds.node
-        {
-            return AllowedPorts::all();
-        }
-        let src_ip = source.address().map(|a| a.ip);
-        let dst_ip = destination.address().map(|a| a.ip);
+        let (src_pod, dst_pod) = (src_facts.kind == Kind::Pod, dst_facts.kind == Kind::Pod);
         let mut out = AllowedPorts::default();
         for protocol in Protocol::PORTED {
             let egress = if src_pod {
@@ -293,7 +257,7 @@ impl Oracle {
         dest: Option<u32>,
         protocol: Protocol,
     ) -> PortRanges {
-        let ix = &self.index;
+        let ix = &self.core.index;
         let list = match direction {
             PolicyType::Ingress => &ix.ingress_of[idx as usize],
             PolicyType::Egress => &ix.egress_of[idx as usize],

@@ -1,15 +1,41 @@
-//! The spec as an [`Engine`]: each trace operation is one primitive of [`State`].
+//! Engines: anything that executes trace operations and reports observations — the spec, the
+//! oracle, the model. [`execute`] is the one mapping from operations to primitives; an engine
+//! is a [`State`] plus a [`DecisionCore`].
 
-use crate::decision::{DirectionVerdict, Opened};
+use crate::decision::connect::{self, Directional};
+use crate::decision::{DecisionCore, Opened, SpecCore};
 use crate::error::{ErrorKind, OpError};
 use crate::manifest::{self, LoadError, Manifest};
 use crate::pod::Attachment;
-use crate::profile::Profile;
+use crate::profile::{Established, Profile};
 use crate::state::{Effects, State};
-use crate::trace::{Engine, Observation, Op};
+use crate::trace::{Observation, Op};
 use std::collections::BTreeSet;
 
-/// The reference engine: a [`State`] driven by trace operations.
+/// Anything that executes operations and reports observations: `spec`, the oracle, the model.
+pub trait Engine {
+    /// The engine's name, for reports.
+    fn name(&self) -> &str;
+
+    /// Executes one operation.
+    fn execute(&mut self, op: &Op) -> Observation;
+
+    /// Why the engine does not model `op` in its current state, if it does not. Asked before
+    /// [`Engine::execute`]; the engine still executes the operation to stay in step, but its
+    /// observation is not judged (the replay counts the skip with its reason).
+    fn skip_reason(&self, op: &Op) -> Option<&'static str> {
+        let _ = op;
+        None
+    }
+
+    /// A fault the engine found in itself while executing the last operation (for the model:
+    /// a property of its pipeline that failed).
+    fn fault(&mut self) -> Option<String> {
+        None
+    }
+}
+
+/// The reference engine: a [`State`] decided by the reference core [`SpecCore`].
 #[derive(Clone, Debug, Default)]
 pub struct SpecEngine {
     /// The cluster state.
@@ -25,6 +51,16 @@ impl SpecEngine {
     }
 }
 
+impl Engine for SpecEngine {
+    fn name(&self) -> &str {
+        "spec"
+    }
+
+    fn execute(&mut self, op: &Op) -> Observation {
+        execute(&mut self.state, &mut SpecCore, op)
+    }
+}
+
 fn effects(r: Result<Effects, OpError>) -> Observation {
     match r {
         Ok(e) => Observation {
@@ -35,10 +71,10 @@ fn effects(r: Result<Effects, OpError>) -> Observation {
     }
 }
 
-fn verdict(r: Result<DirectionVerdict, OpError>) -> Observation {
+fn verdict<V>(r: Result<Directional<V>, OpError>) -> Observation {
     match r {
         Ok(v) => Observation {
-            allowed: Some(v.allowed()),
+            allowed: Some(v.allowed),
             ..Observation::default()
         },
         Err(e) => Observation::error(e.kind),
@@ -46,7 +82,7 @@ fn verdict(r: Result<DirectionVerdict, OpError>) -> Observation {
 }
 
 /// Rule 6.1: what an `open*Connection` reports, including every possible backend.
-pub fn opened(r: Result<Opened, OpError>) -> Observation {
+pub fn opened<V>(r: Result<Opened<V>, OpError>) -> Observation {
     match r {
         Ok(o) => Observation {
             allowed: o.allowed,
@@ -99,13 +135,29 @@ fn manifest_op(
     }
 }
 
-impl Engine for SpecEngine {
-    fn name(&self) -> &str {
-        "spec"
+/// Executes one operation on `state`, deciding with `core` (rule 10.1): the lifecycle and
+/// mapping primitives change the state; the decision and connection primitives go through
+/// [`crate::decision::connect`]. After every successful change, the core syncs its indexes and,
+/// under `established: recheck`, every open connection is decided again (rule 7.4).
+pub fn execute<C: DecisionCore>(state: &mut State, core: &mut C, op: &Op) -> Observation {
+    let mut observed = dispatch(state, core, op);
+    if observed.error.is_none() && op.changes_cluster() {
+        core.sync(state, op);
+        if state.profile().established == Established::Recheck {
+            let cut = connect::recheck(state, core);
+            if !cut.is_empty() {
+                let mut closed = observed.closed.take().unwrap_or_default();
+                closed.extend(cut);
+                closed.sort_unstable();
+                observed.closed = Some(closed);
+            }
+        }
     }
+    observed
+}
 
-    fn execute(&mut self, op: &Op) -> Observation {
-        let s = &mut self.state;
+fn dispatch<C: DecisionCore>(s: &mut State, core: &C, op: &Op) -> Observation {
+    {
         match op {
             Op::AddNamespace { name, labels } => effects(s.add_namespace(name, labels.clone())),
             Op::SetNamespaceLabels { name, labels } => {
@@ -231,47 +283,65 @@ impl Engine for SpecEngine {
                 to,
                 protocol,
                 port,
-            } => verdict(s.allow_new_connection_to_pod(from, to, *protocol, *port)),
+            } => verdict(connect::allow_new_connection_to_pod(
+                s, core, from, to, *protocol, *port,
+            )),
             Op::AllowNewConnectionFromPod {
                 from,
                 to,
                 protocol,
                 port,
-            } => verdict(s.allow_new_connection_from_pod(to, from, *protocol, *port)),
+            } => verdict(connect::allow_new_connection_from_pod(
+                s, core, to, from, *protocol, *port,
+            )),
             Op::AllowNewConnectionFromIpAddress {
                 from,
                 to,
                 protocol,
                 port,
-            } => verdict(s.allow_new_connection_from_ip_address(from, to, *protocol, *port)),
+            } => verdict(connect::allow_new_connection_from_ip_address(
+                s, core, from, to, *protocol, *port,
+            )),
             Op::AllowNewConnectionToIpAddress {
                 from,
                 to,
                 protocol,
                 port,
-            } => verdict(s.allow_new_connection_to_ip_address(from, to, *protocol, *port)),
+            } => verdict(connect::allow_new_connection_to_ip_address(
+                s, core, from, to, *protocol, *port,
+            )),
             Op::OpenPodConnection {
                 from,
                 to,
                 protocol,
                 port,
-            } => opened(s.open_pod_connection(from, to, *protocol, *port)),
+            } => opened(connect::open_pod_connection(
+                s, core, from, to, *protocol, *port,
+            )),
             Op::OpenServiceConnection {
                 from,
                 service,
                 protocol,
                 port,
                 backend,
-            } => {
-                opened(s.open_service_connection(from, service, *protocol, *port, backend.as_ref()))
-            }
+            } => opened(connect::open_service_connection(
+                s,
+                core,
+                from,
+                service,
+                *protocol,
+                *port,
+                backend.as_ref(),
+            )),
             Op::OpenConnectionWithIpAddresses {
                 from,
                 to,
                 protocol,
                 port,
                 backend,
-            } => opened(s.open_connection_with_ip_addresses(
+            } => opened(connect::open_connection_with_ip_addresses(
+                s,
+                core,
                 from,
                 to,
                 *protocol,

@@ -23,18 +23,22 @@ pub mod service;
 pub mod state;
 
 pub use connection::{Connection, Endpoint};
-pub use decision::{Decision, DirectionVerdict, Exemption, Opened, Refusal, RuleMatch};
+pub use decision::{
+    Decision, DecisionCore, DirectionVerdict, Exemption, Opened, Party, Refusal, RuleMatch,
+    SpecCore,
+};
 pub use error::{ErrorKind, OpError};
 pub use ident::{ConnectionId, PodId, PolicyId, ServiceId};
 pub use matrix::{AllowedPorts, Matrix, MatrixEntry, PortRanges};
 pub use net::{Address, Network, PortRef, Protocol};
 pub use pod::{Attachment, ContainerPort, Pod, PodPhase};
 pub use policy::{IpBlock, NetworkPolicy, Peer, PolicyPort, PolicyType, Rule};
-pub use profile::Profile;
+pub use profile::{Profile, ProfileError};
 pub use selector::{LabelSelector, Labels, Operator, Requirement};
 pub use service::{Service, ServicePort, ServiceType, TrafficPolicy};
 pub use state::{AddressOwner, Effects, State};
 pub mod engine;
 pub mod trace;
+pub use engine::Engine;
 pub use engine::SpecEngine;
-pub use trace::{replay, Divergence, Engine, Observation, Op, Step, Trace};
+pub use trace::{replay, Divergence, Observation, Op, Step, Trace};

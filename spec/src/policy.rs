@@ -1,6 +1,7 @@
 //! NetworkPolicy v1 (`networking.k8s.io/v1`), and how one policy's rules match a connection.
 //! Rules 5.x. Combining policies, isolation and exemptions is in [`crate::decision`].
 
+use crate::decision::Party;
 use crate::ident::PolicyId;
 use crate::net::{PortRef, Protocol};
 use crate::pod::Pod;
@@ -117,52 +118,37 @@ impl From<Peer> for RawPeer {
     }
 }
 
-/// The other end of a connection, as a peer clause sees it.
-#[derive(Clone, Copy, Debug)]
-pub enum PeerEnd<'a> {
-    /// A pod, its namespace's labels, and the address the connection uses (if known).
-    Pod {
-        /// The pod.
-        pod: &'a Pod,
-        /// Its namespace's labels.
-        namespace_labels: &'a Labels,
-        /// The pod address this connection uses.
-        address: Option<IpAddr>,
-    },
-    /// Anything that is not a pod: a cluster-external address or a node, with its address when
-    /// known.
-    Address(Option<IpAddr>),
-}
-
 impl Peer {
     /// Rules 5.11, 5.12, 7.3: whether this peer clause of a policy in `policy_namespace`
-    /// matches `end`.
-    pub fn matches(&self, policy_namespace: &str, end: PeerEnd<'_>, profile: &Profile) -> bool {
+    /// matches `end`; `namespace_labels` are the labels of a pod end's namespace.
+    pub fn matches(
+        &self,
+        policy_namespace: &str,
+        end: Party<'_>,
+        namespace_labels: Option<&Labels>,
+        profile: &Profile,
+    ) -> bool {
         match (self, end) {
             (
                 Peer::Pods {
                     namespace_selector,
                     pod_selector,
                 },
-                PeerEnd::Pod {
-                    pod,
-                    namespace_labels,
-                    ..
-                },
+                Party::Pod { pod, .. },
             ) => {
                 let namespace_ok = match namespace_selector {
                     None => pod.id.namespace == policy_namespace,
-                    Some(sel) => sel.matches(namespace_labels),
+                    Some(sel) => namespace_labels.is_some_and(|l| sel.matches(l)),
                 };
                 namespace_ok && pod_selector.as_ref().is_none_or(|s| s.matches(&pod.labels))
             }
             // Rule 5.11: selector peers never match non-pod addresses.
-            (Peer::Pods { .. }, PeerEnd::Address(_)) => false,
-            (Peer::IpBlock(block), PeerEnd::Pod { address, .. }) => {
+            (Peer::Pods { .. }, Party::Address(_)) => false,
+            (Peer::IpBlock(block), Party::Pod { address, .. }) => {
                 profile.ip_block_pods == IpBlockPods::MatchPodAddresses
                     && address.is_some_and(|ip| block.contains(ip))
             }
-            (Peer::IpBlock(block), PeerEnd::Address(ip)) => ip.is_some_and(|ip| block.contains(ip)),
+            (Peer::IpBlock(block), Party::Address(ip)) => ip.is_some_and(|ip| block.contains(ip)),
         }
     }
 }
@@ -251,29 +237,6 @@ impl Rule {
                 .ports
                 .iter()
                 .any(|p| p.matches(protocol, port, destination, profile))
-    }
-
-    /// Rule 5.6: `Some(None)` when the rule matches with no peer list, `Some(Some(i))` when peer
-    /// `i` is the first that matches, `None` when the rule does not match.
-    pub fn matching_peer(
-        &self,
-        policy_namespace: &str,
-        end: PeerEnd<'_>,
-        protocol: Protocol,
-        port: u16,
-        destination: Option<&Pod>,
-        profile: &Profile,
-    ) -> Option<Option<usize>> {
-        if !self.ports_match(protocol, port, destination, profile) {
-            return None;
-        }
-        if self.peers.is_empty() {
-            return Some(None);
-        }
-        self.peers
-            .iter()
-            .position(|p| p.matches(policy_namespace, end, profile))
-            .map(Some)
     }
 }
 

@@ -862,7 +862,7 @@ steps:
 "#,
     )
     .unwrap();
-    let mut engine = SpecEngine::new(trace.profile().unwrap());
+    let mut engine = SpecEngine::new(trace.profile());
     replay(&mut engine, &trace).unwrap_or_else(|d| panic!("{d}"));
 }
 
@@ -877,7 +877,7 @@ fn r9_1_trace_apply_reads_files_relative_to_the_trace() {
         }
         other => panic!("{other:?}"),
     }
-    let mut engine = SpecEngine::new(trace.profile().unwrap());
+    let mut engine = SpecEngine::new(trace.profile());
     replay(&mut engine, &trace).unwrap_or_else(|d| panic!("{d}"));
     // Parsed without loading, the file was never read: the step fails.
     let text = std::fs::read_to_string(&path).unwrap();

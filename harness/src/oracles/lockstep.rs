@@ -31,7 +31,7 @@ impl Mismatch {
                 self.engine
             ),
             rules: vec!["10.1".to_string()],
-            profile: Some(self.profile.to_string()),
+            profile: Some(self.profile),
             steps: self.steps.clone(),
         }
     }

@@ -1,8 +1,5 @@
-//! Traces: the one corpus format every engine replays (docs/TRACES.md). Rules 10.x.
-//!
-//! A trace is a versioned sequence of operations, each with the observation it expects. Any
-//! [`Engine`] can replay it; the first step whose observation differs from its expectation is
-//! the divergence.
+//! The trace format (docs/TRACES.md, version 1): a versioned sequence of operations, each with
+//! the observation it expects. Rules 10.1, 10.2.
 
 use crate::error::ErrorKind;
 use crate::ident::{ConnectionId, PodId, PolicyId, ServiceId};
@@ -373,6 +370,122 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// The operation's name as traces spell it (`addPod`).
+    pub fn name(&self) -> &'static str {
+        macro_rules! names {
+            ($($variant:ident => $name:literal),* $(,)?) => {
+                match self { $(Op::$variant { .. } => $name,)* }
+            };
+        }
+        names!(
+            AddNamespace => "addNamespace", SetNamespaceLabels => "setNamespaceLabels",
+            RemoveNamespace => "removeNamespace", AddNode => "addNode", RemoveNode => "removeNode",
+            AddExternalEntity => "addExternalEntity", AddIpAddressDomain => "addIpAddressDomain",
+            RemoveIpAddressDomain => "removeIpAddressDomain", AddNetwork => "addNetwork",
+            RemoveNetwork => "removeNetwork", AddPod => "addPod", RemovePod => "removePod",
+            SetPodLabels => "setPodLabels", AddService => "addService",
+            RemoveService => "removeService", AddPod2ServiceMapping => "addPod2ServiceMapping",
+            RemovePod2ServiceMapping => "removePod2ServiceMapping",
+            RemovePod2ServiceMappings => "removePod2ServiceMappings",
+            RemoveService2PodMappings => "removeService2PodMappings",
+            LookupPod2ServiceMappings => "lookupPod2ServiceMappings",
+            LookupService2PodMappings => "lookupService2PodMappings",
+            AddAddress2PodMapping => "addAddress2PodMapping",
+            RemoveAddress2PodMapping => "removeAddress2PodMapping",
+            RemovePod2AddressMappings => "removePod2AddressMappings",
+            LookupPod2AddressMappings => "lookupPod2AddressMappings",
+            LookupAddress2PodMapping => "lookupAddress2PodMapping",
+            AddAddress2ServiceMapping => "addAddress2ServiceMapping",
+            RemoveAddress2ServiceMapping => "removeAddress2ServiceMapping",
+            RemoveService2AddressMappings => "removeService2AddressMappings",
+            LookupService2AddressMappings => "lookupService2AddressMappings",
+            LookupAddress2ServiceMapping => "lookupAddress2ServiceMapping",
+            AddNetworkPolicy => "addNetworkPolicy", UpdateNetworkPolicy => "updateNetworkPolicy",
+            RemoveNetworkPolicy => "removeNetworkPolicy",
+            AllowNewConnectionToPod => "allowNewConnectionToPod",
+            AllowNewConnectionFromPod => "allowNewConnectionFromPod",
+            AllowNewConnectionFromIpAddress => "allowNewConnectionFromIpAddress",
+            AllowNewConnectionToIpAddress => "allowNewConnectionToIpAddress",
+            OpenPodConnection => "openPodConnection",
+            OpenServiceConnection => "openServiceConnection",
+            OpenConnectionWithIpAddresses => "openConnectionWithIpAddresses",
+            ClosePodConnection => "closePodConnection", Apply => "apply", Delete => "delete",
+        )
+    }
+
+    /// Every operation name, in declaration order.
+    pub const NAMES: [&'static str; 44] = [
+        "addNamespace",
+        "setNamespaceLabels",
+        "removeNamespace",
+        "addNode",
+        "removeNode",
+        "addExternalEntity",
+        "addIpAddressDomain",
+        "removeIpAddressDomain",
+        "addNetwork",
+        "removeNetwork",
+        "addPod",
+        "removePod",
+        "setPodLabels",
+        "addService",
+        "removeService",
+        "addPod2ServiceMapping",
+        "removePod2ServiceMapping",
+        "removePod2ServiceMappings",
+        "removeService2PodMappings",
+        "lookupPod2ServiceMappings",
+        "lookupService2PodMappings",
+        "addAddress2PodMapping",
+        "removeAddress2PodMapping",
+        "removePod2AddressMappings",
+        "lookupPod2AddressMappings",
+        "lookupAddress2PodMapping",
+        "addAddress2ServiceMapping",
+        "removeAddress2ServiceMapping",
+        "removeService2AddressMappings",
+        "lookupService2AddressMappings",
+        "lookupAddress2ServiceMapping",
+        "addNetworkPolicy",
+        "updateNetworkPolicy",
+        "removeNetworkPolicy",
+        "allowNewConnectionToPod",
+        "allowNewConnectionFromPod",
+        "allowNewConnectionFromIpAddress",
+        "allowNewConnectionToIpAddress",
+        "openPodConnection",
+        "openServiceConnection",
+        "openConnectionWithIpAddresses",
+        "closePodConnection",
+        "apply",
+        "delete",
+    ];
+
+    /// Whether the operation changes the cluster (objects, labels, mappings, policies), after
+    /// which indexes are synced and, under `established: recheck`, connections re-checked
+    /// (rule 7.4). Lookups, decisions and the connection table itself do not.
+    pub fn changes_cluster(&self) -> bool {
+        !matches!(
+            self,
+            Op::LookupPod2ServiceMappings { .. }
+                | Op::LookupService2PodMappings { .. }
+                | Op::LookupPod2AddressMappings { .. }
+                | Op::LookupAddress2PodMapping { .. }
+                | Op::LookupService2AddressMappings { .. }
+                | Op::LookupAddress2ServiceMapping { .. }
+                | Op::AllowNewConnectionToPod { .. }
+                | Op::AllowNewConnectionFromPod { .. }
+                | Op::AllowNewConnectionFromIpAddress { .. }
+                | Op::AllowNewConnectionToIpAddress { .. }
+                | Op::OpenPodConnection { .. }
+                | Op::OpenServiceConnection { .. }
+                | Op::OpenConnectionWithIpAddresses { .. }
+                | Op::ClosePodConnection { .. }
+        )
+    }
+}
+
 /// What an engine observed for one operation. Fields that do not apply are absent.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -493,20 +606,82 @@ pub struct Trace {
     /// The docs/SEMANTICS.md rules it covers, e.g. `"5.3"`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<String>,
-    /// The profile, as `NAME[,switch=value]*`; `default` when absent.
+    /// The profile, written `NAME[,switch=value]*`; `default` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<String>,
+    pub profile: Option<Profile>,
     /// The steps, in order.
     pub steps: Vec<Step>,
 }
 
-/// Why a trace could not be read.
+/// Why a trace could not be read. Every variant names the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TraceError(pub String);
+pub enum TraceError {
+    /// The file could not be read.
+    Read {
+        /// The file.
+        file: String,
+        /// The operating system's reason.
+        message: String,
+    },
+    /// The text is not YAML (or JSON).
+    Syntax {
+        /// The file.
+        file: String,
+        /// The parser's message, with its position.
+        message: String,
+    },
+    /// `netsemTrace` is missing or names another version.
+    Version {
+        /// The file.
+        file: String,
+        /// What `netsemTrace` holds, if anything.
+        found: Option<String>,
+    },
+    /// A field is missing, unknown or of the wrong shape (a bad profile included).
+    Field {
+        /// The file.
+        file: String,
+        /// The field's path, `steps[3].op` style.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The manifest `file` of an `apply`/`delete` step could not be read.
+    ManifestFile {
+        /// The trace file.
+        file: String,
+        /// The step, from 0.
+        step: usize,
+        /// The manifest file as resolved.
+        manifest: String,
+        /// The operating system's reason.
+        message: String,
+    },
+}
 
 impl fmt::Display for TraceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            TraceError::Read { file, message } | TraceError::Syntax { file, message } => {
+                write!(f, "{file}: {message}")
+            }
+            TraceError::Version { file, found } => write!(
+                f,
+                "{file}: netsemTrace: expected format version {TRACE_FORMAT_VERSION}, got {}",
+                found.as_deref().unwrap_or("nothing")
+            ),
+            TraceError::Field {
+                file,
+                path,
+                message,
+            } => write!(f, "{file}: {path}: {message}"),
+            TraceError::ManifestFile {
+                file,
+                step,
+                manifest,
+                message,
+            } => write!(f, "{file}: step {step}: file {manifest}: {message}"),
+        }
     }
 }
 
@@ -516,133 +691,64 @@ impl Trace {
     /// Parses a trace from YAML or JSON text (JSON is YAML), checking the version.
     pub fn parse(source: &str, text: &str) -> Result<Trace, TraceError> {
         let value: serde_json::Value =
-            serde_saphyr::from_str(text).map_err(|e| TraceError(format!("{source}: {e}")))?;
-        let version = value.get("netsemTrace").and_then(|v| v.as_u64());
-        if version != Some(u64::from(TRACE_FORMAT_VERSION)) {
-            return Err(TraceError(format!(
-                "{source}: netsemTrace: expected format version {TRACE_FORMAT_VERSION}, got {}",
-                value
-                    .get("netsemTrace")
-                    .map_or("nothing".to_string(), |v| v.to_string())
-            )));
+            serde_saphyr::from_str(text).map_err(|e| TraceError::Syntax {
+                file: source.to_string(),
+                message: e.to_string(),
+            })?;
+        let version = value.get("netsemTrace");
+        if version.and_then(|v| v.as_u64()) != Some(u64::from(TRACE_FORMAT_VERSION)) {
+            return Err(TraceError::Version {
+                file: source.to_string(),
+                found: version.map(|v| v.to_string()),
+            });
         }
-        let trace: Trace = serde_path_to_error::deserialize(value)
-            .map_err(|e| TraceError(format!("{source}: {}: {}", e.path(), e.inner())))?;
-        if let Some(p) = &trace.profile {
-            p.parse::<Profile>()
-                .map_err(|e| TraceError(format!("{source}: profile: {e}")))?;
-        }
-        Ok(trace)
+        serde_path_to_error::deserialize(value).map_err(|e| TraceError::Field {
+            file: source.to_string(),
+            path: e.path().to_string(),
+            message: e.inner().to_string(),
+        })
     }
 
     /// Reads and parses a trace file. The manifest `file` of each `apply`/`delete` step is read,
     /// relative to the trace's directory, into the step's `manifest`.
     pub fn load(path: &Path) -> Result<Trace, TraceError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| TraceError(format!("{}: {e}", path.display())))?;
-        let mut trace = Trace::parse(&path.display().to_string(), &text)?;
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| TraceError::Read {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
+        let mut trace = Trace::parse(&file, &text)?;
         let dir = path.parent().unwrap_or(Path::new(""));
         for (i, step) in trace.steps.iter_mut().enumerate() {
             if let Op::Apply {
                 manifest,
-                file: Some(file),
+                file: Some(name),
             }
             | Op::Delete {
                 manifest,
-                file: Some(file),
+                file: Some(name),
             } = &mut step.op
             {
-                let full = dir.join(file.as_str());
-                *manifest = std::fs::read_to_string(&full).map_err(|e| {
-                    TraceError(format!(
-                        "{}: step {i}: file {}: {e}",
-                        path.display(),
-                        full.display()
-                    ))
-                })?;
+                let full = dir.join(name.as_str());
+                *manifest =
+                    std::fs::read_to_string(&full).map_err(|e| TraceError::ManifestFile {
+                        file: file.clone(),
+                        step: i,
+                        manifest: full.display().to_string(),
+                        message: e.to_string(),
+                    })?;
             }
         }
         Ok(trace)
     }
 
-    /// The profile the trace runs under.
-    pub fn profile(&self) -> Result<Profile, TraceError> {
-        match &self.profile {
-            None => Ok(Profile::default()),
-            Some(p) => p
-                .parse()
-                .map_err(|e| TraceError(format!("{}: profile: {e}", self.name))),
-        }
+    /// The profile the trace runs under (`default` when it names none).
+    pub fn profile(&self) -> Profile {
+        self.profile.unwrap_or_default()
     }
 
     /// The trace as YAML.
     pub fn to_yaml(&self) -> String {
         serde_saphyr::to_string(self).expect("a trace always serializes")
     }
-}
-
-/// Anything that executes operations and reports observations: `spec`, the oracle, the model.
-pub trait Engine {
-    /// The engine's name, for reports.
-    fn name(&self) -> &str;
-    /// Executes one operation.
-    fn execute(&mut self, op: &Op) -> Observation;
-}
-
-/// The first step where an engine's observation differs from the trace's expectation.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Divergence {
-    /// The step's index, from 0.
-    pub step: usize,
-    /// The operation.
-    pub op: Op,
-    /// What the trace expected.
-    pub expected: Observation,
-    /// What the engine observed.
-    pub observed: Observation,
-    /// The fields that differ.
-    pub fields: Vec<&'static str>,
-}
-
-impl fmt::Display for Divergence {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "step {} diverges in {}",
-            self.step,
-            self.fields.join(", ")
-        )?;
-        writeln!(f, "  op:       {}", json(&self.op))?;
-        writeln!(f, "  expected: {}", json(&self.expected))?;
-        write!(f, "  observed: {}", json(&self.observed))
-    }
-}
-
-fn json<T: Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|e| format!("<{e}>"))
-}
-
-/// Rule 10.1: replays `trace` on `engine`, returning the first divergence.
-// A divergence is reported once per replay, so its size does not matter.
-#[allow(clippy::result_large_err)]
-pub fn replay(engine: &mut dyn Engine, trace: &Trace) -> Result<(), Divergence> {
-    for (i, step) in trace.steps.iter().enumerate() {
-        let observed = engine.execute(&step.op);
-        let fields = step.expect.mismatches(&observed);
-        if !fields.is_empty() {
-            return Err(Divergence {
-                step: i,
-                op: step.op.clone(),
-                expected: step.expect.clone(),
-                observed,
-                fields,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// One line of JSON for any trace value, for reports.
-pub fn to_json<T: Serialize>(v: &T) -> String {
-    json(v)
 }

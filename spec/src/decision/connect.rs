@@ -1,0 +1,577 @@
+//! The connection primitives of the source design, written once and generic over the
+//! [`DecisionCore`]: `allowNewConnectionToPod`, `allowNewConnectionFromPod`,
+//! `allowNewConnectionFromIpAddress`, `allowNewConnectionToIpAddress`, `openPodConnection`,
+//! `openServiceConnection`, `openConnectionWithIpAddresses`, and the re-check of established
+//! connections (rule 7.4). [`State`] offers them with the reference core under the seed's names
+//! (`State::open_pod_connection`, …); the oracle calls them with its own core.
+
+use crate::connection::Endpoint;
+use crate::decision::core::{DecisionCore, Query};
+use crate::decision::resolve::{gate, Blocked};
+use crate::decision::{Decision, Exemption, Opened, Refusal};
+use crate::error::{ErrorKind, OpError};
+use crate::ident::{ConnectionId, PodId, ServiceId};
+use crate::net::{Address, Protocol};
+use crate::policy::{Direction, PolicyType};
+use crate::state::{AddressOwner, State};
+use std::collections::BTreeMap;
+
+/// How an operation names the source of a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A pod by identity: it uses its primary address of the destination's family (rule 3.4).
+    Pod(PodId),
+    /// An address, standing for its owner (rule 3.6); the connection keeps it (rule 8.5).
+    Address(Address),
+}
+
+/// How an operation names the destination of a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A pod by identity, on its primary address (rule 3.4).
+    Pod(PodId),
+    /// An address: a pod's, a node's, a Service's (translated, rule 6.4) or the outside's.
+    Address(Address),
+    /// A Service by identity.
+    Service(ServiceId),
+}
+
+/// The verdict of one of the four one-direction primitives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Directional<V> {
+    /// Whether the filter lets the traffic through.
+    pub allowed: bool,
+    /// Set when the traffic is outside policy; an exemption holds for each filter alone
+    /// (rule 5.4).
+    pub exemption: Option<Exemption>,
+    /// The verdict of the direction, when its end is a policed pod and nothing exempts it.
+    pub verdict: Option<V>,
+}
+
+/// The decision for a new connection between two endpoints (rules 2.3, 5.4, 7.x, 8.6).
+/// `service` is the Service it goes through, if any (for the hairpin rule 7.2).
+pub fn decide<C: DecisionCore>(
+    state: &State,
+    core: &C,
+    source: &Endpoint,
+    destination: &Endpoint,
+    protocol: Protocol,
+    port: u16,
+    service: Option<&ServiceId>,
+) -> Decision<C::Verdict> {
+    let src = state.resolve(source);
+    let dst = state.resolve(destination);
+    let same_pod = matches!((src.pod(), dst.pod()), (Some(a), Some(b)) if a.id == b.id);
+    let g = gate(
+        state.profile(),
+        &src.facts,
+        &dst.facts,
+        same_pod,
+        protocol,
+        service.is_some(),
+    );
+    let refusal = g.blocked.map(|b| match b {
+        Blocked::SourceNotRunning => Refusal::NotRunning {
+            pod: source.pod().expect("only a pod is not running").clone(),
+        },
+        Blocked::DestinationNotRunning => Refusal::NotRunning {
+            pod: destination
+                .pod()
+                .expect("only a pod is not running")
+                .clone(),
+        },
+        Blocked::NoRoute => Refusal::NoRoute,
+    });
+    let egress = src.pod().map(|at| {
+        core.direction(
+            state,
+            &Query {
+                at,
+                direction: PolicyType::Egress,
+                peer: dst.party,
+                destination: dst.pod(),
+                protocol,
+                port,
+            },
+        )
+    });
+    let ingress = dst.pod().map(|at| {
+        core.direction(
+            state,
+            &Query {
+                at,
+                direction: PolicyType::Ingress,
+                peer: src.party,
+                destination: Some(at),
+                protocol,
+                port,
+            },
+        )
+    });
+    let allowed = refusal.is_none()
+        && (g.exemption.is_some()
+            || (egress.as_ref().is_none_or(C::allows) && ingress.as_ref().is_none_or(C::allows)));
+    Decision {
+        source: source.clone(),
+        destination: destination.clone(),
+        protocol,
+        port,
+        service: service.cloned(),
+        allowed,
+        refusal,
+        exemption: g.exemption,
+        egress,
+        ingress,
+    }
+}
+
+/// One filter alone: the egress at the source, or the ingress at the destination. Refusals do
+/// not apply (the four primitives are filters, not connections); exemptions do (rule 5.4), so
+/// that `openPodConnection` stays the conjunction of the two pod primitives.
+fn one_direction<C: DecisionCore>(
+    state: &State,
+    core: &C,
+    source: &Endpoint,
+    destination: &Endpoint,
+    direction: Direction,
+    protocol: Protocol,
+    port: u16,
+) -> Directional<C::Verdict> {
+    let src = state.resolve(source);
+    let dst = state.resolve(destination);
+    let same_pod = matches!((src.pod(), dst.pod()), (Some(a), Some(b)) if a.id == b.id);
+    let g = gate(
+        state.profile(),
+        &src.facts,
+        &dst.facts,
+        same_pod,
+        protocol,
+        false,
+    );
+    if g.exemption.is_some() {
+        return Directional {
+            allowed: true,
+            exemption: g.exemption,
+            verdict: None,
+        };
+    }
+    let (at, peer) = match direction {
+        PolicyType::Egress => (src.pod(), dst.party),
+        PolicyType::Ingress => (dst.pod(), src.party),
+    };
+    // An end that is not a policed pod has no policy of its own.
+    let verdict = at.map(|at| {
+        core.direction(
+            state,
+            &Query {
+                at,
+                direction,
+                peer,
+                destination: dst.pod(),
+                protocol,
+                port,
+            },
+        )
+    });
+    Directional {
+        allowed: verdict.as_ref().is_none_or(C::allows),
+        exemption: None,
+        verdict,
+    }
+}
+
+/// `allowNewConnectionToPod(sourcePod, destinationPod, protocol, destinationPort)`: the source
+/// pod's egress verdict towards the destination pod's primary address.
+pub fn allow_new_connection_to_pod<C: DecisionCore>(
+    state: &State,
+    core: &C,
+    source: &PodId,
+    destination: &PodId,
+    protocol: Protocol,
+    port: u16,
+) -> Result<Directional<C::Verdict>, OpError> {
+    let (s, d) = state.pod_pair(source, destination)?;
+    Ok(one_direction(
+        state,
+        core,
+        &s,
+        &d,
+        PolicyType::Egress,
+        protocol,
+        port,
+    ))
+}
+
+/// `allowNewConnectionFromPod(destinationPod, sourcePod, protocol, destinationPort)`: the
+/// destination pod's ingress verdict for the source pod.
+pub fn allow_new_connection_from_pod<C: DecisionCore>(
+    state: &State,
+    core: &C,
+    destination: &PodId,
+    source: &PodId,
+    protocol: Protocol,
+    port: u16,
+) -> Result<Directional<C::Verdict>, OpError> {
+    let (s, d) = state.pod_pair(source, destination)?;
+    Ok(one_direction(
+        state,
+        core,
+        &s,
+        &d,
+        PolicyType::Ingress,
+        protocol,
+        port,
+    ))
+}
+
+/// `allowNewConnectionFromIpAddress(sourceIpAddress, destinationPod, …)`: the destination pod's
+/// ingress verdict for an address.
+pub fn allow_new_connection_from_ip_address<C: DecisionCore>(
+    state: &State,
+    core: &C,
+    source: &Address,
+    destination: &PodId,
+    protocol: Protocol,
+    port: u16,
+) -> Result<Directional<C::Verdict>, OpError> {
+    let d = state.pod_endpoint(destination, Some(source))?;
+    let s = state.address_endpoint(source)?;
+    Ok(one_direction(
+        state,
+        core,
+        &s,
+        &d,
+        PolicyType::Ingress,
+        protocol,
+        port,
+    ))
+}
+
+/// `allowNewConnectionToIpAddress(sourcePod, destinationIpAddress, …)`: the source pod's egress
+/// verdict towards an address.
+pub fn allow_new_connection_to_ip_address<C: DecisionCore>(
+    state: &State,
+    core: &C,
+    source: &PodId,
+    destination: &Address,
+    protocol: Protocol,
+    port: u16,
+) -> Result<Directional<C::Verdict>, OpError> {
+    let s = state.pod_endpoint(source, Some(destination))?;
+    // Rule 3.6: as a destination, a Service address is just the address the filter sees.
+    let d = match state.addresses().get(destination) {
+        Some(AddressOwner::Service { .. }) => Endpoint::External {
+            address: destination.clone(),
+        },
+        _ => state.address_endpoint(destination)?,
+    };
+    Ok(one_direction(
+        state,
+        core,
+        &s,
+        &d,
+        PolicyType::Egress,
+        protocol,
+        port,
+    ))
+}
+
+/// What a new connection from `source` to `target` would do, without opening it: the
+/// decision, or for a Service every possible backend's decision and the chosen one (rule 6.1).
+/// `pick` is the backend an implementation picked. [`commit`] opens it.
+pub fn attempt<C: DecisionCore>(
+    state: &State,
+    core: &C,
+    source: &Source,
+    target: &Target,
+    protocol: Protocol,
+    port: u16,
+    pick: Option<&PodId>,
+) -> Result<Opened<C::Verdict>, OpError> {
+    let via = |src: Endpoint, fixed: bool, service: &ServiceId| {
+        let node = state.node_of(&src).map(str::to_string);
+        through_service(state, core, src, fixed, node, service, protocol, port, pick)
+    };
+    match (source, target) {
+        (Source::Pod(s), Target::Pod(d)) => {
+            let (s, d) = state.pod_pair(s, d)?;
+            Ok(direct(state, core, s, d, protocol, port))
+        }
+        (Source::Pod(s), Target::Service(service)) => {
+            via(state.pod_endpoint(s, None)?, false, service)
+        }
+        (Source::Pod(s), Target::Address(a)) => match state.addresses().get(a) {
+            Some(AddressOwner::Service { service, .. }) => {
+                via(state.pod_endpoint(s, None)?, false, service)
+            }
+            _ => {
+                let src = state.pod_endpoint(s, Some(a))?;
+                let dst = state.address_endpoint(a)?;
+                Ok(direct(state, core, src, dst, protocol, port))
+            }
+        },
+        (Source::Address(a), target) => {
+            let src = state.address_endpoint(a)?;
+            match target {
+                Target::Pod(d) => {
+                    let dst = state.pod_endpoint(d, src.address())?;
+                    Ok(direct(state, core, src, dst, protocol, port))
+                }
+                Target::Service(service) => via(src, true, service),
+                Target::Address(b) => {
+                    if let Some(AddressOwner::Service { service, external }) =
+                        state.addresses().get(b)
+                    {
+                        // Rule 6.10: a cluster address is not reachable from outside.
+                        if !external && matches!(src, Endpoint::External { .. }) {
+                            if let Some(p) = pick {
+                                return Err(not_a_backend(p, service));
+                            }
+                            return Ok(Opened {
+                                allowed: Some(false),
+                                refusal: Some(Refusal::NotReachableFromOutside),
+                                backends: Some(BTreeMap::new()),
+                                ..Opened::default()
+                            });
+                        }
+                        return via(src, true, service);
+                    }
+                    let dst = state.address_endpoint(b)?;
+                    if src.pod().is_none() && dst.pod().is_none() {
+                        return Err(OpError::new(
+                            ErrorKind::NoPodEndpoint,
+                            format!("neither {a} nor {b} is a pod address"),
+                        ));
+                    }
+                    Ok(direct(state, core, src, dst, protocol, port))
+                }
+            }
+        }
+    }
+}
+
+/// Opens the connection an [`attempt`] decided, if it was allowed on a definite path.
+pub fn commit<V>(state: &mut State, mut opened: Opened<V>) -> Opened<V> {
+    if let Some(d) = opened.decision.as_ref().filter(|d| d.allowed) {
+        opened.connection = Some(state.new_connection(
+            d.source.clone(),
+            d.destination.clone(),
+            d.protocol,
+            d.port,
+            d.service.clone(),
+        ));
+    }
+    opened
+}
+
+/// `openPodConnection(sourcePod, destinationPod, protocol, port)`: opens a connection iff
+/// `allowNewConnectionToPod` and `allowNewConnectionFromPod` both allow it (rule 5.4), or it is
+/// exempt (rules 7.1, 7.5).
+pub fn open_pod_connection<C: DecisionCore>(
+    state: &mut State,
+    core: &C,
+    source: &PodId,
+    destination: &PodId,
+    protocol: Protocol,
+    port: u16,
+) -> Result<Opened<C::Verdict>, OpError> {
+    let o = attempt(
+        state,
+        core,
+        &Source::Pod(source.clone()),
+        &Target::Pod(destination.clone()),
+        protocol,
+        port,
+        None,
+    )?;
+    Ok(commit(state, o))
+}
+
+/// `openServiceConnection(sourcePod, destinationService, protocol, port)`: translated to a
+/// backend pod and its target port, then decided as pod to pod (rules 6.1, 6.4).
+pub fn open_service_connection<C: DecisionCore>(
+    state: &mut State,
+    core: &C,
+    source: &PodId,
+    service: &ServiceId,
+    protocol: Protocol,
+    port: u16,
+    pick: Option<&PodId>,
+) -> Result<Opened<C::Verdict>, OpError> {
+    let o = attempt(
+        state,
+        core,
+        &Source::Pod(source.clone()),
+        &Target::Service(service.clone()),
+        protocol,
+        port,
+        pick,
+    )?;
+    Ok(commit(state, o))
+}
+
+/// `openConnectionWithIpAddresses(sourceDomain, sourceIp, destinationDomain, destinationIp,
+/// protocol, port)`: each address stands for its pod, node, Service or the outside; pod to pod
+/// checks both directions (rule 3.7, fixing the seed's one-way slip).
+pub fn open_connection_with_ip_addresses<C: DecisionCore>(
+    state: &mut State,
+    core: &C,
+    source: &Address,
+    destination: &Address,
+    protocol: Protocol,
+    port: u16,
+    pick: Option<&PodId>,
+) -> Result<Opened<C::Verdict>, OpError> {
+    let o = attempt(
+        state,
+        core,
+        &Source::Address(source.clone()),
+        &Target::Address(destination.clone()),
+        protocol,
+        port,
+        pick,
+    )?;
+    Ok(commit(state, o))
+}
+
+/// Rule 7.4 (`established: recheck`): decides every open connection again as if new and closes
+/// those now denied; returns their ids.
+pub fn recheck<C: DecisionCore>(state: &mut State, core: &C) -> Vec<ConnectionId> {
+    let exists = |s: &State, e: &Endpoint| e.pod().is_none_or(|p| s.pod(p).is_some());
+    let cut: Vec<ConnectionId> = state
+        .connections()
+        .values()
+        .filter(|c| {
+            !(exists(state, &c.source)
+                && exists(state, &c.destination)
+                && decide(
+                    state,
+                    core,
+                    &c.source,
+                    &c.destination,
+                    c.protocol,
+                    c.port,
+                    c.service.as_ref(),
+                )
+                .allowed)
+        })
+        .map(|c| c.id)
+        .collect();
+    for id in &cut {
+        let _ = state.delete_connection(*id);
+    }
+    cut
+}
+
+fn direct<C: DecisionCore>(
+    state: &State,
+    core: &C,
+    source: Endpoint,
+    destination: Endpoint,
+    protocol: Protocol,
+    port: u16,
+) -> Opened<C::Verdict> {
+    let decision = decide(state, core, &source, &destination, protocol, port, None);
+    Opened {
+        allowed: Some(decision.allowed),
+        refusal: decision.refusal.clone(),
+        decision: Some(decision),
+        ..Opened::default()
+    }
+}
+
+/// Rule 6.1: decides every possible backend, then takes the chosen one. `pick` is the backend
+/// the caller observed; without it, a single backend is taken, and several are only decided
+/// unless they all deny.
+#[allow(clippy::too_many_arguments)]
+fn through_service<C: DecisionCore>(
+    state: &State,
+    core: &C,
+    source: Endpoint,
+    source_fixed: bool,
+    source_node: Option<String>,
+    service: &ServiceId,
+    protocol: Protocol,
+    port: u16,
+    pick: Option<&PodId>,
+) -> Result<Opened<C::Verdict>, OpError> {
+    let svc = state
+        .service(service)
+        .ok_or_else(|| OpError::not_found("service", service))?;
+    let backends = match state.service_backends(
+        svc,
+        source_node.as_deref(),
+        source.address(),
+        protocol,
+        port,
+    ) {
+        Ok(b) => b,
+        Err(refusal) => {
+            if let Some(p) = pick {
+                return Err(not_a_backend(p, service));
+            }
+            return Ok(Opened {
+                allowed: Some(false),
+                refusal: Some(refusal),
+                backends: Some(BTreeMap::new()),
+                ..Opened::default()
+            });
+        }
+    };
+    let mut decided = BTreeMap::new();
+    for b in backends {
+        let destination = Endpoint::Pod {
+            pod: b.pod.clone(),
+            address: b.address.clone(),
+        };
+        // A client named by identity uses its address of the backend's family (rule 3.4); a
+        // client named by address keeps it (rules 3.6, 8.5).
+        let source = match &source {
+            Endpoint::Pod { pod, .. } if !source_fixed => {
+                state.pod_endpoint(pod, b.address.as_ref())?
+            }
+            other => other.clone(),
+        };
+        let decision = decide(
+            state,
+            core,
+            &source,
+            &destination,
+            protocol,
+            b.port,
+            Some(service),
+        );
+        decided.insert(b.pod, decision);
+    }
+    let chosen = match pick {
+        Some(p) if decided.contains_key(p) => Some(p.clone()),
+        Some(p) => return Err(not_a_backend(p, service)),
+        None if decided.len() == 1 => decided.keys().next().cloned(),
+        None => None,
+    };
+    let Some(chosen) = chosen else {
+        let all_deny = decided.values().all(|d| !d.allowed);
+        return Ok(Opened {
+            allowed: all_deny.then_some(false),
+            refusal: (!all_deny).then_some(Refusal::BackendNotChosen),
+            backends: Some(decided),
+            ..Opened::default()
+        });
+    };
+    let decision = decided[&chosen].clone();
+    Ok(Opened {
+        allowed: Some(decision.allowed),
+        connection: None,
+        refusal: decision.refusal.clone(),
+        decision: Some(decision),
+        backends: Some(decided),
+        backend: Some(chosen),
+    })
+}
+
+fn not_a_backend(pod: &PodId, service: &ServiceId) -> OpError {
+    OpError::new(
+        ErrorKind::NotABackend,
+        format!("pod {pod} is not a possible backend of service {service}"),
+    )
+}

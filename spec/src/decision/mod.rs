@@ -1,0 +1,129 @@
+//! Policy decisions and the connection primitives of the source design: `allowNewConnection*`,
+//! `openPodConnection`, `openServiceConnection`, `openConnectionWithIpAddresses` (seed 000/001,
+//! "Pod Communication with Network Policies", "Definition of openConnectionFromIpAddresses").
+//!
+//! The module is layered so that exactly one part has a twin elsewhere:
+//!
+//! - [`resolve`]: what each end of a connection is (rules 3.4, 3.6, 7.6) and what is decided
+//!   before any policy — refusals and exemptions (rules 2.3, 7.1, 7.2, 7.5, 7.7, 8.6);
+//! - [`core`]: the **decision core**, the verdict of one direction at one policed pod (rules
+//!   5.x). [`DecisionCore`] is the trait; [`SpecCore`] is the reference evaluation. The oracle
+//!   implements the same trait from its indexes, and the differential tests judge the two;
+//! - [`services`]: which pods a Service connection may reach (rules 6.x, 8.5, 8.6);
+//! - [`connect`]: the primitives themselves and the re-check of established connections
+//!   (rule 7.4), written once, generic over the core.
+
+pub mod connect;
+pub mod core;
+pub mod resolve;
+mod seed;
+pub mod services;
+
+pub use self::core::{
+    DecisionCore, DirectionVerdict, PeerOutcome, PolicyOutcome, Query, RuleMatch, RuleOutcome,
+    SpecCore,
+};
+pub use connect::{Directional, Source, Target};
+pub use resolve::{Facts, Gate, Party};
+pub use services::Backend;
+
+use crate::connection::Endpoint;
+use crate::ident::{ConnectionId, PodId, ServiceId};
+use crate::net::Protocol;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Traffic that is outside NetworkPolicy under the profile in force (rules 7.1, 7.2, 7.5, 7.7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Exemption {
+    /// A pod to itself (rule 7.1, `pod-to-self: allowed`).
+    PodToSelf,
+    /// A pod to itself through a Service (rule 7.2, `service-hairpin: allowed`).
+    ServiceHairpin,
+    /// Between a pod and its own node (rule 7.5, `node-traffic: always-allowed`).
+    OwnNode,
+    /// A protocol NetworkPolicy does not speak (rule 7.7, `other-protocols: allowed`).
+    OtherProtocol,
+}
+
+/// Why a connection was refused before, or instead of, policy.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "reason")]
+pub enum Refusal {
+    /// The pod is not running (rule 2.3).
+    NotRunning {
+        /// The pod.
+        pod: PodId,
+    },
+    /// Type 2 multi-network: the two addresses are on different networks (rule 8.6).
+    NoRoute,
+    /// The Service has no port for this protocol and port (rule 6.2).
+    NoServicePort,
+    /// The Service has no possible backend (rule 6.6).
+    NoBackends,
+    /// An `ExternalName` Service proxies nothing (rule 6.8).
+    ExternalName,
+    /// A cluster-internal Service address reached from outside the cluster (rule 6.10).
+    NotReachableFromOutside,
+    /// Several backends are possible, their verdicts differ or allow, and the operation did
+    /// not say which one was picked (rule 6.1).
+    BackendNotChosen,
+}
+
+/// The decision for one new connection between two endpoints, with everything that went into
+/// it, so that an explanation prints it instead of deriving it again. `V` is the decision core's
+/// verdict of one direction: [`DirectionVerdict`] for the spec, `bool` for the oracle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision<V = DirectionVerdict> {
+    /// The source, as decided (a client's address is the one the connection uses).
+    pub source: Endpoint,
+    /// The destination, after Service translation (rule 6.4).
+    pub destination: Endpoint,
+    /// The protocol.
+    pub protocol: Protocol,
+    /// The destination port, after Service translation.
+    pub port: u16,
+    /// The Service the connection goes through, if any.
+    pub service: Option<ServiceId>,
+    /// The verdict: a connection may be opened.
+    pub allowed: bool,
+    /// Set when the connection is refused before policy.
+    pub refusal: Option<Refusal>,
+    /// Set when the traffic is outside policy.
+    pub exemption: Option<Exemption>,
+    /// The source pod's egress verdict; `None` when the source is not a policed pod.
+    pub egress: Option<V>,
+    /// The destination pod's ingress verdict; `None` when the destination is not a policed pod.
+    pub ingress: Option<V>,
+}
+
+/// The result of an `open*Connection` primitive (or of its dry run, [`connect::attempt`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Opened<V = DirectionVerdict> {
+    /// Whether the connection is allowed; `None` when it depends on a backend nobody chose.
+    pub allowed: Option<bool>,
+    /// The new connection's id, when one was opened.
+    pub connection: Option<ConnectionId>,
+    /// Why nothing was opened, when it was refused before or instead of policy.
+    pub refusal: Option<Refusal>,
+    /// The decision for the path taken (the chosen backend's, for a Service).
+    pub decision: Option<Decision<V>>,
+    /// For a Service: every possible backend and its decision (rule 6.1).
+    pub backends: Option<BTreeMap<PodId, Decision<V>>>,
+    /// For a Service: the backend the connection went to.
+    pub backend: Option<PodId>,
+}
+
+impl<V> Default for Opened<V> {
+    fn default() -> Self {
+        Opened {
+            allowed: None,
+            connection: None,
+            refusal: None,
+            decision: None,
+            backends: None,
+            backend: None,
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! IP address domains and networks (rules 8.1, 8.2).
+
+use super::{AddressOwner, Effects, State};
+use crate::error::{ErrorKind, OpError};
+use crate::net::{Network, DEFAULT_DOMAIN, DEFAULT_NETWORK};
+
+impl State {
+    /// `ip_address_domain<name>` (rule 8.1).
+    pub fn add_ip_address_domain(&mut self, name: &str) -> Result<Effects, OpError> {
+        if !self.domains.insert(name.to_string()) {
+            return Err(OpError::already_exists("ip address domain", name));
+        }
+        Ok(self.settle())
+    }
+
+    /// Removes a domain no network and no address uses.
+    pub fn remove_ip_address_domain(&mut self, name: &str) -> Result<Effects, OpError> {
+        if !self.domains.contains(name) {
+            return Err(OpError::not_found("ip address domain", name));
+        }
+        if name == DEFAULT_DOMAIN
+            || self.networks.values().any(|n| n.domain == name)
+            || self.addresses.keys().any(|a| a.domain == name)
+        {
+            return Err(OpError::new(
+                ErrorKind::InUse,
+                format!("ip address domain {name} is in use"),
+            ));
+        }
+        self.domains.remove(name);
+        Ok(self.settle())
+    }
+
+    /// `network<name, domain>` (rule 8.1).
+    pub fn add_network(&mut self, name: &str, domain: &str) -> Result<Effects, OpError> {
+        if self.networks.contains_key(name) {
+            return Err(OpError::already_exists("network", name));
+        }
+        self.check_domain(domain)?;
+        self.networks.insert(
+            name.to_string(),
+            Network {
+                name: name.to_string(),
+                domain: domain.to_string(),
+            },
+        );
+        Ok(self.settle())
+    }
+
+    /// Removes a network no address uses.
+    pub fn remove_network(&mut self, name: &str) -> Result<Effects, OpError> {
+        if !self.networks.contains_key(name) {
+            return Err(OpError::not_found("network", name));
+        }
+        if name == DEFAULT_NETWORK
+            || self
+                .addresses
+                .values()
+                .any(|o| matches!(o, AddressOwner::Pod { network, .. } if network == name))
+        {
+            return Err(OpError::new(
+                ErrorKind::InUse,
+                format!("network {name} is in use"),
+            ));
+        }
+        self.networks.remove(name);
+        Ok(self.settle())
+    }
+}

@@ -1,0 +1,37 @@
+//! The NetworkPolicy lifecycle (rule 5.14).
+
+use super::{Effects, State};
+use crate::error::OpError;
+use crate::ident::PolicyId;
+use crate::policy::NetworkPolicy;
+
+impl State {
+    // ----- NetworkPolicy lifecycle (rule 5.14) ----------------------------------------------
+
+    /// `addNetworkPolicy`.
+    pub fn add_network_policy(&mut self, policy: NetworkPolicy) -> Result<Effects, OpError> {
+        if self.policies.contains_key(&policy.id) {
+            return Err(OpError::already_exists("network policy", &policy.id));
+        }
+        self.policies.insert(policy.id.clone(), policy);
+        Ok(self.settle())
+    }
+
+    /// `updateNetworkPolicy`: replaces an existing policy.
+    pub fn update_network_policy(&mut self, policy: NetworkPolicy) -> Result<Effects, OpError> {
+        let slot = self
+            .policies
+            .get_mut(&policy.id)
+            .ok_or_else(|| OpError::not_found("network policy", &policy.id))?;
+        *slot = policy;
+        Ok(self.settle())
+    }
+
+    /// `removeNetworkPolicy`.
+    pub fn remove_network_policy(&mut self, id: &PolicyId) -> Result<Effects, OpError> {
+        if self.policies.remove(id).is_none() {
+            return Err(OpError::not_found("network policy", id));
+        }
+        Ok(self.settle())
+    }
+}
