@@ -7,15 +7,19 @@ use netsem_oracle::Oracle;
 use netsem_spec::decision::{Source, Target};
 use netsem_spec::matrix::{MatrixEntry, MatrixView};
 use netsem_spec::trace::to_json;
-use netsem_spec::{AllowedPorts, Engine, Op, PortRanges, Protocol, SpecEngine, State, Trace};
+use netsem_spec::{
+    AllowedPorts, Engine, Op, PortRanges, Profile, Protocol, SpecEngine, State, Trace,
+};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-/// Checks an observed matrix (jsonl) or trace against `state`.
+/// Checks an observed matrix (jsonl) or trace against `state`, under `profile` when given, else
+/// under an observed trace's own profile (or `default`).
 pub fn check(
-    state: State,
+    mut state: State,
     observed: &Path,
+    profile: Option<Profile>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<i32, i32> {
@@ -31,6 +35,18 @@ pub fn check(
             let _ = writeln!(err, "error: {e}");
             EXIT_BAD_INPUT
         })?;
+        let own = trace.profile();
+        match profile {
+            Some(p) if trace.profile.is_some() && p != own => {
+                let _ = writeln!(
+                    err,
+                    "note: --profile {p} overrides the trace's profile {own}"
+                );
+                state.set_profile(p);
+            }
+            Some(p) => state.set_profile(p),
+            None => state.set_profile(own),
+        }
         return Ok(check_trace(state, &trace, out));
     }
     let mut rows: BTreeMap<(String, String), (usize, AllowedPorts)> = BTreeMap::new();

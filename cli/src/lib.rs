@@ -132,8 +132,10 @@ enum Command {
         /// The observations: a matrix (.jsonl) or a trace (.yaml/.json).
         #[arg(long)]
         observed: PathBuf,
-        #[command(flatten)]
-        profile: ProfileArg,
+        /// Implementation-defined choices (docs/SEMANTICS.md §7). Default: an observed trace's
+        /// own `profile:`, else `default`.
+        #[arg(long, value_parser = parse_profile)]
+        profile: Option<Profile>,
     },
 }
 
@@ -285,8 +287,8 @@ pub fn run(
             paths,
             observed,
             profile,
-        } => load(&paths, profile.profile, err)
-            .and_then(|state| check::check(state, &observed, out, err)),
+        } => load(&paths, profile.unwrap_or_default(), err)
+            .and_then(|state| check::check(state, &observed, profile, out, err)),
     };
     result.unwrap_or_else(|code| code)
 }

@@ -1767,28 +1767,32 @@ fn check_a_trace_observation_lists_the_wrong_step_with_its_explanation() {
 }
 
 #[test]
-fn check_a_trace_uses_the_command_line_profile_not_the_trace_profile() {
+fn check_a_trace_honours_its_own_profile_unless_profile_is_given() {
     let tmp = TempDir::new("check-profile");
     let observed = tmp.write(
         "self.yaml",
         "netsemTrace: 1\nname: self\nprofile: \"default,pod-to-self=policy-checked\"\nsteps:\n  - {op: openPodConnection, from: backend/api, to: backend/api, port: 1, expect: {allowed: false}}\n",
     );
-    // Observed today: the trace's `profile:` is silently ignored; only --profile counts.
-    // Unclear: a conflicting trace profile should probably be an error or at least a warning.
+    // The trace's own profile: pod-to-self is policy-checked, and backend/api is isolated.
     let o = netsem(&["check", SHOP, "--observed", &observed]);
-    assert_eq!((o.code, o.stderr.as_str()), (1, ""), "{o:#?}");
-    assert!(o.stdout.ends_with("checked 1 steps: 1 disagreement(s)\n"));
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (0, "checked 1 steps: 0 disagreement(s)\n", "")
+    );
+    // --profile overrides it, and says so.
     let o = netsem(&[
         "check",
         SHOP,
         "--observed",
         &observed,
         "--profile",
-        "default,pod-to-self=policy-checked",
+        "default",
     ]);
+    assert_eq!(o.code, 1, "{o:#?}");
+    assert!(o.stdout.ends_with("checked 1 steps: 1 disagreement(s)\n"));
     assert_eq!(
-        (o.code, o.stdout.as_str()),
-        (0, "checked 1 steps: 0 disagreement(s)\n")
+        o.stderr,
+        "note: --profile default overrides the trace's profile default,pod-to-self=policy-checked\n"
     );
 }
 
