@@ -9,9 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use netsem_oracle::Oracle;
 use netsem_spec::decision::{Source, Target};
 use netsem_spec::matrix::MatrixView;
-use netsem_spec::{
-    replay, Address, Engine, PodId, Profile, Protocol, ServiceId, SpecEngine, State, Trace,
-};
+use netsem_spec::{replay, Address, PodId, Profile, Protocol, ServiceId, State, Trace};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -42,6 +40,28 @@ enum EngineName {
     Oracle,
     /// The reference semantics (slow, obviously right).
     Spec,
+}
+
+/// The engines that replay traces: every engine of the harness's registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ReplayEngine {
+    /// The fast indexed engine.
+    Oracle,
+    /// The reference semantics (slow, obviously right).
+    Spec,
+    /// The enforcement model: connections through its pipeline, model-checked; what it does
+    /// not model is skipped with a reason.
+    Model,
+}
+
+impl ReplayEngine {
+    fn name(self) -> &'static str {
+        match self {
+            ReplayEngine::Oracle => "oracle",
+            ReplayEngine::Spec => "spec",
+            ReplayEngine::Model => "model",
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -111,15 +131,15 @@ enum Command {
     },
     /// Replay traces and report the first divergence of each.
     #[command(
-        after_help = "Examples:\n  netsem run tests/corpus/*.yaml\n  netsem run my-trace.yaml --engine spec\n\nExit code 0 when every trace passes, 1 when one diverges, 2 when one cannot be read."
+        after_help = "Examples:\n  netsem run tests/corpus/*.yaml\n  netsem run my-trace.yaml --engine spec\n  netsem run my-trace.yaml --engine model\n\nExit code 0 when every trace passes, 1 when one diverges, 2 when one cannot be read."
     )]
     Run {
         /// Trace files (YAML or JSON, docs/TRACES.md).
         #[arg(required = true)]
         traces: Vec<PathBuf>,
         /// Which engine replays them.
-        #[arg(long, value_enum, default_value_t = EngineName::Oracle)]
-        engine: EngineName,
+        #[arg(long, value_enum, default_value_t = ReplayEngine::Oracle)]
+        engine: ReplayEngine,
     },
     /// Check what another implementation observed against the semantics.
     #[command(
@@ -259,18 +279,27 @@ pub fn run(
                     }
                 };
                 let profile = trace.profile();
-                let mut e: Box<dyn Engine> = match engine {
-                    EngineName::Spec => Box::new(SpecEngine::new(profile)),
-                    EngineName::Oracle => Box::new(Oracle::new(profile)),
-                };
+                let mut e = netsem_harness::engines::build(engine.name(), profile)
+                    .expect("every replay engine is registered");
                 match replay(e.as_mut(), &trace) {
-                    Ok(_) => {
+                    Ok(done) if done.skipped.is_empty() => {
                         let _ = writeln!(
                             out,
                             "PASS {} ({} steps, {})",
                             path.display(),
                             trace.steps.len(),
                             e.name()
+                        );
+                    }
+                    Ok(done) => {
+                        let _ = writeln!(
+                            out,
+                            "PASS {} ({} steps, {}: {} judged, {} skipped)",
+                            path.display(),
+                            trace.steps.len(),
+                            e.name(),
+                            done.judged,
+                            done.skipped.values().sum::<usize>()
                         );
                     }
                     Err(d) => {

@@ -5,10 +5,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod engine;
 pub mod pipeline;
 pub mod properties;
 pub mod universe;
 
+pub use engine::ModelEngine;
 use pipeline::Node;
 use properties::{with_properties, PipelineModel};
 use stateright::actor::{ActorModel, Network};

@@ -7,8 +7,10 @@
 //! how packets flow through the pipeline, and how views are updated, is the model's own.
 
 use crate::universe::{Fault, Target, Universe, EPHEMERAL_PORT};
+use netsem_spec::decision::{connect, SpecCore};
+use netsem_spec::policy::PolicyType;
 use netsem_spec::profile::Established;
-use netsem_spec::Protocol;
+use netsem_spec::{PodId, Protocol, ServiceId, State};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
@@ -36,6 +38,9 @@ pub enum Msg {
         port: u16,
         /// The view the source's egress filter decided with.
         egress_view: u32,
+        /// Whether the service mapper translated it (the translation travels with the
+        /// connection, as a conntrack NAT entry does).
+        via: bool,
     },
     /// A reply on an established connection.
     Reply {
@@ -100,6 +105,7 @@ pub enum Event {
         to: usize,
         port: u16,
         view: u32,
+        via: bool,
         allowed: bool,
     },
     /// The ingress filter decided a new connection (from the pod owning the packet's source
@@ -110,6 +116,7 @@ pub enum Event {
         port: u16,
         egress_view: u32,
         view: u32,
+        via: bool,
         allowed: bool,
     },
     /// A new connection's first packet reached the application, sent by actor `sender` with
@@ -193,22 +200,39 @@ impl Node {
         (0..self.universe.pods.len()).map(pod_actor)
     }
 
-    /// The egress filter: the spec's egress verdict for this pod in version `view`.
-    fn egress_allows(&self, me: usize, to: usize, port: u16, view: u32) -> bool {
+    /// The protocol of an attempt.
+    fn protocol(&self, attempt: u32) -> Protocol {
         let u = &self.universe;
-        u.versions[view as usize]
-            .allow_new_connection_to_pod(&u.pods[me], &u.pods[to], Protocol::Tcp, port)
-            .map(|v| v.allowed)
-            .unwrap_or(false)
+        u.attempts
+            .iter()
+            .find(|a| a.id == attempt)
+            .map_or(Protocol::Tcp, |a| a.protocol)
     }
 
-    /// The ingress filter: the spec's ingress verdict for this pod in version `view`.
-    fn ingress_allows(&self, me: usize, from: usize, port: u16, view: u32) -> bool {
+    /// A policy filter of this pod in version `view`: its egress towards `peer` (`outbound`)
+    /// or its ingress from `peer`, for a translated connection when `via`.
+    #[allow(clippy::too_many_arguments)]
+    fn filter_allows(
+        &self,
+        me: usize,
+        peer: usize,
+        outbound: bool,
+        protocol: Protocol,
+        port: u16,
+        view: u32,
+        via: bool,
+    ) -> bool {
         let u = &self.universe;
-        u.versions[view as usize]
-            .allow_new_connection_from_pod(&u.pods[me], &u.pods[from], Protocol::Tcp, port)
-            .map(|v| v.allowed)
-            .unwrap_or(false)
+        let (from, to) = if outbound { (me, peer) } else { (peer, me) };
+        filter_allows(
+            &u.versions[view as usize],
+            &u.pods[from],
+            &u.pods[to],
+            outbound,
+            protocol,
+            port,
+            via.then_some(()).and(u.service.as_ref()),
+        )
     }
 
     /// Whether the pod runs in version `view`, so that its application has sockets.
@@ -286,12 +310,15 @@ impl Node {
         o: &mut Out<Self>,
     ) {
         let view = p.view;
-        let allowed = self.egress_allows(me, to, port, view);
+        let via = self.is_via_service(attempt);
+        let protocol = self.protocol(attempt);
+        let allowed = self.filter_allows(me, to, true, protocol, port, view, via);
         p.events.insert(Event::Egress {
             attempt,
             to,
             port,
             view,
+            via,
             allowed,
         });
         if allowed {
@@ -308,6 +335,7 @@ impl Node {
                     src,
                     port,
                     egress_view: view,
+                    via,
                 },
             );
         }
@@ -339,11 +367,22 @@ impl Node {
                 .conntrack
                 .iter()
                 .filter(|t| {
-                    if t.outbound {
-                        !self.egress_allows(me, t.peer, t.port, version)
+                    let (from, to) = if t.outbound {
+                        (me, t.peer)
                     } else {
-                        !self.ingress_allows(me, t.peer, t.port, version)
-                    }
+                        (t.peer, me)
+                    };
+                    !still_tracked(
+                        &u.versions[version as usize],
+                        &u.pods[from],
+                        &u.pods[to],
+                        t.outbound,
+                        self.protocol(t.attempt),
+                        t.port,
+                        self.is_via_service(t.attempt)
+                            .then_some(())
+                            .and(u.service.as_ref()),
+                    )
                 })
                 .cloned()
                 .collect();
@@ -356,6 +395,58 @@ impl Node {
             }
         }
     }
+}
+
+impl Node {
+    /// Whether an attempt goes through the Service (so the mapper translates it).
+    fn is_via_service(&self, attempt: u32) -> bool {
+        self.universe
+            .attempts
+            .iter()
+            .any(|a| a.id == attempt && a.to == Target::Service)
+    }
+}
+
+/// A pod's policy filter as the pipeline runs it, in one control-plane version: the egress of
+/// `from` (`outbound`) or the ingress of `to`, for a connection from `from` to `to`'s address
+/// that spec picks (rule 3.4), translated from `service` when given. The filter is spec's
+/// one-direction filter of that version: the model's own part is which version, where, when.
+pub fn filter_allows(
+    view: &State,
+    from: &PodId,
+    to: &PodId,
+    outbound: bool,
+    protocol: Protocol,
+    port: u16,
+    service: Option<&ServiceId>,
+) -> bool {
+    let Ok((s, d)) = view.pod_pair(from, to) else {
+        return false;
+    };
+    let direction = if outbound {
+        PolicyType::Egress
+    } else {
+        PolicyType::Ingress
+    };
+    connect::filter(view, &SpecCore, &s, &d, direction, protocol, port, service).allowed
+}
+
+/// The connection tracker's re-check of one tracked connection on a new view, under
+/// `established: recheck` (rule 7.4): the tracker of the pod that opened it (`outbound`)
+/// re-checks its egress filter, the one of the pod that accepted it its ingress filter, and a
+/// pod that no longer runs has lost its sockets (rule 2.3).
+pub fn still_tracked(
+    view: &State,
+    from: &PodId,
+    to: &PodId,
+    outbound: bool,
+    protocol: Protocol,
+    port: u16,
+    service: Option<&ServiceId>,
+) -> bool {
+    let me = if outbound { from } else { to };
+    view.pod(me).is_some_and(|p| p.is_live())
+        && filter_allows(view, from, to, outbound, protocol, port, service)
 }
 
 fn pod_mut<'a>(state: &'a mut Cow<NodeState>) -> &'a mut PodState {
@@ -465,19 +556,23 @@ impl Actor for Node {
                 src: src_ip,
                 port,
                 egress_view,
+                via,
             } => {
                 let Some(from) = u.pod_of(src_ip) else { return };
+                let protocol = self.protocol(attempt);
                 let p = pod_mut(state);
                 let view = p.view;
                 // Not tracked: a new connection, for the ingress filter, then for the
                 // application, which accepts only while the pod runs (rule 2.3).
-                let allowed = self.ingress_allows(me, from, port, view) && self.live(me, view);
+                let allowed = self.filter_allows(me, from, false, protocol, port, view, via)
+                    && self.live(me, view);
                 p.events.insert(Event::Ingress {
                     attempt,
                     from,
                     port,
                     egress_view,
                     view,
+                    via,
                     allowed,
                 });
                 if allowed {
@@ -507,7 +602,8 @@ impl Actor for Node {
                 let passes = if u.fault == Fault::IngressSkipsConntrack {
                     // Broken: the reply is judged as a new connection by the ingress filter.
                     let peer = usize::from(src) - 1;
-                    self.ingress_allows(me, peer, EPHEMERAL_PORT, p.view)
+                    let protocol = self.protocol(attempt);
+                    self.filter_allows(me, peer, false, protocol, EPHEMERAL_PORT, p.view, false)
                 } else {
                     tracked
                 };

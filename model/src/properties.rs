@@ -98,6 +98,7 @@ pub fn refinement(u: &Universe, s: &PipelineState) -> Option<Violation> {
             port,
             egress_view,
             view,
+            via,
             allowed,
         } if egress_view == view => {
             let state = &u.versions[*view as usize];
@@ -105,7 +106,13 @@ pub fn refinement(u: &Universe, s: &PipelineState) -> Option<Violation> {
             // of the same family (rule 3.4).
             let dst = state.pod_endpoint(&u.pods[to], None).ok()?;
             let src = state.pod_endpoint(&u.pods[*from], dst.address()).ok()?;
-            let spec = state.decide(&src, &dst, Protocol::Tcp, *port, None).allowed;
+            let protocol = u
+                .attempts
+                .iter()
+                .find(|a| a.id == *attempt)
+                .map_or(Protocol::Tcp, |a| a.protocol);
+            let service = via.then_some(()).and(u.service.as_ref());
+            let spec = state.decide(&src, &dst, protocol, *port, service).allowed;
             (spec != *allowed).then_some(Violation::Refinement {
                 attempt: *attempt,
                 from: *from,

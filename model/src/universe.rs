@@ -44,6 +44,8 @@ pub struct Attempt {
     pub from: usize,
     /// What it connects to.
     pub to: Target,
+    /// The protocol.
+    pub protocol: Protocol,
     /// The destination port (the Service port for a Service).
     pub port: u16,
     /// The pod (by index) whose address the application forges as its source.
@@ -206,6 +208,44 @@ impl Universe {
         }
     }
 
+    /// A universe of one settled cluster (no control-plane operations): `pods` are the actors,
+    /// each with its primary address (rule 3.4), which must be distinct; `service` is the
+    /// Service the attempts to [`Target::Service`] go to. The model's trace engine builds one
+    /// per connection operation.
+    pub fn settled(
+        profile: Profile,
+        state: State,
+        pods: Vec<PodId>,
+        service: Option<ServiceId>,
+        attempts: Vec<Attempt>,
+        fault: Fault,
+    ) -> Result<Universe, &'static str> {
+        let mut addresses = Vec::new();
+        for p in &pods {
+            let ip = state
+                .pod_endpoint(p, None)
+                .ok()
+                .and_then(|e| e.address().map(|a| a.ip))
+                .ok_or("a pod of the connection has no address, so no packet to send")?;
+            if addresses.contains(&ip) {
+                return Err("two pods of the connection share an address, and the pipeline knows a packet's source only by its address");
+            }
+            addresses.push(ip);
+        }
+        Ok(Universe {
+            name: "trace",
+            profile,
+            setup: Vec::new(),
+            ops: Vec::new(),
+            versions: vec![state],
+            pods,
+            addresses,
+            service,
+            attempts,
+            fault,
+        })
+    }
+
     /// The named universes: `policy` and `service` and `spoof` are small enough for CI;
     /// `policy-strict` is `policy` under `established: recheck`; `large` is for longer runs.
     pub fn named(name: &str, fault: Fault) -> Option<Universe> {
@@ -214,6 +254,7 @@ impl Universe {
             id,
             from,
             to,
+            protocol: Protocol::Tcp,
             port: if to == Target::Service { 80 } else { 8080 },
             spoof_as,
         };
@@ -347,6 +388,15 @@ impl Universe {
         self.addresses.iter().position(|a| *a == ip)
     }
 
+    /// The protocol and port the applications connect to the Service on (every Service
+    /// attempt of a universe uses the same; TCP 80 when there is none).
+    pub fn service_port(&self) -> (Protocol, u16) {
+        self.attempts
+            .iter()
+            .find(|a| a.to == Target::Service)
+            .map_or((Protocol::Tcp, 80), |a| (a.protocol, a.port))
+    }
+
     /// The Service's possible backends (pod indexes and target ports) in version `v`.
     pub fn backends(&self, v: usize, client: usize) -> Vec<(usize, u16)> {
         let state = &self.versions[v];
@@ -355,13 +405,14 @@ impl Universe {
         };
         let node = state.pod(&self.pods[client]).and_then(|p| p.node.clone());
         let source = state.pod_endpoint(&self.pods[client], None).ok();
+        let (protocol, port) = self.service_port();
         state
             .service_backends(
                 service,
                 node.as_deref(),
                 source.as_ref().and_then(|e| e.address()),
-                Protocol::Tcp,
-                80,
+                protocol,
+                port,
             )
             .unwrap_or_default()
             .into_iter()

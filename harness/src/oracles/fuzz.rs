@@ -132,6 +132,7 @@ pub fn diff_model(bytes: &[u8]) -> Result<(), String> {
             id,
             from,
             to: Target::Pod(to),
+            protocol: Protocol::Tcp,
             port,
             spoof_as: None,
         });

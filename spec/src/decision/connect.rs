@@ -125,10 +125,13 @@ pub fn decide<C: DecisionCore>(
     }
 }
 
-/// One filter alone: the egress at the source, or the ingress at the destination. Refusals do
-/// not apply (the four primitives are filters, not connections); exemptions do (rule 5.4), so
-/// that `openPodConnection` stays the conjunction of the two pod primitives.
-fn one_direction<C: DecisionCore>(
+/// One filter alone: the egress at the source, or the ingress at the destination, of a new
+/// connection (through `service` when it goes through one, for rule 7.2). Refusals do not
+/// apply (a filter is not a connection); exemptions do (rule 5.4), so that a connection is
+/// always the conjunction of its two filters. The four `allowNewConnection*` primitives are
+/// this filter without a Service; the model's per-pod filters are this filter.
+#[allow(clippy::too_many_arguments)]
+pub fn filter<C: DecisionCore>(
     state: &State,
     core: &C,
     source: &Endpoint,
@@ -136,6 +139,7 @@ fn one_direction<C: DecisionCore>(
     direction: Direction,
     protocol: Protocol,
     port: u16,
+    service: Option<&ServiceId>,
 ) -> Directional<C::Verdict> {
     let src = state.resolve(source);
     let dst = state.resolve(destination);
@@ -146,7 +150,7 @@ fn one_direction<C: DecisionCore>(
         &dst.facts,
         same_pod,
         protocol,
-        false,
+        service.is_some(),
     );
     if g.exemption.is_some() {
         return Directional {
@@ -191,7 +195,7 @@ pub fn allow_new_connection_to_pod<C: DecisionCore>(
     port: u16,
 ) -> Result<Directional<C::Verdict>, OpError> {
     let (s, d) = state.pod_pair(source, destination)?;
-    Ok(one_direction(
+    Ok(filter(
         state,
         core,
         &s,
@@ -199,6 +203,7 @@ pub fn allow_new_connection_to_pod<C: DecisionCore>(
         PolicyType::Egress,
         protocol,
         port,
+        None,
     ))
 }
 
@@ -213,7 +218,7 @@ pub fn allow_new_connection_from_pod<C: DecisionCore>(
     port: u16,
 ) -> Result<Directional<C::Verdict>, OpError> {
     let (s, d) = state.pod_pair(source, destination)?;
-    Ok(one_direction(
+    Ok(filter(
         state,
         core,
         &s,
@@ -221,6 +226,7 @@ pub fn allow_new_connection_from_pod<C: DecisionCore>(
         PolicyType::Ingress,
         protocol,
         port,
+        None,
     ))
 }
 
@@ -236,7 +242,7 @@ pub fn allow_new_connection_from_ip_address<C: DecisionCore>(
 ) -> Result<Directional<C::Verdict>, OpError> {
     let d = state.pod_endpoint(destination, Some(source))?;
     let s = state.address_endpoint(source)?;
-    Ok(one_direction(
+    Ok(filter(
         state,
         core,
         &s,
@@ -244,6 +250,7 @@ pub fn allow_new_connection_from_ip_address<C: DecisionCore>(
         PolicyType::Ingress,
         protocol,
         port,
+        None,
     ))
 }
 
@@ -265,7 +272,7 @@ pub fn allow_new_connection_to_ip_address<C: DecisionCore>(
         },
         _ => state.address_endpoint(destination)?,
     };
-    Ok(one_direction(
+    Ok(filter(
         state,
         core,
         &s,
@@ -273,6 +280,7 @@ pub fn allow_new_connection_to_ip_address<C: DecisionCore>(
         PolicyType::Egress,
         protocol,
         port,
+        None,
     ))
 }
 

@@ -1,0 +1,493 @@
+//! The model as a trace engine: every corpus trace runs on it as on spec and the oracle.
+//!
+//! The model checks *enforcement*: per-pod filters, the service mapper and the connection
+//! trackers, with the control plane settled. So a connection operation between pods is run
+//! through the pipeline — a one-attempt universe of the current cluster, model-checked over
+//! every interleaving and every pick of the service mapper, with every property checked — and
+//! its observation is what the pipeline delivered. Under `established: recheck`, a change to
+//! the cluster is judged by the connection trackers' own re-check. Everything else is applied
+//! by the control plane (spec's state) to stay in step, and declared a skip with its reason, as
+//! rust-lang/regex's engines declare what they do not support.
+
+use crate::pipeline::{still_tracked, Event, NodeState};
+use crate::properties::violation;
+use crate::universe::Attempt;
+use crate::{model, Fault, Universe};
+use netsem_spec::decision::connect::{self, Source};
+use netsem_spec::decision::SpecCore;
+use netsem_spec::engine::{self, Engine};
+use netsem_spec::profile::{Established, MultiNetwork};
+use netsem_spec::{
+    AddressOwner, Endpoint, ErrorKind, Observation, Op, PodId, Profile, Protocol, ServiceId, State,
+};
+use stateright::{Checker, Model};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+/// Why the model does not judge an operation.
+pub mod skips {
+    /// A lookup of a mapping.
+    pub const LOOKUP: &str = "a lookup: mappings are control-plane state, the pipeline has none";
+    /// One of the four one-direction primitives.
+    pub const FILTER: &str = "a one-direction filter: the pipeline's filters are this primitive itself, nothing of the model's own to judge";
+    /// A change to the cluster without connections to re-check.
+    pub const CONTROL_PLANE: &str =
+        "a change to the cluster: applied by the control plane (spec's state)";
+    /// A change under `established: recheck` while a connection without trackers is open.
+    pub const UNTRACKED: &str = "a change to the cluster while a connection with a node or outside end is open: only pods have connection trackers";
+    /// A connection the control plane refuses before any packet.
+    pub const REJECTED: &str =
+        "the operation fails before any packet: the control plane (spec's state) rejects it";
+    /// A connection with an end that is not a pod.
+    pub const NOT_A_POD: &str =
+        "an end is a node or the outside world: only pods have a pipeline in the model";
+    /// A connection on addresses other than the pods' primary ones.
+    pub const NOT_PRIMARY: &str =
+        "the connection uses an address the pipeline does not send from or to (it uses each pod's primary address)";
+    /// Type 2 multi-network routing.
+    pub const ROUTING: &str = "the two pods are on different networks under multi-network type 2: routing between networks is not modeled";
+}
+
+/// What the model observed of one connection attempt, over every run.
+#[derive(Default)]
+struct Outcomes {
+    /// Backends the mapper picked in some run, and whether a connection to it was established.
+    picked: BTreeMap<usize, bool>,
+    /// Some run established the connection.
+    established: bool,
+}
+
+/// The model as an [`Engine`].
+#[derive(Clone, Debug)]
+pub struct ModelEngine {
+    /// The control plane: the cluster as spec's state keeps it.
+    state: State,
+    fault: Fault,
+    last_fault: Option<String>,
+}
+
+impl ModelEngine {
+    /// An empty cluster under `profile`, with the pipeline as the source design describes it.
+    pub fn new(profile: Profile) -> Self {
+        Self::with_fault(profile, Fault::None)
+    }
+
+    /// An empty cluster under `profile`, with a deliberately broken pipeline.
+    pub fn with_fault(profile: Profile, fault: Fault) -> Self {
+        ModelEngine {
+            state: State::new(profile),
+            fault,
+            last_fault: None,
+        }
+    }
+
+    /// The control plane's state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    fn profile(&self) -> Profile {
+        *self.state.profile()
+    }
+
+    /// The connection an operation asks the pipeline for, or why it is not the model's.
+    fn connection(&self, op: &Op) -> Result<Connection, &'static str> {
+        let s = &self.state;
+        let (source, target, protocol, port, pick) = match op {
+            Op::OpenPodConnection {
+                from,
+                to,
+                protocol,
+                port,
+            } => (
+                Source::Pod(from.clone()),
+                connect::Target::Pod(to.clone()),
+                *protocol,
+                *port,
+                None,
+            ),
+            Op::OpenServiceConnection {
+                from,
+                service,
+                protocol,
+                port,
+                backend,
+            } => (
+                Source::Pod(from.clone()),
+                connect::Target::Service(service.clone()),
+                *protocol,
+                *port,
+                backend.clone(),
+            ),
+            Op::OpenConnectionWithIpAddresses {
+                from,
+                to,
+                protocol,
+                port,
+                backend,
+            } => (
+                Source::Address(from.clone()),
+                connect::Target::Address(to.clone()),
+                *protocol,
+                *port,
+                backend.clone(),
+            ),
+            _ => unreachable!("only connection operations go through the pipeline"),
+        };
+        // Errors (an unknown pod, a Service address as source, …) come before any packet.
+        if connect::attempt(s, &SpecCore, &source, &target, protocol, port, None).is_err() {
+            return Err(skips::REJECTED);
+        }
+        let from = match &source {
+            Source::Pod(p) => p.clone(),
+            Source::Address(a) => match s.addresses().get(a) {
+                Some(AddressOwner::Pod { pod, .. }) => {
+                    if s.primary_addresses(pod).as_slice() != [a] {
+                        return Err(skips::NOT_PRIMARY);
+                    }
+                    pod.clone()
+                }
+                _ => return Err(skips::NOT_A_POD),
+            },
+        };
+        let to = match &target {
+            connect::Target::Pod(p) => Dest::Pod(p.clone()),
+            connect::Target::Service(svc) => Dest::Service(svc.clone()),
+            connect::Target::Address(a) => match s.addresses().get(a) {
+                Some(AddressOwner::Service { service, .. }) => Dest::Service(service.clone()),
+                Some(AddressOwner::Pod { pod, .. }) => {
+                    let (src, dst) = s.pod_pair(&from, pod).map_err(|_| skips::REJECTED)?;
+                    let given = match &source {
+                        Source::Address(b) => Some(b),
+                        Source::Pod(_) => None,
+                    };
+                    if dst.address() != Some(a) || src.address() != given {
+                        return Err(skips::NOT_PRIMARY);
+                    }
+                    Dest::Pod(pod.clone())
+                }
+                _ => return Err(skips::NOT_A_POD),
+            },
+        };
+        if let Dest::Pod(to) = &to {
+            if self.profile().multi_network == MultiNetwork::Type2 {
+                let (src, dst) = s.pod_pair(&from, to).map_err(|_| skips::REJECTED)?;
+                let network = |e: &Endpoint| match e.address().and_then(|a| s.addresses().get(a)) {
+                    Some(AddressOwner::Pod { network, .. }) => Some(network.clone()),
+                    _ => None,
+                };
+                if network(&src) != network(&dst) {
+                    return Err(skips::ROUTING);
+                }
+            }
+        }
+        let mut actors = vec![from.clone()];
+        match &to {
+            Dest::Pod(p) => actors.push(p.clone()),
+            Dest::Service(svc) => {
+                let service = s.service(svc).ok_or(skips::REJECTED)?;
+                let node = s.pod(&from).and_then(|p| p.node.as_deref());
+                let client = s.pod_endpoint(&from, None).map_err(|_| skips::REJECTED)?;
+                for b in s
+                    .service_backends(service, node, client.address(), protocol, port)
+                    .unwrap_or_default()
+                {
+                    if s.pod_endpoint(&b.pod, b.address.as_ref())
+                        .ok()
+                        .and_then(|e| e.address().cloned())
+                        != b.address
+                        || s.primary_addresses(&b.pod).len() != 1
+                    {
+                        return Err(skips::NOT_PRIMARY);
+                    }
+                    actors.push(b.pod);
+                }
+            }
+        }
+        actors.sort();
+        actors.dedup();
+        let universe_target = match &to {
+            Dest::Pod(p) => UniverseTarget::Pod(actors.iter().position(|a| a == p).unwrap()),
+            Dest::Service(svc) => UniverseTarget::Service(svc.clone()),
+        };
+        let universe = Universe::settled(
+            self.profile(),
+            s.clone(),
+            actors.clone(),
+            match &universe_target {
+                UniverseTarget::Service(svc) => Some(svc.clone()),
+                UniverseTarget::Pod(_) => None,
+            },
+            vec![Attempt {
+                id: 1,
+                from: actors.iter().position(|a| *a == from).unwrap(),
+                to: match universe_target {
+                    UniverseTarget::Pod(i) => crate::universe::Target::Pod(i),
+                    UniverseTarget::Service(_) => crate::universe::Target::Service,
+                },
+                protocol,
+                port,
+                spoof_as: None,
+            }],
+            self.fault,
+        )?;
+        Ok(Connection {
+            universe,
+            to,
+            protocol,
+            port,
+            pick,
+        })
+    }
+
+    /// Runs one attempt through the pipeline: every interleaving and every pick, every
+    /// property checked.
+    fn run(&mut self, c: Connection) -> Observation {
+        let outcomes = Arc::new(Mutex::new(Outcomes::default()));
+        let seen = outcomes.clone();
+        // Actor 0 is the control plane; pod i is actor i + 1.
+        let client_actor = c.universe.attempts[0].from + 1;
+        let checker = model(c.universe.clone())
+            .checker()
+            .visitor(move |path: stateright::Path<_, _>| {
+                let state: &crate::properties::PipelineState = path.last_state();
+                let Some(NodeState::Pod(client)) =
+                    state.actor_states.get(client_actor).map(|a| a.as_ref())
+                else {
+                    return;
+                };
+                let mut o = seen.lock().expect("no visitor panics");
+                let established = client
+                    .events
+                    .iter()
+                    .any(|e| matches!(e, Event::Established { .. }));
+                o.established |= established;
+                for e in &client.events {
+                    if let Event::Picked { backend, .. } = e {
+                        *o.picked.entry(*backend).or_default() |= established;
+                    }
+                }
+            })
+            .spawn_bfs()
+            .join();
+        self.last_fault = checker.model().properties().iter().find_map(|p| {
+            if !matches!(p.expectation, stateright::Expectation::Always) {
+                return None;
+            }
+            let path = checker.discovery(p.name)?;
+            Some(format!(
+                "model property `{}` fails: {:?}",
+                p.name,
+                violation(&c.universe, path.last_state())
+            ))
+        });
+        let o = outcomes.lock().expect("the checker has finished");
+        let u = &c.universe;
+        let pod = |i: usize| u.pods[i].clone();
+        let client = u.pods[u.attempts[0].from].clone();
+        match &c.to {
+            Dest::Pod(to) => {
+                let connection = o
+                    .established
+                    .then(|| self.record(&client, to, c.port, None, c.protocol));
+                Observation {
+                    allowed: Some(o.established),
+                    connection,
+                    ..Observation::default()
+                }
+            }
+            Dest::Service(service) => {
+                let backends: BTreeSet<PodId> = o.picked.keys().map(|&i| pod(i)).collect();
+                let allowed_backends: BTreeSet<PodId> = o
+                    .picked
+                    .iter()
+                    .filter(|(_, ok)| **ok)
+                    .map(|(&i, _)| pod(i))
+                    .collect();
+                let chosen = match &c.pick {
+                    Some(p) if backends.contains(p) => Some(p.clone()),
+                    Some(_) => return Observation::error(ErrorKind::NotABackend),
+                    None if backends.len() == 1 => backends.iter().next().cloned(),
+                    None => None,
+                };
+                let Some(chosen) = chosen else {
+                    return Observation {
+                        allowed: allowed_backends.is_empty().then_some(false),
+                        backends: Some(backends),
+                        allowed_backends: Some(allowed_backends),
+                        ..Observation::default()
+                    };
+                };
+                let ok = allowed_backends.contains(&chosen);
+                let port = u
+                    .backends(0, u.attempts[0].from)
+                    .into_iter()
+                    .find(|(b, _)| u.pods[*b] == chosen)
+                    .map_or(c.port, |(_, p)| p);
+                let connection =
+                    ok.then(|| self.record(&client, &chosen, port, Some(service), c.protocol));
+                Observation {
+                    allowed: Some(ok),
+                    connection,
+                    backend: Some(chosen),
+                    backends: Some(backends),
+                    allowed_backends: Some(allowed_backends),
+                    ..Observation::default()
+                }
+            }
+        }
+    }
+
+    /// The connection table entry of an established connection: the pods on the addresses the
+    /// pipeline used (rule 3.4), through `service` when the mapper translated it.
+    fn record(
+        &mut self,
+        from: &PodId,
+        to: &PodId,
+        port: u16,
+        service: Option<&ServiceId>,
+        protocol: Protocol,
+    ) -> u64 {
+        let (s, d) = self
+            .state
+            .pod_pair(from, to)
+            .expect("the pods of an established connection exist");
+        self.state
+            .new_connection(s, d, protocol, port, service.cloned())
+    }
+
+    /// Whether every open connection has a tracker at both ends (both ends are pods).
+    fn all_tracked(&self) -> bool {
+        self.state
+            .connections()
+            .values()
+            .all(|c| c.source.pod().is_some() && c.destination.pod().is_some())
+    }
+
+    /// Rule 7.4, as the connection trackers do it: after a change, each tracker re-checks its
+    /// connections on the new view; a connection either end cuts is closed.
+    fn trackers_recheck(&mut self) -> Vec<u64> {
+        let view = &self.state;
+        let cut: Vec<u64> = view
+            .connections()
+            .values()
+            .filter(|c| {
+                let (Some(from), Some(to)) = (c.source.pod(), c.destination.pod()) else {
+                    return false;
+                };
+                ![true, false].iter().all(|&outbound| {
+                    still_tracked(
+                        view,
+                        from,
+                        to,
+                        outbound,
+                        c.protocol,
+                        c.port,
+                        c.service.as_ref(),
+                    )
+                })
+            })
+            .map(|c| c.id)
+            .collect();
+        for id in &cut {
+            let _ = self.state.delete_connection(*id);
+        }
+        cut
+    }
+}
+
+/// Where the attempt goes, by identity.
+enum Dest {
+    Pod(PodId),
+    Service(ServiceId),
+}
+
+enum UniverseTarget {
+    Pod(usize),
+    Service(ServiceId),
+}
+
+/// A connection operation ready for the pipeline.
+struct Connection {
+    universe: Universe,
+    to: Dest,
+    protocol: Protocol,
+    port: u16,
+    pick: Option<PodId>,
+}
+
+impl Engine for ModelEngine {
+    fn name(&self) -> &str {
+        "model"
+    }
+
+    fn skip_reason(&self, op: &Op) -> Option<&'static str> {
+        match op {
+            Op::OpenPodConnection { .. }
+            | Op::OpenServiceConnection { .. }
+            | Op::OpenConnectionWithIpAddresses { .. } => self.connection(op).err(),
+            Op::AllowNewConnectionToPod { .. }
+            | Op::AllowNewConnectionFromPod { .. }
+            | Op::AllowNewConnectionFromIpAddress { .. }
+            | Op::AllowNewConnectionToIpAddress { .. } => Some(skips::FILTER),
+            Op::LookupPod2ServiceMappings { .. }
+            | Op::LookupService2PodMappings { .. }
+            | Op::LookupPod2AddressMappings { .. }
+            | Op::LookupAddress2PodMapping { .. }
+            | Op::LookupService2AddressMappings { .. }
+            | Op::LookupAddress2ServiceMapping { .. } => Some(skips::LOOKUP),
+            // The connection table is the trackers' own.
+            Op::ClosePodConnection { .. } => None,
+            _ if self.profile().established == Established::Recheck
+                && !self.state.connections().is_empty() =>
+            {
+                (!self.all_tracked()).then_some(skips::UNTRACKED)
+            }
+            _ => Some(skips::CONTROL_PLANE),
+        }
+    }
+
+    fn execute(&mut self, op: &Op) -> Observation {
+        self.last_fault = None;
+        match op {
+            Op::OpenPodConnection { .. }
+            | Op::OpenServiceConnection { .. }
+            | Op::OpenConnectionWithIpAddresses { .. } => match self.connection(op) {
+                Ok(c) => self.run(c),
+                // Not the model's: the control plane answers, to stay in step.
+                Err(_) => engine::execute(&mut self.state, &mut SpecCore, op),
+            },
+            _ if op.changes_cluster() => {
+                let profile = self.profile();
+                let recheck = profile.established == Established::Recheck;
+                let tracked = self.all_tracked();
+                // The control plane applies the change; the trackers re-check (below), not it.
+                self.state.set_profile(Profile {
+                    established: Established::Keep,
+                    ..profile
+                });
+                let mut observed = engine::execute(&mut self.state, &mut SpecCore, op);
+                self.state.set_profile(profile);
+                if recheck && observed.error.is_none() {
+                    let cut = if tracked {
+                        self.trackers_recheck()
+                    } else {
+                        self.state.recheck()
+                    };
+                    if !cut.is_empty() {
+                        let mut closed = observed.closed.take().unwrap_or_default();
+                        closed.extend(cut);
+                        closed.sort_unstable();
+                        observed.closed = Some(closed);
+                    }
+                }
+                observed
+            }
+            _ => engine::execute(&mut self.state, &mut SpecCore, op),
+        }
+    }
+
+    fn fault(&mut self) -> Option<String> {
+        self.last_fault.take()
+    }
+}
