@@ -1,8 +1,11 @@
-//! `diff_trace`: see netsem_harness::oracles::fuzz::diff_trace.
+//! `diff_trace`: see `netsem_harness::oracles::diff_trace`. The input is a typed scenario
+//! (a profile and up to `MAX_OPS` operations), decoded by `arbitrary`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    if let Err(report) = netsem_harness::oracles::fuzz::diff_trace(data) {
-        panic!("{report}");
+use netsem_harness::generators::Scenario;
+
+libfuzzer_sys::fuzz_target!(|scenario: Scenario| {
+    if let Err(finding) = netsem_harness::oracles::diff_trace(&scenario) {
+        panic!("{finding}");
     }
 });

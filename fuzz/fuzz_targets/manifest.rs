@@ -1,8 +1,7 @@
-//! `manifest`: see netsem_harness::oracles::fuzz::manifest.
+//! `manifest`: see `netsem_harness::oracles::manifest`. The input is typed: any text, or a
+//! shipped manifest under byte-level edits.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    if let Err(report) = netsem_harness::oracles::fuzz::manifest(data) {
-        panic!("{report}");
-    }
-});
+use netsem_harness::oracles::manifest::{manifest, ManifestInput};
+
+libfuzzer_sys::fuzz_target!(|input: ManifestInput| manifest(&input));

@@ -44,6 +44,8 @@ pub mod skips {
     /// A connection on addresses other than the pods' primary ones.
     pub const NOT_PRIMARY: &str =
         "the connection uses an address the pipeline does not send from or to (it uses each pod's primary address)";
+    /// A Service connection from a pod that does not run.
+    pub const SILENT_CLIENT: &str = "the client is not running: its application sends nothing, so the model sees no service mapper pick";
     /// Type 2 multi-network routing.
     pub const ROUTING: &str = "the two pods are on different networks under multi-network type 2: routing between networks is not modeled";
 }
@@ -184,6 +186,9 @@ impl ModelEngine {
         let mut actors = vec![from.clone()];
         match &to {
             Dest::Pod(p) => actors.push(p.clone()),
+            Dest::Service(_) if !s.pod(&from).is_some_and(|p| p.is_live()) => {
+                return Err(skips::SILENT_CLIENT)
+            }
             Dest::Service(svc) => {
                 let service = s.service(svc).ok_or(skips::REJECTED)?;
                 let node = s.pod(&from).and_then(|p| p.node.as_deref());

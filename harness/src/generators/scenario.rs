@@ -1,20 +1,28 @@
-//! Random scenarios: a profile and a sequence of operations over a small universe of names, so
-//! that operations keep hitting the same pods, policies and addresses. Decoded from bytes with
-//! `arbitrary`, so the same decoder serves proptest (shrinking the bytes), the fuzzers, and
-//! seeds (VOPR style: a failure is a byte string to paste).
+//! Random scenarios: a profile and a sequence of trace operations over a small universe of
+//! names, so that operations keep hitting the same pods, Services, policies and addresses.
+//!
+//! Decoded from bytes with `arbitrary`, so the same decoder serves proptest (which shrinks the
+//! bytes), the fuzz targets (typed `Arbitrary` input) and replays (a failure prints its bytes as
+//! `NETSEM_SCENARIO=<hex>`, VOPR style). Every trace operation is generated —
+//! [`tests::every_operation_is_generated`] fails when one is added and not generated — and
+//! Services are built from the generated pods: their selectors from pod labels, their target
+//! ports from the pods' container ports, and clients connect on the Service's own ports.
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 use netsem_spec::net::{Address, PortRef, Protocol};
 use netsem_spec::policy::{IpBlock, NetworkPolicy, Peer, PolicyPort, PolicyType, Rule};
-use netsem_spec::profile::*;
+use netsem_spec::profile::{Profile, SWITCHES};
 use netsem_spec::{
-    Attachment, ContainerPort, LabelSelector, Labels, Op, Operator, Pod, PodId, PodPhase, PolicyId,
-    Requirement, Service, ServiceId, ServicePort, ServiceType, TrafficPolicy,
+    Attachment, ContainerPort, Engine, LabelSelector, Labels, Op, Operator, Pod, PodId, PodPhase,
+    PolicyId, Requirement, Service, ServiceId, ServicePort, ServiceType, SpecEngine, TrafficPolicy,
 };
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::fmt;
 use std::net::IpAddr;
 
 /// A profile and the operations to run under it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Scenario {
     /// The profile.
     pub profile: Profile,
@@ -22,9 +30,23 @@ pub struct Scenario {
     pub ops: Vec<Op>,
 }
 
+impl fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Scenario {{ profile: {}, ops: {} }}",
+            self.profile,
+            netsem_spec::trace::to_json(&self.ops)
+        )
+    }
+}
+
+/// The longest scenario the fuzz targets build from their typed input.
+pub const MAX_OPS: usize = 60;
+
 impl<'a> Arbitrary<'a> for Scenario {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        scenario(u, 40)
+        Ok(scenario(u, MAX_OPS))
     }
 }
 
@@ -32,89 +54,164 @@ const NAMESPACES: [&str; 2] = ["ns-a", "ns-b"];
 const PODS: [&str; 4] = ["p0", "p1", "p2", "p3"];
 const SERVICES: [&str; 2] = ["s0", "s1"];
 const POLICIES: [&str; 3] = ["np0", "np1", "np2"];
-const KEYS: [&str; 3] = ["app", "tier", "team"];
-const VALUES: [&str; 3] = ["web", "db", "ops"];
+/// Label keys of every shape the API accepts: plain, upper case, dotted and prefixed.
+const KEYS: [&str; 4] = ["app", "Tier", "example.com/team", "role.v1"];
+/// Label values of every shape the API accepts, the empty value included.
+const VALUES: [&str; 4] = ["web", "DB", "ops-1", ""];
 const PORT_NAMES: [&str; 3] = ["http", "dns", "metrics"];
 const PORTS: [u16; 6] = [53, 80, 443, 8080, 8081, 9090];
 const NODES: [&str; 2] = ["node-1", "node-2"];
 const DOMAINS: [&str; 2] = ["default", "blue"];
 const NETWORKS: [(&str, &str); 2] = [("default", "default"), ("net-blue", "blue")];
+const ENTITIES: [&str; 2] = ["partner", "vault"];
 
-/// What the generator has created so far, so later operations mostly name existing objects.
-#[derive(Default)]
+/// What the generator has built so far, so later operations mostly name objects that exist:
+/// the generator runs every operation it emits on its own spec engine and draws names, labels,
+/// ports and addresses from that state.
 struct Ctx {
-    pods: Vec<PodId>,
-    services: Vec<ServiceId>,
-    addresses: Vec<Address>,
+    spec: SpecEngine,
+    /// Fresh addresses handed out so far (for pods that should not collide).
+    fresh: u32,
+}
+
+impl Default for Ctx {
+    fn default() -> Self {
+        Ctx::new(Profile::default())
+    }
 }
 
 impl Ctx {
+    fn new(profile: Profile) -> Self {
+        Ctx {
+            spec: SpecEngine::new(profile),
+            fresh: 0,
+        }
+    }
+
+    fn state(&self) -> &netsem_spec::State {
+        &self.spec.state
+    }
+
+    fn pods(&self) -> Vec<&Pod> {
+        self.state().pods().collect()
+    }
+
     fn pod(&self, u: &mut Unstructured) -> Result<PodId> {
-        if !self.pods.is_empty() && u.ratio(5, 6)? {
-            Ok(u.choose(&self.pods)?.clone())
+        let pods = self.pods();
+        if !pods.is_empty() && u.ratio(5, 6)? {
+            Ok(u.choose(&pods)?.id.clone())
         } else {
             pod_id(u)
         }
     }
 
     fn service(&self, u: &mut Unstructured) -> Result<ServiceId> {
-        if !self.services.is_empty() && u.ratio(5, 6)? {
-            Ok(u.choose(&self.services)?.clone())
+        let services: Vec<&Service> = self.state().services().collect();
+        // Mostly one with backends, so that connections through it are decided by policy.
+        let serving: Vec<&Service> = services
+            .iter()
+            .copied()
+            .filter(|s| {
+                self.state()
+                    .lookup_service_2_pod_mappings(&s.id)
+                    .is_ok_and(|m| !m.is_empty())
+            })
+            .collect();
+        if !serving.is_empty() && u.ratio(3, 4)? {
+            Ok(u.choose(&serving)?.id.clone())
+        } else if !services.is_empty() && u.ratio(5, 6)? {
+            Ok(u.choose(&services)?.id.clone())
         } else {
             service_id(u)
         }
     }
 
+    fn policy(&self, u: &mut Unstructured) -> Result<PolicyId> {
+        let known: Vec<&NetworkPolicy> = self.state().policies().collect();
+        if !known.is_empty() && u.ratio(4, 5)? {
+            Ok(u.choose(&known)?.id.clone())
+        } else {
+            policy_id(u)
+        }
+    }
+
     fn address(&self, u: &mut Unstructured) -> Result<Address> {
-        if !self.addresses.is_empty() && u.ratio(2, 3)? {
-            Ok(u.choose(&self.addresses)?.clone())
+        let known: Vec<&Address> = self.state().addresses().keys().collect();
+        if !known.is_empty() && u.ratio(2, 3)? {
+            Ok((*u.choose(&known)?).clone())
         } else {
             address(u)
         }
     }
 
-    fn note(&mut self, op: &Op) {
-        match op {
-            Op::AddPod {
-                pod,
-                addresses,
-                attachments,
-            } => {
-                self.pods.push(pod.id.clone());
-                self.addresses
-                    .extend(addresses.iter().map(|ip| Address::default_domain(*ip)));
-                for a in attachments {
-                    let domain = if a.network == "net-blue" {
-                        "blue"
-                    } else {
-                        "default"
-                    };
-                    self.addresses
-                        .extend(a.addresses.iter().map(|ip| Address::new(domain, *ip)));
+    /// The Service addresses that exist, with their Service.
+    fn service_addresses(&self) -> Vec<(Address, ServiceId)> {
+        self.state()
+            .addresses()
+            .iter()
+            .filter_map(|(a, o)| match o {
+                netsem_spec::AddressOwner::Service { service, .. } => {
+                    Some((a.clone(), service.clone()))
                 }
-            }
-            Op::AddService {
-                service,
-                addresses,
-                external_addresses,
-            } => {
-                self.services.push(service.id.clone());
-                self.addresses
-                    .extend(addresses.iter().chain(external_addresses).cloned());
-            }
-            Op::AddNode { addresses, .. } => self.addresses.extend(addresses.iter().cloned()),
-            Op::RemovePod { pod } => self.pods.retain(|p| p != pod),
-            Op::RemoveService { service } => self.services.retain(|s| s != service),
-            Op::RemoveNamespace { name } => {
-                self.pods.retain(|p| p.namespace != *name);
-                self.services.retain(|s| s.namespace != *name);
-            }
-            _ => {}
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// An address no pod has been given yet, so that pods mostly get added.
+    fn fresh_ip(&mut self) -> IpAddr {
+        self.fresh += 1;
+        IpAddr::from([10, 0, 1 + (self.fresh >> 8) as u8, self.fresh as u8])
+    }
+
+    /// A port a client would use for `service`: mostly one of its own ports.
+    fn service_port(&self, u: &mut Unstructured, service: &ServiceId) -> Result<(Protocol, u16)> {
+        let ports = self
+            .state()
+            .service(service)
+            .map(|s| s.ports.as_slice())
+            .unwrap_or_default();
+        if !ports.is_empty() && u.ratio(7, 8)? {
+            let p = u.choose(ports)?;
+            Ok((p.protocol, p.port))
+        } else {
+            Ok((ported(u)?, pick(u, &PORTS)?))
         }
+    }
+
+    /// A pod mapped to the Service, for `backend:`, or now and then any pod.
+    fn backend(&self, u: &mut Unstructured, service: &ServiceId) -> Result<Option<PodId>> {
+        if u.ratio(1, 3)? {
+            return Ok(None);
+        }
+        let mapped: Vec<PodId> = self
+            .state()
+            .lookup_service_2_pod_mappings(service)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        if !mapped.is_empty() && u.ratio(4, 5)? {
+            Ok(Some(u.choose(&mapped)?.clone()))
+        } else {
+            Ok(Some(self.pod(u)?))
+        }
+    }
+
+    fn connections(&self) -> u64 {
+        self.state()
+            .connections()
+            .keys()
+            .max()
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn note(&mut self, op: &Op) {
+        self.spec.execute(op);
     }
 }
 
-fn pick<'a, T: Copy>(u: &mut Unstructured<'a>, items: &[T]) -> Result<T> {
+fn pick<T: Copy>(u: &mut Unstructured<'_>, items: &[T]) -> Result<T> {
     Ok(*u.choose(items)?)
 }
 
@@ -168,6 +265,14 @@ fn ported(u: &mut Unstructured) -> Result<Protocol> {
     pick(u, &Protocol::PORTED)
 }
 
+fn port(u: &mut Unstructured) -> Result<u16> {
+    if u.ratio(1, 8)? {
+        u.int_in_range(1..=65535)
+    } else {
+        pick(u, &PORTS)
+    }
+}
+
 fn selector(u: &mut Unstructured) -> Result<LabelSelector> {
     let mut s = LabelSelector::default();
     for _ in 0..u.int_in_range(0..=2)? {
@@ -186,7 +291,7 @@ fn selector(u: &mut Unstructured) -> Result<LabelSelector> {
             )?;
             let values = match operator {
                 Operator::In | Operator::NotIn => {
-                    let mut v = std::collections::BTreeSet::from([pick(u, &VALUES)?.to_string()]);
+                    let mut v = BTreeSet::from([pick(u, &VALUES)?.to_string()]);
                     if u.ratio(1, 3)? {
                         v.insert(pick(u, &VALUES)?.to_string());
                     }
@@ -361,27 +466,99 @@ fn pod(u: &mut Unstructured) -> Result<(Pod, Vec<IpAddr>, Vec<Attachment>)> {
     Ok((pod, addresses, attachments))
 }
 
-fn service(u: &mut Unstructured) -> Result<(Service, Vec<Address>, Vec<Address>)> {
-    let selector = if u.ratio(3, 4)? {
-        Some(labels(u)?)
+/// A Service built from the generated pods: its selector is (part of) a pod's labels, its
+/// target ports that pod's container ports by number or name, so that connections through it
+/// reach backends.
+fn service(u: &mut Unstructured, c: &Ctx) -> Result<(Service, Vec<Address>, Vec<Address>)> {
+    // Mostly a pod that can be a backend: running, ready, with labels and an address.
+    let all = c.pods();
+    let eligible: Vec<&Pod> = all
+        .iter()
+        .copied()
+        .filter(|p| {
+            p.is_live()
+                && p.ready
+                && !p.labels.is_empty()
+                && !c.state().primary_addresses(&p.id).is_empty()
+        })
+        .collect();
+    let pods = if eligible.is_empty() || u.ratio(1, 6)? {
+        all
     } else {
-        None
+        eligible
+    };
+    let model: Option<(PodId, Labels, Vec<ContainerPort>)> =
+        if !pods.is_empty() && u.ratio(9, 10)? {
+            let p = u.choose(&pods)?;
+            Some((p.id.clone(), p.labels.clone(), p.ports.clone()))
+        } else {
+            None
+        };
+    let id = match &model {
+        Some((pod, _, _)) if u.ratio(5, 6)? => {
+            ServiceId::new(pod.namespace.clone(), pick(u, &SERVICES)?)
+        }
+        _ => service_id(u)?,
+    };
+    let selector = match &model {
+        Some((_, labels, _)) if u.ratio(9, 10)? && !labels.is_empty() => {
+            // Mostly one label, so that several pods are backends; else a few.
+            let keys: Vec<&String> = labels.keys().collect();
+            let sel: Labels = if u.ratio(2, 3)? {
+                let k = *u.choose(&keys)?;
+                Labels::from([(k.clone(), labels[k].clone())])
+            } else {
+                labels
+                    .iter()
+                    .filter(|_| u.ratio(1, 2).unwrap_or(true))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            };
+            Some(if sel.is_empty() { labels.clone() } else { sel })
+        }
+        _ if u.ratio(1, 4)? => None,
+        _ => Some(labels(u)?),
     };
     let mut ports = Vec::new();
-    for _ in 0..u.int_in_range(1..=2)? {
-        ports.push(ServicePort {
-            name: None,
-            protocol: ported(u)?,
-            port: pick(u, &PORTS)?,
-            target_port: if u.ratio(1, 3)? {
-                PortRef::Name(pick(u, &PORT_NAMES)?.into())
-            } else {
-                PortRef::Number(pick(u, &PORTS)?)
-            },
-        });
+    for i in 0..u.int_in_range(1..=2)? {
+        let container = model
+            .as_ref()
+            .map(|(_, _, p)| p.as_slice())
+            .filter(|p| !p.is_empty());
+        let (protocol, target_port) = match container {
+            Some(cps) if u.ratio(4, 5)? => {
+                let cp = u.choose(cps)?;
+                let target = match &cp.name {
+                    Some(name) if u.ratio(1, 2)? => PortRef::Name(name.clone()),
+                    _ => PortRef::Number(cp.port),
+                };
+                (cp.protocol, target)
+            }
+            _ => (
+                ported(u)?,
+                if u.ratio(1, 3)? {
+                    PortRef::Name(pick(u, &PORT_NAMES)?.into())
+                } else {
+                    PortRef::Number(pick(u, &PORTS)?)
+                },
+            ),
+        };
+        let port = pick(u, &PORTS)?;
+        // The API server rejects two ports with one number and protocol.
+        if !ports
+            .iter()
+            .any(|p: &ServicePort| p.protocol == protocol && p.port == port)
+        {
+            ports.push(ServicePort {
+                name: Some(format!("p{i}")),
+                protocol,
+                port,
+                target_port,
+            });
+        }
     }
-    let mut s = Service::new(service_id(u)?, selector, ports);
-    s.service_type = if u.ratio(1, 10)? {
+    let mut s = Service::new(id, selector, ports);
+    s.service_type = if u.ratio(1, 12)? {
         ServiceType::ExternalName
     } else {
         ServiceType::ClusterIP
@@ -406,176 +583,362 @@ fn service(u: &mut Unstructured) -> Result<(Service, Vec<Address>, Vec<Address>)
     Ok((s, addresses, external))
 }
 
-/// A random profile: every switch independently.
+/// A random profile: every switch of the one switch table, independently.
 pub fn profile(u: &mut Unstructured) -> Result<Profile> {
-    Ok(Profile {
-        pod_to_self: pick(u, &[PodToSelf::Allowed, PodToSelf::PolicyChecked])?,
-        service_hairpin: pick(u, &[ServiceHairpin::Allowed, ServiceHairpin::PolicyChecked])?,
-        ip_block_pods: pick(
-            u,
-            &[IpBlockPods::MatchPodAddresses, IpBlockPods::ExternalOnly],
-        )?,
-        established: pick(u, &[Established::Keep, Established::Recheck])?,
-        node_traffic: pick(u, &[NodeTraffic::AlwaysAllowed, NodeTraffic::PolicyChecked])?,
-        host_network: pick(u, &[HostNetwork::AsNode, HostNetwork::AsPod])?,
-        other_protocols: pick(
-            u,
-            &[
-                OtherProtocols::RulesWithoutPorts,
-                OtherProtocols::Denied,
-                OtherProtocols::Allowed,
-            ],
-        )?,
-        named_port_conflict: pick(
-            u,
-            &[NamedPortConflict::AnyMatch, NamedPortConflict::FirstOnly],
-        )?,
-        multi_network: pick(u, &[MultiNetwork::Type1, MultiNetwork::Type2])?,
+    let mut p = Profile::default();
+    for switch in SWITCHES {
+        let values = (switch.values)();
+        let value = u.choose(&values)?;
+        (switch.set)(&mut p, value);
+    }
+    Ok(p)
+}
+
+/// A manifest for an `apply` or `delete` step: a namespace, a pod, a Service or a policy of
+/// the scenario's universe of names, as Kubernetes YAML.
+fn manifest(u: &mut Unstructured, c: &Ctx) -> Result<String> {
+    let doc: Value = match u.int_in_range(0..=3)? {
+        0 => json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": pick(u, &NAMESPACES)?, "labels": labels(u)?},
+        }),
+        1 => {
+            let (pod, addresses, _) = pod(u)?;
+            let ports: Vec<Value> = pod
+                .ports
+                .iter()
+                .map(|p| {
+                    let mut v =
+                        json!({"containerPort": p.port, "protocol": p.protocol.to_string()});
+                    if let Some(n) = &p.name {
+                        v["name"] = json!(n);
+                    }
+                    v
+                })
+                .collect();
+            let mut status = json!({"phase": format!("{:?}", pod.phase)});
+            if !addresses.is_empty() {
+                status["podIPs"] = json!(addresses
+                    .iter()
+                    .map(|ip| json!({"ip": ip.to_string()}))
+                    .collect::<Vec<_>>());
+            }
+            // One container per port: port names are unique within a container only.
+            let mut containers: Vec<Value> = ports
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| json!({"name": format!("c{i}"), "image": "app", "ports": [p]}))
+                .collect();
+            if containers.is_empty() {
+                containers.push(json!({"name": "c", "image": "app"}));
+            }
+            let mut spec = json!({"containers": containers});
+            if let Some(node) = &pod.node {
+                spec["nodeName"] = json!(node);
+            }
+            json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": pod.id.name, "namespace": pod.id.namespace, "labels": pod.labels},
+                "spec": spec, "status": status,
+            })
+        }
+        2 => {
+            let (svc, addresses, _) = service(u, c)?;
+            let ports: Vec<Value> = svc
+                .ports
+                .iter()
+                .map(|p| {
+                    json!({"name": p.name, "port": p.port, "protocol": p.protocol.to_string(),
+                    "targetPort": match &p.target_port {
+                        PortRef::Number(n) => json!(n),
+                        PortRef::Name(s) => json!(s),
+                    }})
+                })
+                .collect();
+            let mut spec = json!({"ports": ports});
+            if let Some(sel) = &svc.selector {
+                spec["selector"] = json!(sel);
+            }
+            if let Some(a) = addresses.first() {
+                spec["clusterIP"] = json!(a.ip.to_string());
+            }
+            json!({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": svc.id.name, "namespace": svc.id.namespace},
+                "spec": spec,
+            })
+        }
+        _ => {
+            let id = c.policy(u)?;
+            policy_manifest(&policy(u, id)?)
+        }
+    };
+    Ok(serde_saphyr_free_yaml(&doc))
+}
+
+/// JSON is YAML: manifests are written as JSON text, so no YAML writer is needed.
+fn serde_saphyr_free_yaml(doc: &Value) -> String {
+    serde_json::to_string_pretty(doc).expect("a manifest serializes")
+}
+
+/// A NetworkPolicy as the `networking.k8s.io/v1` object it stands for.
+pub fn policy_manifest(p: &NetworkPolicy) -> Value {
+    let rules = |rules: &[Rule], peers: &str| -> Vec<Value> {
+        rules
+            .iter()
+            .map(|r| {
+                let mut v = serde_json::Map::new();
+                if !r.ports.is_empty() {
+                    v.insert("ports".into(), json!(r.ports));
+                }
+                if !r.peers.is_empty() {
+                    v.insert(peers.into(), json!(r.peers));
+                }
+                Value::Object(v)
+            })
+            .collect()
+    };
+    let mut spec = json!({"podSelector": p.pod_selector});
+    if let Some(t) = &p.policy_types {
+        spec["policyTypes"] = json!(t);
+    }
+    if !p.ingress.is_empty() {
+        spec["ingress"] = json!(rules(&p.ingress, "from"));
+    }
+    if !p.egress.is_empty() {
+        spec["egress"] = json!(rules(&p.egress, "to"));
+    }
+    json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": p.id.name, "namespace": p.id.namespace},
+        "spec": spec,
     })
 }
 
-/// One random operation. Connection operations are weighted up: they are what is judged.
-fn op(u: &mut Unstructured, c: &Ctx) -> Result<Op> {
-    let port = |u: &mut Unstructured| -> Result<u16> {
-        if u.ratio(1, 8)? {
-            u.int_in_range(1..=65535)
-        } else {
-            pick(u, &PORTS)
-        }
-    };
-    Ok(match u.int_in_range(0..=39)? {
-        0..=2 | 40.. => {
-            let (pod, addresses, attachments) = pod(u)?;
+/// One random operation. Every operation of the trace format has its arm; connection
+/// operations are weighted up, since they are what is judged.
+fn op(u: &mut Unstructured, c: &mut Ctx) -> Result<Op> {
+    Ok(match u.int_in_range(0..=63)? {
+        0..=2 => {
+            let (pod, mut addresses, attachments) = pod(u)?;
+            if !pod.host_network && u.ratio(1, 2)? {
+                addresses.retain(|a| a.is_ipv6());
+                addresses.insert(0, c.fresh_ip());
+            }
             Op::AddPod {
                 pod,
                 addresses,
                 attachments,
             }
         }
-        6 => Op::RemovePod { pod: c.pod(u)? },
-        7..=8 => Op::SetPodLabels {
-            pod: c.pod(u)?,
-            labels: labels(u)?,
-        },
-        9 => Op::AddNamespace {
+        3 => Op::RemovePod { pod: c.pod(u)? },
+        4 | 5 => {
+            let pod = c.pod(u)?;
+            // Mostly a change of one label, as a rollout makes; now and then all new labels.
+            let mut labels = match c.state().pod(&pod) {
+                Some(p) if u.ratio(3, 4)? => p.labels.clone(),
+                _ => Labels::new(),
+            };
+            labels.insert(pick(u, &KEYS)?.into(), pick(u, &VALUES)?.into());
+            Op::SetPodLabels { pod, labels }
+        }
+        6 => Op::AddNamespace {
             name: pick(u, &NAMESPACES)?.into(),
             labels: labels(u)?,
         },
-        10 => Op::SetNamespaceLabels {
+        7 => Op::SetNamespaceLabels {
             name: pick(u, &NAMESPACES)?.into(),
             labels: labels(u)?,
         },
-        11 if u.ratio(1, 3)? => Op::RemoveNamespace {
+        8 if u.ratio(1, 2)? => Op::RemoveNamespace {
             name: pick(u, &NAMESPACES)?.into(),
         },
-        11 => Op::SetPodLabels {
-            pod: c.pod(u)?,
+        8 => Op::SetNamespaceLabels {
+            name: pick(u, &NAMESPACES)?.into(),
             labels: labels(u)?,
         },
-        12..=14 => {
-            let id = policy_id(u)?;
+        9 | 10 => {
+            let id = c.policy(u)?;
             Op::AddNetworkPolicy {
                 policy: policy(u, id)?,
             }
         }
-        15 => {
-            let id = policy_id(u)?;
+        11 => {
+            let id = c.policy(u)?;
             Op::UpdateNetworkPolicy {
                 policy: policy(u, id)?,
             }
         }
-        16 => Op::RemoveNetworkPolicy {
-            policy: policy_id(u)?,
+        12 => Op::RemoveNetworkPolicy {
+            policy: c.policy(u)?,
         },
-        17 => {
-            let (service, addresses, external_addresses) = service(u)?;
+        13 | 14 => {
+            let (service, addresses, external_addresses) = service(u, c)?;
             Op::AddService {
                 service,
                 addresses,
                 external_addresses,
             }
         }
-        18 => Op::RemoveService {
+        15 => Op::RemoveService {
             service: c.service(u)?,
         },
-        19 => Op::AddPod2ServiceMapping {
+        16 => Op::AddPod2ServiceMapping {
             pod: c.pod(u)?,
             service: c.service(u)?,
         },
-        20 => Op::AddNode {
+        17 => Op::RemovePod2ServiceMapping {
+            pod: c.pod(u)?,
+            service: c.service(u)?,
+        },
+        18 => Op::RemovePod2ServiceMappings { pod: c.pod(u)? },
+        19 => Op::RemoveService2PodMappings {
+            service: c.service(u)?,
+        },
+        20 => Op::LookupPod2ServiceMappings { pod: c.pod(u)? },
+        21 => Op::LookupService2PodMappings {
+            service: c.service(u)?,
+        },
+        22 => Op::AddNode {
             name: pick(u, &NODES)?.into(),
-            labels: Labels::new(),
+            labels: labels(u)?,
             addresses: vec![Address::default_domain(ip(u)?)],
         },
-        21 => match u.int_in_range(0..=3)? {
-            0 => Op::AddIpAddressDomain {
-                name: pick(u, &DOMAINS)?.into(),
-            },
-            1 => {
-                let (name, domain) = pick(u, &NETWORKS)?;
-                Op::AddNetwork {
-                    name: name.into(),
-                    domain: domain.into(),
-                }
-            }
-            2 => Op::AddExternalEntity {
-                name: "partner".into(),
-                addresses: vec![c.address(u)?],
-            },
-            _ => Op::RemoveNode {
-                name: pick(u, &NODES)?.into(),
-            },
+        23 => Op::RemoveNode {
+            name: pick(u, &NODES)?.into(),
         },
-        22 => Op::AddAddress2PodMapping {
+        24 => Op::AddExternalEntity {
+            name: pick(u, &ENTITIES)?.into(),
+            addresses: vec![c.address(u)?],
+        },
+        25 => Op::AddIpAddressDomain {
+            name: pick(u, &DOMAINS)?.into(),
+        },
+        26 => Op::RemoveIpAddressDomain {
+            name: pick(u, &DOMAINS)?.into(),
+        },
+        27 => {
+            let (name, domain) = pick(u, &NETWORKS)?;
+            Op::AddNetwork {
+                name: name.into(),
+                domain: domain.into(),
+            }
+        }
+        28 => Op::RemoveNetwork {
+            name: pick(u, &NETWORKS)?.0.into(),
+        },
+        29 => Op::AddAddress2PodMapping {
             address: c.address(u)?,
             pod: c.pod(u)?,
-            interface: None,
-            network: None,
+            interface: if u.ratio(1, 3)? {
+                Some("net1".into())
+            } else {
+                None
+            },
+            network: if u.ratio(1, 3)? {
+                Some(pick(u, &NETWORKS)?.0.into())
+            } else {
+                None
+            },
         },
-        23 => Op::ClosePodConnection {
-            connection: u.int_in_range(0..=6)?,
+        30 => Op::RemoveAddress2PodMapping {
+            address: c.address(u)?,
+            pod: c.pod(u)?,
         },
-        3..=5 | 24..=29 => Op::OpenPodConnection {
-            from: c.pod(u)?,
-            to: c.pod(u)?,
-            protocol: protocol(u)?,
-            port: port(u)?,
+        31 => Op::RemovePod2AddressMappings { pod: c.pod(u)? },
+        32 => Op::LookupPod2AddressMappings { pod: c.pod(u)? },
+        33 => Op::LookupAddress2PodMapping {
+            address: c.address(u)?,
         },
-        30..=32 => Op::OpenServiceConnection {
-            from: c.pod(u)?,
+        34 => Op::AddAddress2ServiceMapping {
+            address: c.address(u)?,
             service: c.service(u)?,
-            protocol: ported(u)?,
-            port: port(u)?,
-            backend: if u.ratio(1, 2)? {
-                Some(c.pod(u)?)
-            } else {
-                None
-            },
+            external: u.ratio(1, 3)?,
         },
-        33..=35 => Op::OpenConnectionWithIpAddresses {
-            from: c.address(u)?,
-            to: c.address(u)?,
-            protocol: protocol(u)?,
-            port: port(u)?,
-            backend: if u.ratio(1, 3)? {
-                Some(c.pod(u)?)
-            } else {
-                None
+        35 => match c.service_addresses().is_empty() || u.ratio(1, 4)? {
+            true => Op::RemoveAddress2ServiceMapping {
+                address: c.address(u)?,
+                service: c.service(u)?,
             },
+            false => {
+                let (address, service) = u.choose(&c.service_addresses())?.clone();
+                Op::RemoveAddress2ServiceMapping { address, service }
+            }
         },
-        36 => Op::AllowNewConnectionToPod {
+        36 => Op::RemoveService2AddressMappings {
+            service: c.service(u)?,
+        },
+        37 => Op::LookupService2AddressMappings {
+            service: c.service(u)?,
+        },
+        38 => Op::LookupAddress2ServiceMapping {
+            address: c.address(u)?,
+        },
+        39 => Op::ClosePodConnection {
+            connection: u.int_in_range(0..=c.connections() + 1)?,
+        },
+        40 => Op::Apply {
+            manifest: manifest(u, c)?,
+            file: None,
+        },
+        41 => Op::Delete {
+            manifest: manifest(u, c)?,
+            file: None,
+        },
+        42..=48 => Op::OpenPodConnection {
             from: c.pod(u)?,
             to: c.pod(u)?,
             protocol: protocol(u)?,
             port: port(u)?,
         },
-        37 => Op::AllowNewConnectionFromPod {
+        49..=53 => {
+            let service = c.service(u)?;
+            let (protocol, port) = c.service_port(u, &service)?;
+            Op::OpenServiceConnection {
+                from: c.pod(u)?,
+                backend: c.backend(u, &service)?,
+                service,
+                protocol,
+                port,
+            }
+        }
+        54..=57 => match c.service_addresses().is_empty() || u.ratio(1, 2)? {
+            true => Op::OpenConnectionWithIpAddresses {
+                from: c.address(u)?,
+                to: c.address(u)?,
+                protocol: protocol(u)?,
+                port: port(u)?,
+                backend: if u.ratio(1, 3)? {
+                    Some(c.pod(u)?)
+                } else {
+                    None
+                },
+            },
+            false => {
+                let (to, service) = u.choose(&c.service_addresses())?.clone();
+                let (protocol, port) = c.service_port(u, &service)?;
+                Op::OpenConnectionWithIpAddresses {
+                    from: c.address(u)?,
+                    to,
+                    protocol,
+                    port,
+                    backend: c.backend(u, &service)?,
+                }
+            }
+        },
+        58 => Op::AllowNewConnectionToPod {
             from: c.pod(u)?,
             to: c.pod(u)?,
             protocol: protocol(u)?,
             port: port(u)?,
         },
-        38 => Op::AllowNewConnectionFromIpAddress {
+        59 => Op::AllowNewConnectionFromPod {
+            from: c.pod(u)?,
+            to: c.pod(u)?,
+            protocol: protocol(u)?,
+            port: port(u)?,
+        },
+        60 | 61 => Op::AllowNewConnectionFromIpAddress {
             from: c.address(u)?,
             to: c.pod(u)?,
             protocol: protocol(u)?,
@@ -590,17 +953,18 @@ fn op(u: &mut Unstructured, c: &Ctx) -> Result<Op> {
     })
 }
 
-/// A prologue that builds a populated cluster (pods, a service, policies), so that the random
-/// operations after it mostly meet objects that exist.
+/// A prologue that builds a populated cluster (pods, Services over them, policies), so that
+/// the random operations after it mostly meet objects that exist.
 fn prologue(u: &mut Unstructured, ops: &mut Vec<Op>, c: &mut Ctx) -> Result<()> {
-    for _ in 0..u.int_in_range(3..=8)? {
+    for _ in 0..u.int_in_range(4..=8)? {
         let (mut pod, mut addresses, attachments) = pod(u)?;
         // Mostly running pods with an address, so that most connections are decided by policy.
         if u.ratio(3, 4)? {
             pod.phase = PodPhase::Running;
             pod.ready = true;
-            if addresses.is_empty() && !pod.host_network {
-                addresses.push(ip(u)?);
+            if !pod.host_network {
+                addresses.retain(|a| a.is_ipv6());
+                addresses.insert(0, c.fresh_ip());
             }
         }
         let op = Op::AddPod {
@@ -611,8 +975,8 @@ fn prologue(u: &mut Unstructured, ops: &mut Vec<Op>, c: &mut Ctx) -> Result<()> 
         c.note(&op);
         ops.push(op);
     }
-    for _ in 0..u.int_in_range(0..=2)? {
-        let (service, addresses, external_addresses) = service(u)?;
+    for _ in 0..u.int_in_range(1..=2)? {
+        let (service, addresses, external_addresses) = service(u, c)?;
         let op = Op::AddService {
             service,
             addresses,
@@ -623,38 +987,24 @@ fn prologue(u: &mut Unstructured, ops: &mut Vec<Op>, c: &mut Ctx) -> Result<()> 
     }
     for _ in 0..u.int_in_range(1..=3)? {
         let id = policy_id(u)?;
-        ops.push(Op::AddNetworkPolicy {
+        let op = Op::AddNetworkPolicy {
             policy: policy(u, id)?,
-        });
+        };
+        c.note(&op);
+        ops.push(op);
     }
     Ok(())
 }
 
-/// A scenario of at most `max_ops` operations after a prologue; a short input gives a short
-/// scenario.
-pub fn scenario(u: &mut Unstructured, max_ops: usize) -> Result<Scenario> {
-    let profile = profile(u)?;
+/// A scenario of at most `max_ops` operations after a prologue; running out of input ends it
+/// early (what was built is kept), so any bytes decode.
+pub fn scenario(u: &mut Unstructured, max_ops: usize) -> Scenario {
+    let profile = profile(u).unwrap_or_default();
     let mut ops = Vec::new();
-    let mut c = Ctx::default();
-    prologue(u, &mut ops, &mut c)?;
+    let mut c = Ctx::new(profile);
+    let _ = prologue(u, &mut ops, &mut c);
     while ops.len() < max_ops && !u.is_empty() {
-        let o = op(u, &c)?;
-        c.note(&o);
-        ops.push(o);
-    }
-    Ok(Scenario { profile, ops })
-}
-
-/// Decodes a scenario from bytes; running out of bytes ends the scenario early.
-pub fn scenario_from_bytes(bytes: &[u8], max_ops: usize) -> Scenario {
-    let mut u = Unstructured::new(bytes);
-    let profile = profile(&mut u).unwrap_or_default();
-    let mut ops = Vec::new();
-    // Running out of bytes in the prologue keeps what was built.
-    let mut c = Ctx::default();
-    let _ = prologue(&mut u, &mut ops, &mut c);
-    while ops.len() < max_ops && !u.is_empty() {
-        match op(&mut u, &c) {
+        match op(u, &mut c) {
             Ok(o) => {
                 c.note(&o);
                 ops.push(o)
@@ -663,4 +1013,131 @@ pub fn scenario_from_bytes(bytes: &[u8], max_ops: usize) -> Scenario {
         }
     }
     Scenario { profile, ops }
+}
+
+/// Decodes a scenario from bytes.
+pub fn scenario_from_bytes(bytes: &[u8], max_ops: usize) -> Scenario {
+    scenario(&mut Unstructured::new(bytes), max_ops)
+}
+
+/// Bytes as the hex text of `NETSEM_SCENARIO`, the replay handle every failure prints.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of a `NETSEM_SCENARIO` hex text.
+pub fn from_hex(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim();
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netsem_spec::decision::{connect, SpecCore};
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+    use std::collections::BTreeMap;
+
+    /// Every operation of the trace format is generated: this fails when an operation is added
+    /// to [`Op`] and not to [`op`].
+    #[test]
+    fn every_operation_is_generated() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for _ in 0..3000 {
+            let bytes: Vec<u8> = (0..2000).map(|_| rng.random()).collect();
+            for op in scenario_from_bytes(&bytes, MAX_OPS).ops {
+                *seen.entry(op.name()).or_default() += 1;
+            }
+        }
+        let missing: Vec<&str> = Op::NAMES
+            .iter()
+            .copied()
+            .filter(|n| !seen.contains_key(n))
+            .collect();
+        assert!(missing.is_empty(), "never generated: {missing:?}");
+    }
+
+    #[test]
+    fn generated_manifests_load() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let mut loaded = 0;
+        for _ in 0..500 {
+            let bytes: Vec<u8> = (0..400).map(|_| rng.random()).collect();
+            let mut u = Unstructured::new(&bytes);
+            let c = Ctx::default();
+            if let Ok(text) = manifest(&mut u, &c) {
+                let m = netsem_spec::manifest::parse_str("generated.json", &text);
+                assert!(m.is_ok(), "{text}\n{m:?}");
+                loaded += 1;
+            }
+        }
+        assert!(loaded > 400, "{loaded}");
+    }
+
+    /// Services are built from the generated pods: a good share of connections through them
+    /// reach a backend, and some reach one of several on a named target port (rules 6.1, 6.3).
+    #[test]
+    fn service_connections_reach_backends() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let (mut total, mut reached, mut named_several) = (0, 0, 0);
+        for _ in 0..400 {
+            let bytes: Vec<u8> = (0..2000).map(|_| rng.random()).collect();
+            let s = scenario_from_bytes(&bytes, MAX_OPS);
+            let mut spec = SpecEngine::new(s.profile);
+            for op in &s.ops {
+                if let Op::OpenServiceConnection {
+                    from,
+                    service,
+                    protocol,
+                    port,
+                    ..
+                } = op
+                {
+                    total += 1;
+                    let st = &spec.state;
+                    let o = connect::attempt(
+                        st,
+                        &SpecCore,
+                        &connect::Source::Pod(from.clone()),
+                        &connect::Target::Service(service.clone()),
+                        *protocol,
+                        *port,
+                        None,
+                    );
+                    let backends = o.ok().and_then(|o| o.backends).map_or(0, |b| b.len());
+                    reached += usize::from(backends > 0);
+                    let named = st
+                        .service(service)
+                        .and_then(|svc| svc.port(*protocol, *port))
+                        .is_some_and(|p| matches!(p.target_port, PortRef::Name(_)));
+                    named_several += usize::from(named && backends >= 2);
+                }
+                spec.execute(op);
+            }
+        }
+        assert!(
+            reached * 4 >= total,
+            "{reached} of {total} reached a backend"
+        );
+        assert!(
+            named_several >= 5,
+            "{named_several} with a named port and 2+ backends"
+        );
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        let bytes = [0u8, 1, 0xab, 0xff];
+        assert_eq!(from_hex(&to_hex(&bytes)).unwrap(), bytes);
+        assert_eq!(from_hex("abc"), None);
+        assert_eq!(from_hex("zz"), None);
+    }
 }

@@ -1,0 +1,56 @@
+//! The matrix judge (rule 10.3): after a scenario, the spec's connectivity matrix and the
+//! oracle's class-compressed one must be identical, and the oracle's single decisions must
+//! agree with its own matrix at every range boundary.
+
+use crate::generators::Scenario;
+use crate::oracles::{lockstep, Finding};
+use netsem_oracle::Oracle;
+use netsem_spec::matrix::{json_line, MatrixView};
+use netsem_spec::Protocol;
+
+/// `diff_matrix`.
+pub fn diff_matrix(s: &Scenario) -> Result<(), Finding> {
+    let spec = lockstep(s.profile, &s.ops, &mut Oracle::new(s.profile))?;
+    let oracle = Oracle::from_state(spec.state.clone());
+    let expected = spec.state.matrix();
+    let got = oracle.compressed_matrix();
+    let pods = got.pods().to_vec();
+    if expected.pods != pods {
+        return Err(Finding::Matrix(format!(
+            "pods differ: spec {:?}, oracle {:?}",
+            expected.pods, pods
+        )));
+    }
+    for (i, src) in pods.iter().enumerate() {
+        for (j, dst) in pods.iter().enumerate() {
+            let cell = got.cell(i, j);
+            if expected.cell(i, j) != cell {
+                return Err(Finding::Matrix(format!(
+                    "matrix cell differs under {}:\n spec   {}\n oracle {}\n{s:?}",
+                    s.profile,
+                    json_line(src, dst, expected.cell(i, j)),
+                    json_line(src, dst, cell),
+                )));
+            }
+            let (Some(a), Some(b)) = (oracle.pod_ref(src), oracle.pod_ref(dst)) else {
+                continue;
+            };
+            for protocol in Protocol::PORTED {
+                let ranges = cell.get(protocol);
+                let mut ports: Vec<u16> = vec![1, u16::MAX];
+                for &(lo, hi) in ranges.ranges() {
+                    ports.extend([lo, hi, lo.saturating_sub(1).max(1), hi.saturating_add(1)]);
+                }
+                for port in ports {
+                    if oracle.decide_pods(a, b, protocol, port) != ranges.contains(port) {
+                        return Err(Finding::Matrix(format!(
+                            "{src} -> {dst} {protocol} {port}: a single decision contradicts the matrix under {}",
+                            s.profile
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
