@@ -2,6 +2,7 @@
 //! (k8s-openapi, with field paths), validation (rule 9.2) and conversion to the spec's types.
 
 use super::multus::{self, NetworkAttachmentDefinition};
+use super::object::{ip, Obj, DEFAULT_NAMESPACE};
 use super::parse;
 use super::validate::{self, child, index, Check, Invalid, NameRule};
 use super::workloads::{self, DaemonSetPlan, WorkloadKind};
@@ -16,15 +17,10 @@ use crate::service::{Service, ServicePort, ServiceType, TrafficPolicy};
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::discovery::v1 as discovery;
 use k8s_openapi::api::networking::v1 as networking;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 
-/// The default namespace of namespaced objects without `metadata.namespace`.
-pub(crate) const DEFAULT_NAMESPACE: &str = "default";
 /// The label that ties an EndpointSlice to its Service.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
@@ -103,90 +99,6 @@ impl Kind {
             Kind::Service => NameRule::Dns1035,
             _ => NameRule::Subdomain,
         }
-    }
-}
-
-/// The object being loaded: where it is, for errors and origins.
-pub(crate) struct Obj<'a> {
-    file: &'a str,
-    document: usize,
-    /// The path of the object inside its document (`items[2]` in a List), or empty.
-    prefix: &'a str,
-    pub kind: String,
-    pub namespace: Option<String>,
-    pub name: String,
-}
-
-impl Obj<'_> {
-    /// The origin of everything this object contributes.
-    pub fn origin(&self) -> Origin {
-        Origin {
-            file: self.file.to_string(),
-            document: self.document,
-            kind: self.kind.clone(),
-            namespace: self.namespace.clone(),
-            name: self.name.clone(),
-        }
-    }
-
-    /// The namespace of a namespaced object.
-    pub fn ns(&self) -> &str {
-        self.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE)
-    }
-
-    fn label(&self) -> String {
-        if self.name.is_empty() {
-            self.kind.clone()
-        } else {
-            self.origin().object()
-        }
-    }
-
-    /// A load error at `field` of this object.
-    pub fn error(&self, field: &str, message: impl Into<String>) -> LoadError {
-        let field = match (self.prefix.is_empty(), field.is_empty()) {
-            (true, _) => field.to_string(),
-            (false, true) => self.prefix.to_string(),
-            (false, false) => format!("{}.{field}", self.prefix),
-        };
-        LoadError {
-            file: self.file.to_string(),
-            document: Some(self.document),
-            object: Some(self.label()),
-            field: (!field.is_empty()).then_some(field),
-            message: message.into(),
-            kind: ErrorKind::InvalidManifest,
-        }
-    }
-
-    /// A validation failure as a load error of this object.
-    pub fn invalid(&self, e: Invalid) -> LoadError {
-        self.error(&e.field, e.message)
-    }
-
-    /// Typed deserialization; a type error names its field path.
-    pub fn typed<T: DeserializeOwned>(&self, value: Value) -> Result<T, LoadError> {
-        serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
-            let field = if path == "." { String::new() } else { path };
-            self.error(&field, e.inner().to_string())
-        })
-    }
-
-    /// Validates `metadata`: name, namespace, labels, annotation keys (rule 9.2).
-    pub fn check_meta(&self, meta: &ObjectMeta, rule: NameRule) -> Result<(), LoadError> {
-        validate::object_name(meta.name.as_deref().unwrap_or(""), rule)
-            .map_err(|e| self.invalid(e))?;
-        if let Some(ns) = &self.namespace {
-            validate::namespace_name(ns).map_err(|e| self.invalid(e))?;
-        }
-        if let Some(l) = &meta.labels {
-            validate::labels(l, "metadata.labels").map_err(|e| self.invalid(e))?;
-        }
-        if let Some(a) = &meta.annotations {
-            validate::annotation_keys(a, "metadata.annotations").map_err(|e| self.invalid(e))?;
-        }
-        Ok(())
     }
 }
 
@@ -279,14 +191,14 @@ impl Loader {
                 .filter(|n| !n.is_empty())
                 .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string())
         });
-        let obj = Obj {
+        let obj = Obj::new(
             file,
             document,
             prefix,
-            kind: kind.clone(),
+            kind.clone(),
             namespace,
-            name: meta_text("name"),
-        };
+            meta_text("name"),
+        );
         if api_version != known.api_version() {
             return Err(obj.error(
                 "apiVersion",
@@ -414,11 +326,6 @@ fn type_name(v: &Value) -> &'static str {
         Value::Array(_) => "a list",
         Value::Object(_) => "a mapping",
     }
-}
-
-fn ip(s: &str, path: &str) -> Check<IpAddr> {
-    s.parse()
-        .map_err(|_| Invalid::new(path, format!("`{s}` is not a valid IP address")))
 }
 
 // ----- Namespace, Node ---------------------------------------------------------------------

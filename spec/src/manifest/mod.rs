@@ -22,6 +22,7 @@
 mod apply;
 mod convert;
 mod multus;
+mod object;
 mod parse;
 mod validate;
 mod workloads;
