@@ -21,6 +21,7 @@
 
 mod apply;
 mod convert;
+mod kinds;
 mod multus;
 mod object;
 mod parse;
@@ -41,8 +42,9 @@ use std::net::IpAddr;
 use std::path::Path;
 
 pub use apply::{POD_CIDR, SERVICE_CIDR};
-pub use convert::SERVICE_NAME_LABEL;
-pub use multus::{DOMAIN_ANNOTATION, DOMAIN_CONFIG_ATTRIBUTE, NETWORK_STATUS_ANNOTATION};
+pub use kinds::endpoint_slice::SERVICE_NAME_LABEL;
+pub use kinds::network_attachment::{DOMAIN_ANNOTATION, DOMAIN_CONFIG_ATTRIBUTE};
+pub use multus::NETWORK_STATUS_ANNOTATION;
 pub use workloads::MAX_REPLICAS;
 
 /// Where an object came from: the file, the document in it (from 1), and the object's kind and
