@@ -1,5 +1,17 @@
-//! From documents to [`Object`]s: kind dispatch, `kind: List` flattening, typed deserialization
-//! (k8s-openapi, with field paths), validation (rule 9.2) and conversion to the spec's types.
+//! The loader: from documents to [`Object`]s (rules 9.1, 9.3, 9.4, 9.8).
+//!
+//! [`Loader`] takes the documents of every file of one load (`add_text`, `add_value`) and ends
+//! it (`finish`). For each object it checks `kind` and `apiVersion` (rule 9.1: errors name the
+//! file, the document and the field), flattens `kind: List` (rule 9.3, fields prefixed with
+//! `items[i].`), looks the kind up by API group and kind in the dispatch table `Kind` (rule
+//! 9.3: unknown kinds are skipped with a warning, a known kind under another version is an
+//! error), defaults `metadata.namespace` to `default` for namespaced kinds, and hands the object
+//! to its module under `kinds/`, or to `workloads` (rule 9.4). `finish` expands DaemonSets over
+//! the declared Nodes (rule 9.4), declares each IP address domain once, and warns about objects
+//! declared twice (the later one wins; docs/MANIFESTS.md, rule 9.8).
+//!
+//! Validation (rule 9.2) and conversion are the kind modules' business; nothing below this
+//! module imports it.
 
 use super::kinds::{
     endpoint_slice, namespace, network_attachment, network_policy, node, pod, service,
@@ -27,7 +39,8 @@ pub(crate) struct Loader {
     warnings: Vec<String>,
 }
 
-/// The kinds the loader knows, with their API version.
+/// The dispatch table: the kinds the loader knows, with their API version, scope and name rule;
+/// `Loader::add_value` sends each to its handler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Namespace,
