@@ -5,6 +5,18 @@
 //! ([`Object`]); nothing touches a [`State`]. [`Manifest::apply`] and [`Manifest::delete`] then
 //! change a state, all or nothing (rule 9.1): they work on a clone and swap it in on success.
 //!
+//! The loading modules, each importing only those listed below it:
+//!
+//! - `loader`: the [`Manifest`] of one load: the kind dispatch table, `kind: List`, DaemonSet
+//!   expansion, duplicate warnings (rules 9.1, 9.3, 9.8);
+//! - `workloads`: Deployments … CronJobs become pods (rule 9.4);
+//! - `kinds`: one module per other kind (rules 9.2, 9.5–9.7);
+//! - `object`: the object being loaded, its origin and its errors (rule 9.1); `multus`: the
+//!   pod's network-status annotation (rule 9.6); `validate`: the API server's checks (rule
+//!   9.2); `parse`: files and documents (rule 9.3).
+//!
+//! `apply` then works on the [`Manifest`] alone (rules 9.1, 9.5).
+//!
 //! ```
 //! use netsem_spec::manifest;
 //! use netsem_spec::{PodId, State};
@@ -20,8 +32,10 @@
 //! ```
 
 mod apply;
-mod convert;
+mod kinds;
+mod loader;
 mod multus;
+mod object;
 mod parse;
 mod validate;
 mod workloads;
@@ -40,8 +54,9 @@ use std::net::IpAddr;
 use std::path::Path;
 
 pub use apply::{POD_CIDR, SERVICE_CIDR};
-pub use convert::SERVICE_NAME_LABEL;
-pub use multus::{DOMAIN_ANNOTATION, DOMAIN_CONFIG_ATTRIBUTE, NETWORK_STATUS_ANNOTATION};
+pub use kinds::endpoint_slice::SERVICE_NAME_LABEL;
+pub use kinds::network_attachment::{DOMAIN_ANNOTATION, DOMAIN_CONFIG_ATTRIBUTE};
+pub use multus::NETWORK_STATUS_ANNOTATION;
 pub use workloads::MAX_REPLICAS;
 
 /// Where an object came from: the file, the document in it (from 1), and the object's kind and
@@ -199,7 +214,7 @@ impl std::error::Error for LoadError {}
 /// Rules 9.1–9.4, 9.6: parses the manifest text of `file` (YAML, several documents, or JSON
 /// when `file` ends in `.json`) and validates and converts every object.
 pub fn parse_str(file: &str, text: &str) -> Result<Manifest, LoadError> {
-    let mut loader = convert::Loader::default();
+    let mut loader = loader::Loader::default();
     loader.add_text(file, text)?;
     Ok(loader.finish())
 }
@@ -207,7 +222,7 @@ pub fn parse_str(file: &str, text: &str) -> Result<Manifest, LoadError> {
 /// Rules 9.1, 9.3: loads files and directories (recursively: `.yaml`, `.yml`, `.json`, in path
 /// order) as one manifest.
 pub fn load_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Manifest, LoadError> {
-    let mut loader = convert::Loader::default();
+    let mut loader = loader::Loader::default();
     for file in parse::collect_files(paths)? {
         let name = file.display().to_string();
         let text =

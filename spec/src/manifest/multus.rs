@@ -1,74 +1,16 @@
-//! Multus (rule 9.6): `k8s.cni.cncf.io/v1` NetworkAttachmentDefinitions are networks, and the
-//! pod annotation `k8s.v1.cni.cncf.io/network-status` gives a pod's attachments.
+//! Multus on the pod side (rule 9.6): the pod annotation `k8s.v1.cni.cncf.io/network-status`
+//! gives a pod's attachments; the entry marked `default` is `eth0` on the cluster network, the
+//! others name a NetworkAttachmentDefinition (a network, `kinds/network_attachment.rs`) and an
+//! interface. Used by the Pod kind; it depends only on `validate`.
 
-use super::validate::{self, Check, Invalid};
-use crate::net::DEFAULT_DOMAIN;
+use super::validate::{Check, Invalid};
 use crate::pod::Attachment;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-/// The API version of NetworkAttachmentDefinition.
-pub(crate) const NAD_API_VERSION: &str = "k8s.cni.cncf.io/v1";
-/// The annotation that names a network's IP address domain (netsem's own).
-pub const DOMAIN_ANNOTATION: &str = "netsem.io/ip-address-domain";
-/// The CNI config attribute that names a network's IP address domain.
-pub const DOMAIN_CONFIG_ATTRIBUTE: &str = "ipAddressDomain";
 /// The pod annotation Multus writes with the pod's attachments.
 pub const NETWORK_STATUS_ANNOTATION: &str = "k8s.v1.cni.cncf.io/network-status";
-
-/// A NetworkAttachmentDefinition: there is no k8s-openapi type for it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct NetworkAttachmentDefinition {
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-    #[serde(default)]
-    pub spec: Option<NadSpec>,
-}
-
-/// Its spec: the CNI configuration as a JSON string.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct NadSpec {
-    #[serde(default)]
-    pub config: Option<String>,
-}
-
-fn domain_name(name: &str, path: &str) -> Check<String> {
-    validate::dns1123_subdomain(name)
-        .map_err(|m| Invalid::new(path, format!("invalid IP address domain: {m}")))?;
-    Ok(name.to_string())
-}
-
-/// Rule 9.6: the domain of a NetworkAttachmentDefinition: the annotation, else the CNI config
-/// attribute, else `default`.
-pub(crate) fn nad_domain(nad: &NetworkAttachmentDefinition) -> Check<String> {
-    if let Some(d) = nad
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(DOMAIN_ANNOTATION))
-    {
-        return domain_name(d, &format!("metadata.annotations[{DOMAIN_ANNOTATION}]"));
-    }
-    let Some(config) = nad.spec.as_ref().and_then(|s| s.config.as_deref()) else {
-        return Ok(DEFAULT_DOMAIN.to_string());
-    };
-    if config.trim().is_empty() {
-        return Ok(DEFAULT_DOMAIN.to_string());
-    }
-    let value: serde_json::Value = serde_json::from_str(config)
-        .map_err(|e| Invalid::new("spec.config", format!("not valid JSON: {e}")))?;
-    match value.get(DOMAIN_CONFIG_ATTRIBUTE) {
-        None => Ok(DEFAULT_DOMAIN.to_string()),
-        Some(serde_json::Value::String(d)) => domain_name(d, "spec.config"),
-        Some(other) => Err(Invalid::new(
-            "spec.config",
-            format!("`{DOMAIN_CONFIG_ATTRIBUTE}` must be a string, got {other}"),
-        )),
-    }
-}
 
 /// One entry of `k8s.v1.cni.cncf.io/network-status`.
 #[derive(Debug, Deserialize)]

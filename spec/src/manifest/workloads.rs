@@ -14,7 +14,8 @@
 //! | Job         | `NAME-<5>` × `parallelism`             |
 //! | CronJob     | `NAME-<5>` × the job's `parallelism`   |
 
-use super::convert::{pod_spec, Obj, PodParts};
+use super::kinds::pod::{pod_spec, PodParts};
+use super::object::Obj;
 use super::validate::{self, child, NameRule};
 use super::{LoadError, Object};
 use crate::ident::PodId;

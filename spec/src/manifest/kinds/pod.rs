@@ -1,0 +1,145 @@
+//! `v1` Pod, and the pod spec that workload templates share (rules 2.1, 2.3, 3.4, 9.2, 9.5,
+//! 9.6): labels, container ports (names validated, `protocol` defaulting to TCP), `nodeName`,
+//! `hostNetwork`, `status.phase` (absent is `Running`, rule 2.3), the `Ready` condition (absent
+//! is ready), and the addresses: `status.podIPs`, else `podIP`, else the Multus default entry
+//! (rule 9.6); a pod with none gets one allocated at apply time (rule 9.5). A host-network pod's
+//! addresses are its node's (rule 3.4), so it has no attachments.
+
+use crate::ident::PodId;
+use crate::manifest::multus;
+use crate::manifest::object::{ip, Obj};
+use crate::manifest::validate::{self, child, Check, Invalid, NameRule};
+use crate::manifest::{LoadError, Object};
+use crate::pod::{Attachment, ContainerPort, Pod, PodPhase};
+use k8s_openapi::api::core::v1 as core;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// What a pod spec (of a pod or a template) contributes.
+#[derive(Clone, Debug)]
+pub(crate) struct PodParts {
+    pub ports: Vec<ContainerPort>,
+    pub host_network: bool,
+    pub node: Option<String>,
+}
+
+/// Validates and converts a pod spec at `path` (`spec`, `spec.template.spec`, …); a container
+/// port without `protocol` is TCP.
+pub(crate) fn pod_spec(spec: Option<&core::PodSpec>, path: &str) -> Check<PodParts> {
+    let Some(spec) = spec else {
+        return Ok(PodParts {
+            ports: Vec::new(),
+            host_network: false,
+            node: None,
+        });
+    };
+    let mut ports = Vec::new();
+    for (i, c) in spec.containers.iter().enumerate() {
+        let mut names = BTreeSet::new();
+        for (j, p) in c.ports.iter().flatten().enumerate() {
+            let at = format!("{path}.containers[{i}].ports[{j}]");
+            if let Some(name) = p.name.as_deref().filter(|n| !n.is_empty()) {
+                validate::port_name(name).map_err(|m| Invalid::new(child(&at, "name"), m))?;
+                if !names.insert(name.to_string()) {
+                    return Err(Invalid::new(
+                        child(&at, "name"),
+                        format!("Duplicate value: `{name}`"),
+                    ));
+                }
+            }
+            let port = validate::port_number(p.container_port, &child(&at, "containerPort"))?;
+            if let Some(h) = p.host_port.filter(|&h| h != 0) {
+                validate::port_number(h, &child(&at, "hostPort"))?;
+            }
+            let protocol = validate::protocol(p.protocol.as_deref(), &child(&at, "protocol"))?;
+            ports.push(ContainerPort {
+                name: p.name.clone().filter(|n| !n.is_empty()),
+                port,
+                protocol,
+            });
+        }
+    }
+    let node = spec.node_name.clone().filter(|n| !n.is_empty());
+    if let Some(n) = &node {
+        validate::dns1123_subdomain(n).map_err(|m| Invalid::new(child(path, "nodeName"), m))?;
+    }
+    Ok(PodParts {
+        ports,
+        host_network: spec.host_network.unwrap_or(false),
+        node,
+    })
+}
+
+/// Rules 2.1, 2.3, 9.5, 9.6: a Pod with its attachments.
+pub(crate) fn pod_object(
+    obj: &Obj,
+    name_rule: NameRule,
+    value: Value,
+) -> Result<Object, LoadError> {
+    let pod: core::Pod = obj.typed(value)?;
+    obj.check_meta(&pod.metadata, name_rule)?;
+    let parts = pod_spec(pod.spec.as_ref(), "spec").map_err(|e| obj.invalid(e))?;
+    let status = pod.status.unwrap_or_default();
+    let phase = match status.phase.as_deref() {
+        None | Some("") | Some("Running") => PodPhase::Running,
+        Some("Pending") => PodPhase::Pending,
+        Some("Succeeded") => PodPhase::Succeeded,
+        Some("Failed") => PodPhase::Failed,
+        Some("Unknown") => PodPhase::Unknown,
+        Some(other) => {
+            return Err(obj.error(
+                "status.phase",
+                format!(
+                    "unsupported value `{other}`: supported values: \"Pending\", \"Running\", \
+                     \"Succeeded\", \"Failed\", \"Unknown\""
+                ),
+            ))
+        }
+    };
+    // The Ready condition; absent means ready.
+    let ready = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "Ready")
+        .is_none_or(|c| c.status == "True");
+    let mut ips = Vec::new();
+    for (i, p) in status.pod_ips.iter().flatten().enumerate() {
+        ips.push(ip(&p.ip, &format!("status.podIPs[{i}].ip")).map_err(|e| obj.invalid(e))?);
+    }
+    if ips.is_empty() {
+        if let Some(p) = status.pod_ip.as_deref().filter(|p| !p.is_empty()) {
+            ips.push(ip(p, "status.podIP").map_err(|e| obj.invalid(e))?);
+        }
+    }
+    let networks = multus::network_status(pod.metadata.annotations.as_ref(), obj.ns())
+        .map_err(|e| obj.invalid(e))?;
+    if ips.is_empty() {
+        ips = networks.default_ips.unwrap_or_default();
+    }
+    // A host-network pod's addresses are its node's (rule 3.4): it has no attachments.
+    let (attachments, auto_address) = if parts.host_network {
+        (Vec::new(), false)
+    } else {
+        let auto = ips.is_empty();
+        let mut all = Vec::new();
+        if !ips.is_empty() {
+            all.push(Attachment::primary(ips));
+        }
+        all.extend(networks.others);
+        (all, auto)
+    };
+    Ok(Object::Pod {
+        pod: Pod {
+            id: PodId::new(obj.ns(), obj.name.clone()),
+            labels: pod.metadata.labels.unwrap_or_default(),
+            node: parts.node,
+            host_network: parts.host_network,
+            phase,
+            ready,
+            ports: parts.ports,
+        },
+        attachments,
+        auto_address,
+    })
+}

@@ -1,0 +1,177 @@
+//! `v1` Service (rules 2.6, 6.2, 6.7–6.10, 9.2, 9.5): type, selector (empty or absent selects
+//! nothing automatically, rule 2.6), cluster addresses (`clusterIPs`, else `clusterIP`; `None`
+//! is headless, rule 6.9), external addresses (`externalIPs`, load-balancer ingress, rule 6.10),
+//! `internalTrafficPolicy` (rule 6.7) and ports: `protocol` defaults to TCP and `targetPort` to
+//! `port` (rule 6.2). A Service that needs a cluster address and gives none gets one allocated
+//! at apply time (rule 9.5). Port names and duplicates are validated by rule 9.2.
+
+use crate::ident::ServiceId;
+use crate::manifest::object::{ip, Obj};
+use crate::manifest::validate::{self, child, index, Check, Invalid, NameRule};
+use crate::manifest::{LoadError, Object};
+use crate::net::{Address, PortRef};
+use crate::service::{Service, ServicePort, ServiceType, TrafficPolicy};
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// Rules 6.2, 9.2, 9.5: a Service with its cluster and external addresses.
+pub(crate) fn service_object(
+    obj: &Obj,
+    name_rule: NameRule,
+    value: Value,
+) -> Result<Object, LoadError> {
+    let svc: core::Service = obj.typed(value)?;
+    obj.check_meta(&svc.metadata, name_rule)?;
+    let spec = svc.spec.unwrap_or_default();
+    let e = |e: Invalid| obj.invalid(e);
+    let service_type = match spec.type_.as_deref() {
+        None | Some("") | Some("ClusterIP") => ServiceType::ClusterIP,
+        Some("NodePort") => ServiceType::NodePort,
+        Some("LoadBalancer") => ServiceType::LoadBalancer,
+        Some("ExternalName") => ServiceType::ExternalName,
+        Some(other) => {
+            return Err(obj.error(
+                "spec.type",
+                format!(
+                    "unsupported value `{other}`: supported values: \"ClusterIP\", \
+                     \"ExternalName\", \"LoadBalancer\", \"NodePort\""
+                ),
+            ))
+        }
+    };
+    let selector = match &spec.selector {
+        Some(s) if !s.is_empty() => Some(validate::selector_map(s, "spec.selector").map_err(e)?),
+        _ => None,
+    };
+    // Cluster addresses: clusterIPs, else clusterIP; "None" is headless.
+    let (cluster_ips, cluster_path): (Vec<String>, &str) = match &spec.cluster_ips {
+        Some(list) if !list.is_empty() => (list.clone(), "spec.clusterIPs"),
+        _ => (
+            spec.cluster_ip
+                .iter()
+                .filter(|s| !s.is_empty())
+                .cloned()
+                .collect(),
+            "spec.clusterIP",
+        ),
+    };
+    let headless = cluster_ips.first().is_some_and(|s| s == "None");
+    if service_type == ServiceType::ExternalName && !cluster_ips.is_empty() && !headless {
+        return Err(obj.error(cluster_path, "must be empty for type ExternalName"));
+    }
+    let mut addresses = Vec::new();
+    if !headless {
+        for (i, s) in cluster_ips.iter().enumerate() {
+            let path = if cluster_path == "spec.clusterIP" {
+                cluster_path.to_string()
+            } else {
+                index(cluster_path, i)
+            };
+            addresses.push(Address::default_domain(ip(s, &path).map_err(e)?));
+        }
+    }
+    let mut external_addresses: Vec<Address> = Vec::new();
+    let mut add_external = |a: Address| {
+        if !external_addresses.contains(&a) {
+            external_addresses.push(a);
+        }
+    };
+    for (i, s) in spec.external_ips.iter().flatten().enumerate() {
+        add_external(Address::default_domain(
+            ip(s, &index("spec.externalIPs", i)).map_err(e)?,
+        ));
+    }
+    let ingress = svc
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|l| l.ingress.as_ref());
+    for (i, ing) in ingress.into_iter().flatten().enumerate() {
+        if let Some(s) = ing.ip.as_deref().filter(|s| !s.is_empty()) {
+            let path = format!("status.loadBalancer.ingress[{i}].ip");
+            add_external(Address::default_domain(ip(s, &path).map_err(e)?));
+        }
+    }
+    let internal_traffic_policy = match spec.internal_traffic_policy.as_deref() {
+        None | Some("") | Some("Cluster") => TrafficPolicy::Cluster,
+        Some("Local") => TrafficPolicy::Local,
+        Some(other) => {
+            return Err(obj.error(
+                "spec.internalTrafficPolicy",
+                format!("unsupported value `{other}`: supported values: \"Cluster\", \"Local\""),
+            ))
+        }
+    };
+    let ports = service_ports(spec.ports.as_deref().unwrap_or_default()).map_err(e)?;
+    if ports.is_empty() && !headless && service_type != ServiceType::ExternalName {
+        return Err(obj.error("spec.ports", "Required value"));
+    }
+    let auto_address =
+        !headless && service_type != ServiceType::ExternalName && addresses.is_empty();
+    Ok(Object::Service {
+        service: Service {
+            id: ServiceId::new(obj.ns(), obj.name.clone()),
+            selector,
+            ports,
+            service_type,
+            headless,
+            internal_traffic_policy,
+            publish_not_ready_addresses: spec.publish_not_ready_addresses.unwrap_or(false),
+        },
+        addresses,
+        external_addresses,
+        auto_address,
+    })
+}
+
+/// Rules 6.2, 9.2: the ports, with `protocol` defaulted to TCP and `targetPort` to `port`.
+fn service_ports(ports: &[core::ServicePort]) -> Check<Vec<ServicePort>> {
+    let mut out: Vec<ServicePort> = Vec::new();
+    let mut names = BTreeSet::new();
+    for (i, p) in ports.iter().enumerate() {
+        let at = index("spec.ports", i);
+        let name = p.name.clone().filter(|n| !n.is_empty());
+        match &name {
+            None if ports.len() > 1 => {
+                return Err(Invalid::new(
+                    child(&at, "name"),
+                    "Required value: a Service with several ports must name each",
+                ))
+            }
+            None => {}
+            Some(n) => {
+                validate::dns1123_label(n).map_err(|m| Invalid::new(child(&at, "name"), m))?;
+                if !names.insert(n.clone()) {
+                    return Err(Invalid::new(
+                        child(&at, "name"),
+                        format!("Duplicate value: `{n}`"),
+                    ));
+                }
+            }
+        }
+        let port = validate::port_number(p.port, &child(&at, "port"))?;
+        let protocol = validate::protocol(p.protocol.as_deref(), &child(&at, "protocol"))?;
+        // Rule 6.2: targetPort defaults to port (so do 0 and "").
+        let target_port = match &p.target_port {
+            None => PortRef::Number(port),
+            Some(IntOrString::Int(0)) => PortRef::Number(port),
+            Some(IntOrString::String(s)) if s.is_empty() => PortRef::Number(port),
+            Some(t) => validate::port_ref(t, &child(&at, "targetPort"))?,
+        };
+        if out.iter().any(|q| q.port == port && q.protocol == protocol) {
+            return Err(Invalid::new(
+                at,
+                format!("Duplicate value: port {port}/{protocol}"),
+            ));
+        }
+        out.push(ServicePort {
+            name,
+            protocol,
+            port,
+            target_port,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,337 @@
+//! The loader: from documents to [`Object`]s (rules 9.1, 9.3, 9.4, 9.8).
+//!
+//! [`Loader`] takes the documents of every file of one load (`add_text`, `add_value`) and ends
+//! it (`finish`). For each object it checks `kind` and `apiVersion` (rule 9.1: errors name the
+//! file, the document and the field), flattens `kind: List` (rule 9.3, fields prefixed with
+//! `items[i].`), looks the kind up by API group and kind in the dispatch table `Kind` (rule
+//! 9.3: unknown kinds are skipped with a warning, a known kind under another version is an
+//! error), defaults `metadata.namespace` to `default` for namespaced kinds, and hands the object
+//! to its module under `kinds/`, or to `workloads` (rule 9.4). `finish` expands DaemonSets over
+//! the declared Nodes (rule 9.4), declares each IP address domain once, and warns about objects
+//! declared twice (the later one wins; docs/MANIFESTS.md, rule 9.8).
+//!
+//! Validation (rule 9.2) and conversion are the kind modules' business; nothing below this
+//! module imports it.
+
+use super::kinds::{
+    endpoint_slice, namespace, network_attachment, network_policy, node, pod, service,
+};
+use super::object::{Obj, DEFAULT_NAMESPACE};
+use super::parse;
+use super::validate::{child, index, NameRule};
+use super::workloads::{self, DaemonSetPlan, WorkloadKind};
+use super::{LoadError, Manifest, Object, Origin};
+use crate::error::ErrorKind;
+use crate::selector::Labels;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A loaded object, or a DaemonSet waiting for the input's nodes.
+pub(crate) enum Item {
+    Ready(Origin, Object),
+    DaemonSet(Origin, DaemonSetPlan),
+}
+
+/// Accumulates the objects of every file of one load.
+#[derive(Default)]
+pub(crate) struct Loader {
+    items: Vec<Item>,
+    warnings: Vec<String>,
+}
+
+/// The dispatch table: the kinds the loader knows, with their API version, scope and name rule;
+/// `Loader::add_value` sends each to its handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Namespace,
+    Node,
+    Pod,
+    Service,
+    EndpointSlice,
+    NetworkPolicy,
+    Workload(WorkloadKind),
+    NetworkAttachmentDefinition,
+}
+
+impl Kind {
+    /// Rule 9.3: known kinds by API group and kind; anything else is skipped with a warning.
+    /// The retired group `extensions` counts as known, so that its objects are refused (wrong
+    /// `apiVersion`) rather than skipped.
+    fn of(group: &str, kind: &str) -> Option<Kind> {
+        Some(match (group, kind) {
+            ("extensions", "NetworkPolicy") => Kind::NetworkPolicy,
+            ("extensions", "Deployment") => Kind::Workload(WorkloadKind::Deployment),
+            ("extensions", "ReplicaSet") => Kind::Workload(WorkloadKind::ReplicaSet),
+            ("extensions", "DaemonSet") => Kind::Workload(WorkloadKind::DaemonSet),
+            ("", "Namespace") => Kind::Namespace,
+            ("", "Node") => Kind::Node,
+            ("", "Pod") => Kind::Pod,
+            ("", "Service") => Kind::Service,
+            ("discovery.k8s.io", "EndpointSlice") => Kind::EndpointSlice,
+            ("networking.k8s.io", "NetworkPolicy") => Kind::NetworkPolicy,
+            ("apps", "Deployment") => Kind::Workload(WorkloadKind::Deployment),
+            ("apps", "ReplicaSet") => Kind::Workload(WorkloadKind::ReplicaSet),
+            ("apps", "StatefulSet") => Kind::Workload(WorkloadKind::StatefulSet),
+            ("apps", "DaemonSet") => Kind::Workload(WorkloadKind::DaemonSet),
+            ("batch", "Job") => Kind::Workload(WorkloadKind::Job),
+            ("batch", "CronJob") => Kind::Workload(WorkloadKind::CronJob),
+            ("k8s.cni.cncf.io", "NetworkAttachmentDefinition") => Kind::NetworkAttachmentDefinition,
+            _ => return None,
+        })
+    }
+
+    fn api_version(self) -> &'static str {
+        match self {
+            Kind::Namespace | Kind::Node | Kind::Pod | Kind::Service => "v1",
+            Kind::EndpointSlice => "discovery.k8s.io/v1",
+            Kind::NetworkPolicy => "networking.k8s.io/v1",
+            Kind::Workload(WorkloadKind::Job | WorkloadKind::CronJob) => "batch/v1",
+            Kind::Workload(_) => "apps/v1",
+            Kind::NetworkAttachmentDefinition => network_attachment::NAD_API_VERSION,
+        }
+    }
+
+    fn namespaced(self) -> bool {
+        !matches!(self, Kind::Namespace | Kind::Node)
+    }
+
+    /// How `metadata.name` is validated (rule 9.2).
+    fn name_rule(self) -> NameRule {
+        match self {
+            Kind::Namespace | Kind::Workload(WorkloadKind::StatefulSet) => NameRule::Label,
+            Kind::Service => NameRule::Dns1035,
+            _ => NameRule::Subdomain,
+        }
+    }
+}
+
+impl Loader {
+    /// Reads every document of one file.
+    pub(crate) fn add_text(&mut self, file: &str, text: &str) -> Result<(), LoadError> {
+        for (document, value) in parse::documents(file, text)? {
+            if !value.is_null() {
+                self.add_value(file, document, value, "")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn add_value(
+        &mut self,
+        file: &str,
+        document: usize,
+        value: Value,
+        prefix: &str,
+    ) -> Result<(), LoadError> {
+        let raw = |field: &str, message: String| LoadError {
+            file: file.to_string(),
+            document: Some(document),
+            object: None,
+            field: Some(child(prefix, field)).filter(|f| !f.is_empty()),
+            message,
+            kind: ErrorKind::InvalidManifest,
+        };
+        let Value::Object(map) = &value else {
+            return Err(raw(
+                "",
+                format!(
+                    "expected a Kubernetes object (a mapping), got {}",
+                    type_name(&value)
+                ),
+            ));
+        };
+        let text = |key: &str| map.get(key).and_then(Value::as_str).unwrap_or("");
+        let kind = text("kind").to_string();
+        let api_version = text("apiVersion").to_string();
+        if kind.is_empty() {
+            return Err(raw(
+                "kind",
+                "Required value: every object needs a `kind`".into(),
+            ));
+        }
+        if api_version.is_empty() {
+            return Err(raw(
+                "apiVersion",
+                format!("Required value: object of kind {kind} has no `apiVersion`"),
+            ));
+        }
+        // Rule 9.3: lists are flattened.
+        if kind == "List" || (kind.ends_with("List") && map.contains_key("items")) {
+            let items = match map.get("items") {
+                None | Some(Value::Null) => return Ok(()),
+                Some(Value::Array(items)) => items.clone(),
+                Some(other) => {
+                    return Err(raw(
+                        "items",
+                        format!("expected a list of objects, got {}", type_name(other)),
+                    ))
+                }
+            };
+            for (i, item) in items.into_iter().enumerate() {
+                if !item.is_null() {
+                    self.add_value(file, document, item, &index(&child(prefix, "items"), i))?;
+                }
+            }
+            return Ok(());
+        }
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        let Some(known) = Kind::of(group, &kind) else {
+            self.warnings.push(format!(
+                "{file}: document {document}: skipped unknown kind {kind} (apiVersion {api_version})"
+            ));
+            return Ok(());
+        };
+        let metadata = map.get("metadata");
+        let meta_text = |key: &str| {
+            metadata
+                .and_then(|m| m.get(key))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let namespace = known.namespaced().then(|| {
+            Some(meta_text("namespace"))
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string())
+        });
+        let obj = Obj::new(
+            file,
+            document,
+            prefix,
+            kind.clone(),
+            namespace,
+            meta_text("name"),
+        );
+        if api_version != known.api_version() {
+            return Err(obj.error(
+                "apiVersion",
+                format!(
+                    "unsupported apiVersion `{api_version}` for kind {kind}: expected `{}`",
+                    known.api_version()
+                ),
+            ));
+        }
+        let origin = obj.origin();
+        let ready = |objects: Vec<Object>| {
+            objects
+                .into_iter()
+                .map(|o| Item::Ready(origin.clone(), o))
+                .collect::<Vec<_>>()
+        };
+        let rule = known.name_rule();
+        let items = match known {
+            Kind::Namespace => ready(vec![namespace::namespace_object(&obj, rule, value)?]),
+            Kind::Node => ready(vec![node::node_object(&obj, rule, value)?]),
+            Kind::Pod => ready(vec![pod::pod_object(&obj, rule, value)?]),
+            Kind::Service => ready(vec![service::service_object(&obj, rule, value)?]),
+            Kind::EndpointSlice => {
+                match endpoint_slice::endpoint_slice_object(&obj, rule, value)? {
+                    Ok(o) => ready(vec![o]),
+                    Err(warning) => {
+                        self.warnings.push(format!(
+                            "{file}: document {document}: {}: {warning}",
+                            obj.label()
+                        ));
+                        Vec::new()
+                    }
+                }
+            }
+            Kind::NetworkPolicy => ready(vec![network_policy::policy_object(&obj, rule, value)?]),
+            Kind::NetworkAttachmentDefinition => {
+                ready(network_attachment::nad_objects(&obj, rule, value)?)
+            }
+            Kind::Workload(w) => match workloads::expand(&obj, w, rule, value)? {
+                workloads::Expansion::Pods(pods) => ready(pods),
+                workloads::Expansion::DaemonSet(plan) => {
+                    vec![Item::DaemonSet(origin.clone(), plan)]
+                }
+            },
+        };
+        self.items.extend(items);
+        Ok(())
+    }
+
+    /// Expands the DaemonSets over the input's nodes and returns the manifest.
+    pub(crate) fn finish(self) -> Manifest {
+        let nodes: BTreeMap<String, Labels> = self
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Ready(_, Object::Node { name, labels, .. }) => {
+                    Some((name.clone(), labels.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut warnings = self.warnings;
+        let mut objects = Vec::new();
+        let mut domains = BTreeSet::new();
+        for item in self.items {
+            match item {
+                Item::Ready(origin, Object::IpAddressDomain { name }) => {
+                    // Several networks may share a domain: declare it once.
+                    if domains.insert(name.clone()) {
+                        objects.push((origin, Object::IpAddressDomain { name }));
+                    }
+                }
+                Item::Ready(origin, object) => objects.push((origin, object)),
+                Item::DaemonSet(origin, plan) => {
+                    let (pods, warning) = plan.expand(&nodes);
+                    if let Some(w) = warning {
+                        warnings.push(format!(
+                            "{}: document {}: {}: {w}",
+                            origin.file,
+                            origin.document,
+                            origin.object()
+                        ));
+                    }
+                    objects.extend(pods.into_iter().map(|p| (origin.clone(), p)));
+                }
+            }
+        }
+        warnings.extend(duplicate_warnings(&objects));
+        Manifest { objects, warnings }
+    }
+}
+
+/// Two objects with one identity: the later one wins on apply (it updates the earlier).
+fn duplicate_warnings(objects: &[(Origin, Object)]) -> Vec<String> {
+    let mut seen: BTreeMap<String, &Origin> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (origin, object) in objects {
+        let key = match object {
+            Object::Namespace { name, .. } => format!("namespace {name}"),
+            Object::Node { name, .. } => format!("node {name}"),
+            Object::Pod { pod, .. } => format!("pod {}", pod.id),
+            Object::Service { service, .. } => format!("service {}", service.id),
+            Object::NetworkPolicy(p) => format!("network policy {}", p.id),
+            Object::Network { name, .. } => format!("network {name}"),
+            Object::IpAddressDomain { .. } | Object::EndpointSlice { .. } => continue,
+        };
+        if let Some(first) = seen.get(&key) {
+            out.push(format!(
+                "{}: document {}: {}: declares {key} again (first in {}: document {}); the later \
+                 one wins",
+                origin.file,
+                origin.document,
+                origin.object(),
+                first.file,
+                first.document
+            ));
+        } else {
+            seen.insert(key, origin);
+        }
+    }
+    out
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}

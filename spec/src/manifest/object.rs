@@ -1,0 +1,134 @@
+//! The object being loaded, and the helpers every kind uses on it: its [`Origin`], load errors
+//! that name the file, the document, the object and the field path (rule 9.1), typed
+//! deserialization with field paths, and the `metadata` checks of rule 9.2 (name, namespace,
+//! labels, annotation keys).
+//!
+//! Namespaced objects without `metadata.namespace` are in [`DEFAULT_NAMESPACE`] (rule 1.1:
+//! identity is `namespace/name`).
+//!
+//! Nothing here knows a kind: the loader builds an [`Obj`] per object and hands it to the kind's
+//! module (or to `workloads`). This module depends on no other part of the loader but
+//! `validate`.
+
+use super::validate::{self, Check, Invalid, NameRule};
+use super::{LoadError, Origin};
+use crate::error::ErrorKind;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::net::IpAddr;
+
+/// The default namespace of namespaced objects without `metadata.namespace`.
+pub(crate) const DEFAULT_NAMESPACE: &str = "default";
+
+/// The object being loaded: where it is, for errors and origins.
+pub(crate) struct Obj<'a> {
+    file: &'a str,
+    document: usize,
+    /// The path of the object inside its document (`items[2]` in a List), or empty.
+    prefix: &'a str,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl<'a> Obj<'a> {
+    /// The object at `prefix` (empty, or `items[i]` in a List) of `document` in `file`.
+    /// `namespace` is `None` for cluster-scoped kinds.
+    pub fn new(
+        file: &'a str,
+        document: usize,
+        prefix: &'a str,
+        kind: String,
+        namespace: Option<String>,
+        name: String,
+    ) -> Self {
+        Obj {
+            file,
+            document,
+            prefix,
+            kind,
+            namespace,
+            name,
+        }
+    }
+
+    /// The origin of everything this object contributes.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            file: self.file.to_string(),
+            document: self.document,
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+
+    /// The namespace of a namespaced object.
+    pub fn ns(&self) -> &str {
+        self.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE)
+    }
+
+    /// `Kind namespace/name` as errors and warnings name it; just the kind while the name is
+    /// unknown.
+    pub fn label(&self) -> String {
+        if self.name.is_empty() {
+            self.kind.clone()
+        } else {
+            self.origin().object()
+        }
+    }
+
+    /// A load error at `field` of this object.
+    pub fn error(&self, field: &str, message: impl Into<String>) -> LoadError {
+        let field = match (self.prefix.is_empty(), field.is_empty()) {
+            (true, _) => field.to_string(),
+            (false, true) => self.prefix.to_string(),
+            (false, false) => format!("{}.{field}", self.prefix),
+        };
+        LoadError {
+            file: self.file.to_string(),
+            document: Some(self.document),
+            object: Some(self.label()),
+            field: (!field.is_empty()).then_some(field),
+            message: message.into(),
+            kind: ErrorKind::InvalidManifest,
+        }
+    }
+
+    /// A validation failure as a load error of this object.
+    pub fn invalid(&self, e: Invalid) -> LoadError {
+        self.error(&e.field, e.message)
+    }
+
+    /// Typed deserialization; a type error names its field path.
+    pub fn typed<T: DeserializeOwned>(&self, value: Value) -> Result<T, LoadError> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." { String::new() } else { path };
+            self.error(&field, e.inner().to_string())
+        })
+    }
+
+    /// Validates `metadata`: name, namespace, labels, annotation keys (rule 9.2).
+    pub fn check_meta(&self, meta: &ObjectMeta, rule: NameRule) -> Result<(), LoadError> {
+        validate::object_name(meta.name.as_deref().unwrap_or(""), rule)
+            .map_err(|e| self.invalid(e))?;
+        if let Some(ns) = &self.namespace {
+            validate::namespace_name(ns).map_err(|e| self.invalid(e))?;
+        }
+        if let Some(l) = &meta.labels {
+            validate::labels(l, "metadata.labels").map_err(|e| self.invalid(e))?;
+        }
+        if let Some(a) = &meta.annotations {
+            validate::annotation_keys(a, "metadata.annotations").map_err(|e| self.invalid(e))?;
+        }
+        Ok(())
+    }
+}
+
+/// An IP address at `path` (`status.podIP`, `spec.clusterIPs[1]`, …).
+pub(crate) fn ip(s: &str, path: &str) -> Check<IpAddr> {
+    s.parse()
+        .map_err(|_| Invalid::new(path, format!("`{s}` is not a valid IP address")))
+}
