@@ -7,6 +7,9 @@
 //!   expectation file is missing and a case whose binary it does not know, so every case is
 //!   checked here to name `netsem`, expect 0, 1 or 2 (never 101, a panic), compare byte for byte
 //!   (or say why not), have both expectation files and run in the workspace root.
+//! - `the_corpus_cases_list_exactly_the_corpus`: trycmd expands no glob in args, so the cases that
+//!   run the whole trace corpus list its files one by one; the list is checked against the
+//!   directory here.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -119,6 +122,45 @@ fn every_case_pins_its_exit_code_stdout_and_stderr() {
         assert_eq!(
             resolved, workspace,
             "{shown}: fs.cwd is not the workspace root"
+        );
+    }
+}
+
+#[test]
+fn the_corpus_cases_list_exactly_the_corpus() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut corpus: Vec<String> = fs::read_dir(workspace.join("tests/corpus"))
+        .expect("tests/corpus exists")
+        .map(|e| e.expect("a directory entry").file_name().into_string())
+        .map(|n| n.expect("corpus file names are UTF-8"))
+        .filter(|n| n.ends_with(".yaml"))
+        .map(|n| format!("tests/corpus/{n}"))
+        .collect();
+    corpus.sort();
+    assert!(corpus.len() >= 40, "the corpus is there: {corpus:?}");
+    for engine in ["oracle", "spec"] {
+        let case = PathBuf::from(format!(
+            "{CASES}/run/passes_the_whole_corpus_with_both_engines/{engine}.toml"
+        ));
+        let text = fs::read_to_string(&case).expect("the corpus case exists");
+        let listed: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix('"')?.strip_suffix("\","))
+            .filter(|a| a.starts_with("tests/corpus/"))
+            .collect();
+        assert_eq!(
+            listed,
+            corpus,
+            "{}: args must list every trace of tests/corpus/*.yaml, sorted; after changing \
+             them, regenerate the expectation with TRYCMD=overwrite and review it",
+            case.display()
+        );
+        let expected = fs::read_to_string(case.with_extension("stdout")).expect("its stdout");
+        assert_eq!(
+            expected.lines().count(),
+            corpus.len(),
+            "{}: one PASS line per trace",
+            case.display()
         );
     }
 }

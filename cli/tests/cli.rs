@@ -10,7 +10,7 @@
 //! output.
 //!
 //! These tests are moving to data files under `tests/cases/` (run by `tests/cases.rs`); the
-//! matrix, error, help and explain tests are there already.
+//! matrix, error, help, explain and run tests are there already.
 //!
 //! Behaviour that looks wrong is pinned as it is today ("Observed today") with the wanted
 //! assertion commented out behind a `// BUG:` line, so that the suite stays green; uncomment
@@ -94,10 +94,6 @@ impl TempDir {
             .expect("temporary paths are UTF-8")
             .to_string()
     }
-
-    fn path(&self) -> &str {
-        self.0.to_str().expect("temporary paths are UTF-8")
-    }
 }
 
 impl Drop for TempDir {
@@ -130,186 +126,6 @@ fn shop_pod(prefix: &str, index: usize) -> String {
         .filter(|p| p.starts_with(prefix))
         .nth(index)
         .unwrap_or_else(|| panic!("the shop has a pod {prefix}… number {index}"))
-}
-
-// ----- 5. run -----------------------------------------------------------------------------------
-
-fn corpus() -> Vec<String> {
-    let mut files: Vec<String> = fs::read_dir(workspace().join("tests/corpus"))
-        .expect("tests/corpus exists")
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".yaml"))
-        .map(|n| format!("tests/corpus/{n}"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 40, "the corpus is there: {files:?}");
-    files
-}
-
-fn steps_of(trace: &str) -> usize {
-    netsem_spec::Trace::load(&workspace().join(trace))
-        .expect("a corpus trace loads")
-        .steps
-        .len()
-}
-
-#[test]
-fn run_passes_the_whole_corpus_with_both_engines() {
-    let files = corpus();
-    for engine in ["oracle", "spec"] {
-        let mut args = vec!["run".to_string()];
-        args.extend(files.iter().cloned());
-        args.extend(["--engine".to_string(), engine.to_string()]);
-        let o = netsem(&args);
-        assert_eq!(o.code, 0, "{engine}: {o:#?}");
-        assert_eq!(o.stderr, "", "{engine}");
-        let expected: String = files
-            .iter()
-            .map(|f| format!("PASS {f} ({} steps, {engine})\n", steps_of(f)))
-            .collect();
-        assert_eq!(o.stdout, expected, "{engine}");
-    }
-    // The default engine is the oracle.
-    let o = netsem(&["run", "tests/corpus/np-named-ports.yaml"]);
-    assert_eq!(
-        o.stdout,
-        format!(
-            "PASS tests/corpus/np-named-ports.yaml ({} steps, oracle)\n",
-            steps_of("tests/corpus/np-named-ports.yaml")
-        )
-    );
-}
-
-const WRONG_TRACE: &str = "\
-netsemTrace: 1
-name: wrong-expectation
-steps:
-  - op: addPod
-    pod: {id: prod/web, labels: {app: web}}
-    addresses: [10.0.0.1]
-  - op: addPod
-    pod: {id: prod/client, labels: {app: client}}
-    addresses: [10.0.0.2]
-  - op: addNetworkPolicy
-    policy:
-      id: prod/deny
-      podSelector: {matchLabels: {app: web}}
-  - {op: openPodConnection, from: prod/client, to: prod/web, port: 80, expect: {allowed: true, connection: 1}}
-  - {op: openPodConnection, from: prod/client, to: prod/client, port: 80, expect: {allowed: true, connection: 1}}
-";
-
-#[test]
-fn run_reports_a_wrong_expectation_with_step_op_expected_and_observed() {
-    let tmp = TempDir::new("run");
-    let trace = tmp.write("wrong.yaml", WRONG_TRACE);
-    for engine in ["oracle", "spec"] {
-        let o = netsem(&["run", &trace, "--engine", engine]);
-        assert_eq!((o.code, o.stderr.as_str()), (1, ""), "{engine}: {o:#?}");
-        // Steps are numbered from 0: step 3 is the fourth, the first that diverges.
-        assert_eq!(
-            o.stdout,
-            format!(
-                "FAIL {trace} ({engine})\n\
-                 step 3 diverges in allowed, connection\n  \
-                 op:       {{\"op\":\"openPodConnection\",\"from\":\"prod/client\",\"to\":\"prod/web\",\"protocol\":\"TCP\",\"port\":80}}\n  \
-                 expected: {{\"allowed\":true,\"connection\":1}}\n  \
-                 observed: {{\"allowed\":false}}\n"
-            ),
-            "{engine}"
-        );
-    }
-    // Other traces still run; the failure makes the exit code 1.
-    let o = netsem(&[
-        "run",
-        "tests/corpus/est-keep.yaml",
-        &trace,
-        "tests/corpus/np-named-ports.yaml",
-    ]);
-    assert_eq!(o.code, 1, "{o:#?}");
-    let firsts: Vec<&str> = o
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with("PASS ") || l.starts_with("FAIL "))
-        .collect();
-    assert_eq!(
-        firsts,
-        [
-            "PASS tests/corpus/est-keep.yaml (12 steps, oracle)".to_string(),
-            format!("FAIL {trace} (oracle)"),
-            format!(
-                "PASS tests/corpus/np-named-ports.yaml ({} steps, oracle)",
-                steps_of("tests/corpus/np-named-ports.yaml")
-            ),
-        ]
-    );
-}
-
-#[test]
-fn run_rejects_unreadable_or_invalid_traces_with_exit_2() {
-    let tmp = TempDir::new("badtrace");
-    let cases = [
-        ("syntax.yaml", "netsemTrace: [\n", "unclosed bracket"),
-        (
-            "unknown-op.yaml",
-            "netsemTrace: 1\nname: x\nsteps:\n  - op: frobnicate\n",
-            "steps[0]: unknown variant `frobnicate`",
-        ),
-        (
-            "version.yaml",
-            "netsemTrace: 2\nname: x\nsteps: []\n",
-            "netsemTrace: expected format version 1, got 2",
-        ),
-        (
-            "no-version.yaml",
-            "name: x\nsteps: []\n",
-            "netsemTrace: expected format version 1, got nothing",
-        ),
-        (
-            "unknown-field.yaml",
-            "netsemTrace: 1\nname: x\nsteps:\n  - {op: removePod, pod: a/b, colour: red}\n",
-            "colour",
-        ),
-    ];
-    for (name, text, message) in cases {
-        let path = tmp.write(name, text);
-        let o = netsem(&["run", &path]);
-        assert_eq!(o.code, 2, "{name}: {o:#?}");
-        assert_eq!(o.stdout, "", "{name}");
-        assert!(
-            o.stderr.starts_with(&format!("error: {path}: ")),
-            "{name}: {}",
-            o.stderr
-        );
-        assert!(o.stderr.contains(message), "{name}: {}", o.stderr);
-    }
-    // A directory is not a trace.
-    let o = netsem(&["run", tmp.path()]);
-    assert_eq!((o.code, o.stdout.as_str()), (2, ""));
-    assert!(o.stderr.starts_with(&format!("error: {}: ", tmp.path())));
-    // Bad input wins over a divergence, and the others are still run and reported.
-    let wrong = tmp.write("wrong.yaml", WRONG_TRACE);
-    let bad = tmp.write("bad.yaml", "netsemTrace: 2\nname: x\nsteps: []\n");
-    let o = netsem(&["run", &bad, &wrong, "tests/corpus/est-keep.yaml"]);
-    assert_eq!(o.code, 2, "{o:#?}");
-    assert!(o.stdout.starts_with(&format!("FAIL {wrong} (oracle)\n")));
-    assert!(o
-        .stdout
-        .ends_with("PASS tests/corpus/est-keep.yaml (12 steps, oracle)\n"));
-}
-
-#[test]
-fn run_invalid_profile_in_a_trace_exits_2_naming_the_file() {
-    let tmp = TempDir::new("profile");
-    let path = tmp.write(
-        "bad-profile.yaml",
-        "netsemTrace: 1\nname: my-trace\nprofile: \"default,frob=1\"\nsteps: []\n",
-    );
-    let o = netsem(&["run", &path]);
-    assert_eq!((o.code, o.stdout.as_str()), (2, ""), "{o:#?}");
-    assert_eq!(
-        o.stderr,
-        format!("error: {path}: profile: unknown profile switch `frob`\n")
-    );
 }
 
 // ----- 6. check ---------------------------------------------------------------------------------
