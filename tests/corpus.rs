@@ -1,13 +1,14 @@
 //! The shared trace corpus (rule 10.1), replayed by every engine of the harness's registry —
 //! spec, oracle and the model — each trace under its own profile; then spec and oracle in
-//! lockstep under every named profile; then rule 2.9 on every failing step. Prints per-engine
+//! lockstep under every named profile; then rule 2.9 on every failing step, YAML round trips, and
+//! the invalid/, diverging/ and observed/ roles (see the harness's `corpus`). Prints per-engine
 //! counts, the model's skips with their reasons, and every failure.
 //!
 //! A test without libtest's harness, so that the report is printed on every run.
 
 use netsem_harness::{corpus, engines};
 use netsem_model::{Fault, ModelEngine};
-use netsem_spec::{Engine, Profile, SpecEngine};
+use netsem_spec::{Engine, Op, Profile, SpecEngine};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -37,13 +38,29 @@ fn main() -> ExitCode {
     );
     let unchanged = failing_steps_change_nothing(&entries);
     println!(
-        "rule 2.9 on every failing step: {} failure(s)",
+        "rule 2.9 on every failing step, and no decision or lookup changes the state: {} failure(s)",
         unchanged.len()
     );
-    for f in lockstep.iter().chain(&unchanged) {
+    let round_trips = every_trace_round_trips(&entries);
+    println!(
+        "every trace survives a YAML round trip: {} failure(s)",
+        round_trips.len()
+    );
+    let roles = corpus::check_roles();
+    println!(
+        "invalid/, diverging/, observed/ as their EXPECTED says: {} failure(s)",
+        roles.len()
+    );
+    let all: Vec<&String> = lockstep
+        .iter()
+        .chain(&unchanged)
+        .chain(&round_trips)
+        .chain(&roles)
+        .collect();
+    for f in &all {
         println!("  FAIL {f}");
     }
-    failed |= !lockstep.is_empty() || !unchanged.is_empty();
+    failed |= !all.is_empty();
     for (fault, caught) in broken_pipelines_fail_the_corpus(&entries) {
         println!("model with fault {fault:?}: {caught} trace(s) fail");
         failed |= caught == 0;
@@ -105,6 +122,15 @@ fn broken_pipelines_fail_the_corpus(entries: &[corpus::Entry]) -> Vec<(Fault, us
         .collect()
 }
 
+/// Rule 10.1: a trace written out and read back is the same trace.
+fn every_trace_round_trips(entries: &[corpus::Entry]) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| netsem_spec::Trace::parse("again", &e.trace.to_yaml()).as_ref() != Ok(&e.trace))
+        .map(|e| format!("{}: changes in a YAML round trip", e.file))
+        .collect()
+}
+
 /// Rule 2.9: a primitive that fails leaves the state exactly as it was — checked on spec at
 /// every step of the corpus that expects an error.
 fn failing_steps_change_nothing(entries: &[corpus::Entry]) -> Vec<String> {
@@ -120,6 +146,21 @@ fn failing_steps_change_nothing(entries: &[corpus::Entry]) -> Vec<String> {
                     e.file,
                     step.op.name(),
                     observed.error
+                ));
+            }
+            let reads_only = !step.op.changes_cluster()
+                && !matches!(
+                    step.op,
+                    Op::OpenPodConnection { .. }
+                        | Op::OpenServiceConnection { .. }
+                        | Op::OpenConnectionWithIpAddresses { .. }
+                        | Op::ClosePodConnection { .. }
+                );
+            if reads_only && spec.state != before {
+                failures.push(format!(
+                    "{} step {i}: {} only decides or looks up, but changed the state",
+                    e.file,
+                    step.op.name()
                 ));
             }
         }
