@@ -215,11 +215,13 @@ fn check_role(role: &str, path: &Path, fields: &[String]) -> Result<(), String> 
                     // An engine that skips a step cannot diverge there.
                     Ok(_) => {}
                     Err(d) if d.step == want_step && d.fields.join(",") == want_fields => {}
-                    Err(d) => return Err(format!(
+                    Err(d) => {
+                        return Err(format!(
                         "{name} diverges at step {} in {}, not step {want_step} in {want_fields}",
                         d.step,
                         d.fields.join(",")
-                    )),
+                    ))
+                    }
                 }
             }
             Ok(())
