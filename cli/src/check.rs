@@ -7,9 +7,7 @@ use netsem_oracle::Oracle;
 use netsem_spec::decision::{Source, Target};
 use netsem_spec::matrix::{MatrixEntry, MatrixView};
 use netsem_spec::trace::to_json;
-use netsem_spec::{
-    AllowedPorts, Engine, Op, PortRanges, Profile, Protocol, SpecEngine, State, Trace,
-};
+use netsem_spec::{AllowedPorts, Engine, PortRanges, Profile, Protocol, SpecEngine, State, Trace};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -231,8 +229,8 @@ fn check_trace(state: State, trace: &Trace, out: &mut dyn Write) -> i32 {
             "    the semantics:                  {}",
             to_json(&observed)
         );
-        if let Some((from, to, protocol, port)) = connection_of(&step.op) {
-            if let Ok((text, _)) = explain(&mut before, &from, &to, protocol, port) {
+        if let Some(r) = step.op.request() {
+            if let Ok((text, _)) = explain(&mut before, &r.source, &r.target, r.protocol, r.port) {
                 for l in text.lines() {
                     let _ = writeln!(out, "    {l}");
                 }
@@ -249,83 +247,6 @@ fn check_trace(state: State, trace: &Trace, out: &mut dyn Write) -> i32 {
     } else {
         EXIT_DISAGREE
     }
-}
-
-/// The connection an operation asks about, as `explain` takes it.
-fn connection_of(op: &Op) -> Option<(Source, Target, Protocol, u16)> {
-    let (source, target, protocol, port) = match op {
-        Op::OpenPodConnection {
-            from,
-            to,
-            protocol,
-            port,
-        }
-        | Op::AllowNewConnectionToPod {
-            from,
-            to,
-            protocol,
-            port,
-        }
-        | Op::AllowNewConnectionFromPod {
-            from,
-            to,
-            protocol,
-            port,
-        } => (
-            Source::Pod(from.clone()),
-            Target::Pod(to.clone()),
-            protocol,
-            port,
-        ),
-        Op::OpenServiceConnection {
-            from,
-            service,
-            protocol,
-            port,
-            ..
-        } => (
-            Source::Pod(from.clone()),
-            Target::Service(service.clone()),
-            protocol,
-            port,
-        ),
-        Op::OpenConnectionWithIpAddresses {
-            from,
-            to,
-            protocol,
-            port,
-            ..
-        } => (
-            Source::Address(from.clone()),
-            Target::Address(to.clone()),
-            protocol,
-            port,
-        ),
-        Op::AllowNewConnectionFromIpAddress {
-            from,
-            to,
-            protocol,
-            port,
-        } => (
-            Source::Address(from.clone()),
-            Target::Pod(to.clone()),
-            protocol,
-            port,
-        ),
-        Op::AllowNewConnectionToIpAddress {
-            from,
-            to,
-            protocol,
-            port,
-        } => (
-            Source::Pod(from.clone()),
-            Target::Address(to.clone()),
-            protocol,
-            port,
-        ),
-        _ => return None,
-    };
-    Some((source, target, *protocol, *port))
 }
 
 #[cfg(test)]

@@ -79,19 +79,7 @@ fn json(m: &dyn MatrixView, profile: &str, out: &mut dyn Write) -> io::Result<()
 fn csv(m: &dyn MatrixView, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "src,dst,TCP,UDP,SCTP")?;
     let pods = m.pods();
-    let list = |p: &netsem_spec::PortRanges| {
-        p.ranges()
-            .iter()
-            .map(|&(a, b)| {
-                if a == b {
-                    a.to_string()
-                } else {
-                    format!("{a}-{b}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let list = |p: &netsem_spec::PortRanges| p.items().join(" ");
     for (i, s) in pods.iter().enumerate() {
         for (j, d) in pods.iter().enumerate() {
             let c = m.cell(i, j);

@@ -95,47 +95,15 @@ impl ModelEngine {
     /// The connection an operation asks the pipeline for, or why it is not the model's.
     fn connection(&self, op: &Op) -> Result<Connection, &'static str> {
         let s = &self.state;
-        let (source, target, protocol, port, pick) = match op {
-            Op::OpenPodConnection {
-                from,
-                to,
-                protocol,
-                port,
-            } => (
-                Source::Pod(from.clone()),
-                connect::Target::Pod(to.clone()),
-                *protocol,
-                *port,
-                None,
-            ),
-            Op::OpenServiceConnection {
-                from,
-                service,
-                protocol,
-                port,
-                backend,
-            } => (
-                Source::Pod(from.clone()),
-                connect::Target::Service(service.clone()),
-                *protocol,
-                *port,
-                backend.clone(),
-            ),
-            Op::OpenConnectionWithIpAddresses {
-                from,
-                to,
-                protocol,
-                port,
-                backend,
-            } => (
-                Source::Address(from.clone()),
-                connect::Target::Address(to.clone()),
-                *protocol,
-                *port,
-                backend.clone(),
-            ),
-            _ => unreachable!("only connection operations go through the pipeline"),
-        };
+        let connect::Request {
+            source,
+            target,
+            protocol,
+            port,
+            pick,
+        } = op
+            .request()
+            .expect("only connection operations go through the pipeline");
         // Errors (an unknown pod, a Service address as source, …) come before any packet.
         if connect::attempt(s, &SpecCore, &source, &target, protocol, port, None).is_err() {
             return Err(skips::REJECTED);
@@ -479,12 +447,7 @@ impl Engine for ModelEngine {
                     } else {
                         self.state.recheck()
                     };
-                    if !cut.is_empty() {
-                        let mut closed = observed.closed.take().unwrap_or_default();
-                        closed.extend(cut);
-                        closed.sort_unstable();
-                        observed.closed = Some(closed);
-                    }
+                    observed.add_closed(cut);
                 }
                 observed
             }

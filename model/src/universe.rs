@@ -81,10 +81,7 @@ pub struct Universe {
 pub const EPHEMERAL_PORT: u16 = 40000;
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    netsem_spec::selector::labels(pairs.iter().copied())
 }
 
 fn add_pod(name: &str, app: &str, ip: [u8; 4]) -> Op {

@@ -9,6 +9,7 @@ use netsem_spec::engine::{self, Engine};
 use netsem_spec::net::Protocol;
 use netsem_spec::policy::PolicyType;
 use netsem_spec::profile::{MultiNetwork, Profile};
+use netsem_spec::trace::Touched;
 use netsem_spec::{Observation, Op, PodId, State};
 
 /// The decision core of the oracle: policy selection and rule matching from the indexes.
@@ -37,37 +38,12 @@ impl DecisionCore for IndexCore {
 
     fn sync(&mut self, state: &State, op: &Op) {
         let ix = &mut self.index;
-        match op {
-            Op::AddPod { pod, .. } => ix.sync_pod(state, &pod.id),
-            Op::RemovePod { pod }
-            | Op::SetPodLabels { pod, .. }
-            | Op::AddAddress2PodMapping { pod, .. }
-            | Op::RemoveAddress2PodMapping { pod, .. }
-            | Op::RemovePod2AddressMappings { pod } => ix.sync_pod(state, pod),
-            Op::AddNamespace { name, .. } | Op::SetNamespaceLabels { name, .. } => {
-                ix.sync_namespace(state, name)
-            }
-            Op::AddNetworkPolicy { policy } | Op::UpdateNetworkPolicy { policy } => {
-                ix.sync_policy(state, &policy.id)
-            }
-            Op::RemoveNetworkPolicy { policy } => ix.sync_policy(state, policy),
-            // Nothing the indexes hold.
-            Op::AddService { .. }
-            | Op::RemoveService { .. }
-            | Op::AddPod2ServiceMapping { .. }
-            | Op::RemovePod2ServiceMapping { .. }
-            | Op::RemovePod2ServiceMappings { .. }
-            | Op::RemoveService2PodMappings { .. }
-            | Op::AddAddress2ServiceMapping { .. }
-            | Op::RemoveAddress2ServiceMapping { .. }
-            | Op::RemoveService2AddressMappings { .. }
-            | Op::AddIpAddressDomain { .. }
-            | Op::RemoveIpAddressDomain { .. }
-            | Op::AddNetwork { .. }
-            | Op::RemoveNetwork { .. }
-            | Op::AddExternalEntity { .. } => {}
-            // Broad changes (namespace cascade, node addresses of host-network pods, manifests).
-            _ => *ix = Index::build(state, *state.profile()),
+        match op.touches() {
+            Touched::Pod(pod) => ix.sync_pod(state, pod),
+            Touched::Namespace(name) => ix.sync_namespace(state, name),
+            Touched::Policy(policy) => ix.sync_policy(state, policy),
+            Touched::NothingIndexed => {}
+            Touched::Anything => *ix = Index::build(state, *state.profile()),
         }
     }
 }

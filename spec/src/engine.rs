@@ -145,12 +145,7 @@ pub fn execute<C: DecisionCore>(state: &mut State, core: &mut C, op: &Op) -> Obs
         core.sync(state, op);
         if state.profile().established == Established::Recheck {
             let cut = connect::recheck(state, core);
-            if !cut.is_empty() {
-                let mut closed = observed.closed.take().unwrap_or_default();
-                closed.extend(cut);
-                closed.sort_unstable();
-                observed.closed = Some(closed);
-            }
+            observed.add_closed(cut);
         }
     }
     observed
@@ -310,44 +305,12 @@ fn dispatch<C: DecisionCore>(s: &mut State, core: &C, op: &Op) -> Observation {
             } => verdict(connect::allow_new_connection_to_ip_address(
                 s, core, from, to, *protocol, *port,
             )),
-            Op::OpenPodConnection {
-                from,
-                to,
-                protocol,
-                port,
-            } => opened(connect::open_pod_connection(
-                s, core, from, to, *protocol, *port,
-            )),
-            Op::OpenServiceConnection {
-                from,
-                service,
-                protocol,
-                port,
-                backend,
-            } => opened(connect::open_service_connection(
-                s,
-                core,
-                from,
-                service,
-                *protocol,
-                *port,
-                backend.as_ref(),
-            )),
-            Op::OpenConnectionWithIpAddresses {
-                from,
-                to,
-                protocol,
-                port,
-                backend,
-            } => opened(connect::open_connection_with_ip_addresses(
-                s,
-                core,
-                from,
-                to,
-                *protocol,
-                *port,
-                backend.as_ref(),
-            )),
+            Op::OpenPodConnection { .. }
+            | Op::OpenServiceConnection { .. }
+            | Op::OpenConnectionWithIpAddresses { .. } => {
+                let request = op.request().expect("a connection operation asks for one");
+                opened(connect::open(s, core, &request))
+            }
             Op::ClosePodConnection { connection } => effects(s.close_pod_connection(*connection)),
             Op::Apply { manifest, file } => {
                 manifest_op(s, manifest, file.as_deref(), |m, s| m.apply(s))

@@ -44,6 +44,20 @@ impl PortRanges {
         &self.0
     }
 
+    /// Each range as text, `80` or `8000-8010`.
+    pub fn items(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|&(a, b)| {
+                if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}-{b}")
+                }
+            })
+            .collect()
+    }
+
     /// Whether `port` is in the set.
     pub fn contains(&self, port: u16) -> bool {
         self.0.iter().any(|&(a, b)| a <= port && port <= b)
@@ -109,18 +123,7 @@ impl fmt::Display for PortRanges {
         if self.0 == [(1, u16::MAX)] {
             return f.write_str("all");
         }
-        let parts: Vec<String> = self
-            .0
-            .iter()
-            .map(|&(a, b)| {
-                if a == b {
-                    a.to_string()
-                } else {
-                    format!("{a}-{b}")
-                }
-            })
-            .collect();
-        f.write_str(&parts.join(","))
+        f.write_str(&self.items().join(","))
     }
 }
 

@@ -28,6 +28,12 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// TCP, the default protocol of every port in the API (container, Service and policy
+    /// ports, rules 5.7, 6.2) and of every trace operation.
+    pub fn tcp() -> Protocol {
+        Protocol::Tcp
+    }
+
     /// The three protocols NetworkPolicy and Service ports can name.
     pub const PORTED: [Protocol; 3] = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp];
 

@@ -17,12 +17,8 @@ pub struct ContainerPort {
     /// The port number.
     pub port: u16,
     /// The protocol, TCP when not given.
-    #[serde(default = "tcp")]
+    #[serde(default = "Protocol::tcp")]
     pub protocol: Protocol,
-}
-
-fn tcp() -> Protocol {
-    Protocol::Tcp
 }
 
 /// A pod's lifecycle phase (`status.phase`).

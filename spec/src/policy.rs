@@ -158,7 +158,7 @@ impl Peer {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PolicyPort {
     /// The protocol; TCP when not given (rule 5.7).
-    #[serde(default = "tcp")]
+    #[serde(default = "Protocol::tcp")]
     pub protocol: Protocol,
     /// A number or a container port name; `None` is every port of the protocol (rule 5.7).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -166,10 +166,6 @@ pub struct PolicyPort {
     /// With a numeric `port`, the inclusive range `[port, endPort]` (rule 5.8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_port: Option<u16>,
-}
-
-fn tcp() -> Protocol {
-    Protocol::Tcp
 }
 
 impl PolicyPort {

@@ -7,6 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A set of labels: key to value.
 pub type Labels = BTreeMap<String, String>;
 
+/// Labels from `key, value` pairs.
+pub fn labels<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Labels {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect()
+}
+
 /// The four set-based operators of `matchExpressions`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Operator {

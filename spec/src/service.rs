@@ -37,16 +37,12 @@ pub struct ServicePort {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The protocol, TCP when not given.
-    #[serde(default = "tcp")]
+    #[serde(default = "Protocol::tcp")]
     pub protocol: Protocol,
     /// The port clients connect to.
     pub port: u16,
     /// The backend port: a number, or a container port name resolved per pod (rule 6.3).
     pub target_port: PortRef,
-}
-
-fn tcp() -> Protocol {
-    Protocol::Tcp
 }
 
 /// A Service, without its addresses (those live in the service↔address mapping, rule 3.1) and

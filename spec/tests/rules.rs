@@ -33,10 +33,7 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    netsem_spec::selector::labels(pairs.iter().copied())
 }
 
 fn pod(id: &str, pairs: &[(&str, &str)]) -> Pod {

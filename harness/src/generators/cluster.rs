@@ -28,10 +28,7 @@ const ENVS: [&str; 2] = ["prod", "staging"];
 const TEAMS: [&str; 5] = ["payments", "search", "identity", "platform", "data"];
 
 fn labels(pairs: &[(&str, String)]) -> Labels {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
+    netsem_spec::selector::labels(pairs.iter().map(|(k, v)| (*k, v.clone())))
 }
 
 fn port(protocol: Protocol, p: u16) -> PolicyPort {

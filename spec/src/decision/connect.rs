@@ -14,6 +14,7 @@ use crate::ident::{ConnectionId, PodId, ServiceId};
 use crate::net::{Address, Protocol};
 use crate::policy::{Direction, PolicyType};
 use crate::state::{AddressOwner, State};
+use crate::trace::Op;
 use std::collections::BTreeMap;
 
 /// How an operation names the source of a connection.
@@ -372,74 +373,129 @@ pub fn commit<V>(state: &mut State, mut opened: Opened<V>) -> Opened<V> {
     opened
 }
 
-/// `openPodConnection(sourcePod, destinationPod, protocol, port)`: opens a connection iff
-/// `allowNewConnectionToPod` and `allowNewConnectionFromPod` both allow it (rule 5.4), or it is
-/// exempt (rules 7.1, 7.5).
-pub fn open_pod_connection<C: DecisionCore>(
+/// Opens a new connection from `source` to `target`: [`attempt`], then [`commit`].
+pub fn open<C: DecisionCore>(
     state: &mut State,
     core: &C,
-    source: &PodId,
-    destination: &PodId,
-    protocol: Protocol,
-    port: u16,
+    request: &Request,
 ) -> Result<Opened<C::Verdict>, OpError> {
     let o = attempt(
         state,
         core,
-        &Source::Pod(source.clone()),
-        &Target::Pod(destination.clone()),
-        protocol,
-        port,
-        None,
+        &request.source,
+        &request.target,
+        request.protocol,
+        request.port,
+        request.pick.as_ref(),
     )?;
     Ok(commit(state, o))
 }
 
-/// `openServiceConnection(sourcePod, destinationService, protocol, port)`: translated to a
-/// backend pod and its target port, then decided as pod to pod (rules 6.1, 6.4).
-pub fn open_service_connection<C: DecisionCore>(
-    state: &mut State,
-    core: &C,
-    source: &PodId,
-    service: &ServiceId,
-    protocol: Protocol,
-    port: u16,
-    pick: Option<&PodId>,
-) -> Result<Opened<C::Verdict>, OpError> {
-    let o = attempt(
-        state,
-        core,
-        &Source::Pod(source.clone()),
-        &Target::Service(service.clone()),
-        protocol,
-        port,
-        pick,
-    )?;
-    Ok(commit(state, o))
+/// A connection an operation asks for: what the connection primitives and `explain` take.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// The source.
+    pub source: Source,
+    /// The destination.
+    pub target: Target,
+    /// The protocol.
+    pub protocol: Protocol,
+    /// The destination port (the Service port for a Service).
+    pub port: u16,
+    /// The backend an implementation picked, for a Service (rule 6.1).
+    pub pick: Option<PodId>,
 }
 
-/// `openConnectionWithIpAddresses(sourceDomain, sourceIp, destinationDomain, destinationIp,
-/// protocol, port)`: each address stands for its pod, node, Service or the outside; pod to pod
-/// checks both directions (rule 3.7, fixing the seed's one-way slip).
-pub fn open_connection_with_ip_addresses<C: DecisionCore>(
-    state: &mut State,
-    core: &C,
-    source: &Address,
-    destination: &Address,
-    protocol: Protocol,
-    port: u16,
-    pick: Option<&PodId>,
-) -> Result<Opened<C::Verdict>, OpError> {
-    let o = attempt(
-        state,
-        core,
-        &Source::Address(source.clone()),
-        &Target::Address(destination.clone()),
-        protocol,
-        port,
-        pick,
-    )?;
-    Ok(commit(state, o))
+impl Op {
+    /// The connection an operation asks about: `openPodConnection` (`openPodConnection`'s
+    /// rule 5.4: both pod filters), `openServiceConnection`, `openConnectionWithIpAddresses`,
+    /// and the four one-direction primitives, read as the connection they filter.
+    pub fn request(&self) -> Option<Request> {
+        let (source, target, protocol, port, pick) = match self {
+            Op::OpenPodConnection {
+                from,
+                to,
+                protocol,
+                port,
+            }
+            | Op::AllowNewConnectionToPod {
+                from,
+                to,
+                protocol,
+                port,
+            }
+            | Op::AllowNewConnectionFromPod {
+                from,
+                to,
+                protocol,
+                port,
+            } => (
+                Source::Pod(from.clone()),
+                Target::Pod(to.clone()),
+                protocol,
+                port,
+                None,
+            ),
+            Op::OpenServiceConnection {
+                from,
+                service,
+                protocol,
+                port,
+                backend,
+            } => (
+                Source::Pod(from.clone()),
+                Target::Service(service.clone()),
+                protocol,
+                port,
+                backend.clone(),
+            ),
+            Op::OpenConnectionWithIpAddresses {
+                from,
+                to,
+                protocol,
+                port,
+                backend,
+            } => (
+                Source::Address(from.clone()),
+                Target::Address(to.clone()),
+                protocol,
+                port,
+                backend.clone(),
+            ),
+            Op::AllowNewConnectionFromIpAddress {
+                from,
+                to,
+                protocol,
+                port,
+            } => (
+                Source::Address(from.clone()),
+                Target::Pod(to.clone()),
+                protocol,
+                port,
+                None,
+            ),
+            Op::AllowNewConnectionToIpAddress {
+                from,
+                to,
+                protocol,
+                port,
+            } => (
+                Source::Pod(from.clone()),
+                Target::Address(to.clone()),
+                protocol,
+                port,
+                None,
+            ),
+            _ => return None,
+        };
+        Some(Request {
+            source,
+            target,
+            protocol: *protocol,
+            port: *port,
+            pick,
+        })
+    }
 }
 
 /// Rule 7.4 (`established: recheck`): decides every open connection again as if new and closes

@@ -1,13 +1,45 @@
 //! The connection primitives under the source design's names, on [`State`] with the reference
-//! core: `State::open_pod_connection` is `openPodConnection`, and so on.
+//! core: `State::open_pod_connection` is `openPodConnection`, and so on. Each is one call into
+//! [`connect`], where the primitives are written once.
 
 use crate::connection::Endpoint;
-use crate::decision::connect::{self, Directional};
+use crate::decision::connect::{self, Directional, Request, Source, Target};
 use crate::decision::{Decision, DirectionVerdict, Opened, SpecCore};
 use crate::error::OpError;
 use crate::ident::{ConnectionId, PodId, ServiceId};
 use crate::net::{Address, Protocol};
 use crate::state::State;
+
+/// The four one-direction primitives, each `connect::NAME(self, &SpecCore, …)`.
+macro_rules! filters {
+    ($( $(#[$doc:meta])* $name:ident($first:ident: $a:ty, $second:ident: $b:ty); )+) => {
+        impl State {
+            $(
+                $(#[$doc])*
+                pub fn $name(
+                    &self,
+                    $first: $a,
+                    $second: $b,
+                    protocol: Protocol,
+                    port: u16,
+                ) -> Result<Directional<DirectionVerdict>, OpError> {
+                    connect::$name(self, &SpecCore, $first, $second, protocol, port)
+                }
+            )+
+        }
+    };
+}
+
+filters! {
+    /// `allowNewConnectionToPod(sourcePod, destinationPod, protocol, destinationPort)`.
+    allow_new_connection_to_pod(source: &PodId, destination: &PodId);
+    /// `allowNewConnectionFromPod(destinationPod, sourcePod, protocol, destinationPort)`.
+    allow_new_connection_from_pod(destination: &PodId, source: &PodId);
+    /// `allowNewConnectionFromIpAddress(sourceIpAddress, destinationPod, …)`.
+    allow_new_connection_from_ip_address(source: &Address, destination: &PodId);
+    /// `allowNewConnectionToIpAddress(sourcePod, destinationIpAddress, …)`.
+    allow_new_connection_to_ip_address(source: &PodId, destination: &Address);
+}
 
 impl State {
     /// The decision for a new connection between two endpoints (rules 2.3, 5.4, 7.x, 8.6).
@@ -30,64 +62,6 @@ impl State {
         )
     }
 
-    /// `allowNewConnectionToPod(sourcePod, destinationPod, protocol, destinationPort)`.
-    pub fn allow_new_connection_to_pod(
-        &self,
-        source: &PodId,
-        destination: &PodId,
-        protocol: Protocol,
-        port: u16,
-    ) -> Result<Directional<DirectionVerdict>, OpError> {
-        connect::allow_new_connection_to_pod(self, &SpecCore, source, destination, protocol, port)
-    }
-
-    /// `allowNewConnectionFromPod(destinationPod, sourcePod, protocol, destinationPort)`.
-    pub fn allow_new_connection_from_pod(
-        &self,
-        destination: &PodId,
-        source: &PodId,
-        protocol: Protocol,
-        port: u16,
-    ) -> Result<Directional<DirectionVerdict>, OpError> {
-        connect::allow_new_connection_from_pod(self, &SpecCore, destination, source, protocol, port)
-    }
-
-    /// `allowNewConnectionFromIpAddress(sourceIpAddress, destinationPod, …)`.
-    pub fn allow_new_connection_from_ip_address(
-        &self,
-        source: &Address,
-        destination: &PodId,
-        protocol: Protocol,
-        port: u16,
-    ) -> Result<Directional<DirectionVerdict>, OpError> {
-        connect::allow_new_connection_from_ip_address(
-            self,
-            &SpecCore,
-            source,
-            destination,
-            protocol,
-            port,
-        )
-    }
-
-    /// `allowNewConnectionToIpAddress(sourcePod, destinationIpAddress, …)`.
-    pub fn allow_new_connection_to_ip_address(
-        &self,
-        source: &PodId,
-        destination: &Address,
-        protocol: Protocol,
-        port: u16,
-    ) -> Result<Directional<DirectionVerdict>, OpError> {
-        connect::allow_new_connection_to_ip_address(
-            self,
-            &SpecCore,
-            source,
-            destination,
-            protocol,
-            port,
-        )
-    }
-
     /// `openPodConnection(sourcePod, destinationPod, protocol, port)`.
     pub fn open_pod_connection(
         &mut self,
@@ -96,7 +70,14 @@ impl State {
         protocol: Protocol,
         port: u16,
     ) -> Result<Opened, OpError> {
-        connect::open_pod_connection(self, &SpecCore, source, destination, protocol, port)
+        let request = Request {
+            source: Source::Pod(source.clone()),
+            target: Target::Pod(destination.clone()),
+            protocol,
+            port,
+            pick: None,
+        };
+        connect::open(self, &SpecCore, &request)
     }
 
     /// `openServiceConnection(sourcePod, destinationService, protocol, port)`; `pick` is the
@@ -109,7 +90,14 @@ impl State {
         port: u16,
         pick: Option<&PodId>,
     ) -> Result<Opened, OpError> {
-        connect::open_service_connection(self, &SpecCore, source, service, protocol, port, pick)
+        let request = Request {
+            source: Source::Pod(source.clone()),
+            target: Target::Service(service.clone()),
+            protocol,
+            port,
+            pick: pick.cloned(),
+        };
+        connect::open(self, &SpecCore, &request)
     }
 
     /// `openConnectionWithIpAddresses(sourceDomain, sourceIp, destinationDomain,
@@ -122,15 +110,14 @@ impl State {
         port: u16,
         pick: Option<&PodId>,
     ) -> Result<Opened, OpError> {
-        connect::open_connection_with_ip_addresses(
-            self,
-            &SpecCore,
-            source,
-            destination,
+        let request = Request {
+            source: Source::Address(source.clone()),
+            target: Target::Address(destination.clone()),
             protocol,
             port,
-            pick,
-        )
+            pick: pick.cloned(),
+        };
+        connect::open(self, &SpecCore, &request)
     }
 
     /// Rule 7.4: re-checks every open connection as if new and closes those now denied (what

@@ -201,6 +201,7 @@ impl Loader {
             kind.clone(),
             namespace,
             meta_text("name"),
+            known.name_rule(),
         );
         if api_version != known.api_version() {
             return Err(obj.error(
@@ -218,29 +219,26 @@ impl Loader {
                 .map(|o| Item::Ready(origin.clone(), o))
                 .collect::<Vec<_>>()
         };
-        let rule = known.name_rule();
         let items = match known {
-            Kind::Namespace => ready(vec![namespace::namespace_object(&obj, rule, value)?]),
-            Kind::Node => ready(vec![node::node_object(&obj, rule, value)?]),
-            Kind::Pod => ready(vec![pod::pod_object(&obj, rule, value)?]),
-            Kind::Service => ready(vec![service::service_object(&obj, rule, value)?]),
-            Kind::EndpointSlice => {
-                match endpoint_slice::endpoint_slice_object(&obj, rule, value)? {
-                    Ok(o) => ready(vec![o]),
-                    Err(warning) => {
-                        self.warnings.push(format!(
-                            "{file}: document {document}: {}: {warning}",
-                            obj.label()
-                        ));
-                        Vec::new()
-                    }
+            Kind::Namespace => ready(vec![namespace::namespace_object(&obj, value)?]),
+            Kind::Node => ready(vec![node::node_object(&obj, value)?]),
+            Kind::Pod => ready(vec![pod::pod_object(&obj, value)?]),
+            Kind::Service => ready(vec![service::service_object(&obj, value)?]),
+            Kind::EndpointSlice => match endpoint_slice::endpoint_slice_object(&obj, value)? {
+                Ok(o) => ready(vec![o]),
+                Err(warning) => {
+                    self.warnings.push(format!(
+                        "{file}: document {document}: {}: {warning}",
+                        obj.label()
+                    ));
+                    Vec::new()
                 }
-            }
-            Kind::NetworkPolicy => ready(vec![network_policy::policy_object(&obj, rule, value)?]),
+            },
+            Kind::NetworkPolicy => ready(vec![network_policy::policy_object(&obj, value)?]),
             Kind::NetworkAttachmentDefinition => {
-                ready(network_attachment::nad_objects(&obj, rule, value)?)
+                ready(network_attachment::nad_objects(&obj, value)?)
             }
-            Kind::Workload(w) => match workloads::expand(&obj, w, rule, value)? {
+            Kind::Workload(w) => match workloads::expand(&obj, w, value)? {
                 workloads::Expansion::Pods(pods) => ready(pods),
                 workloads::Expansion::DaemonSet(plan) => {
                     vec![Item::DaemonSet(origin.clone(), plan)]

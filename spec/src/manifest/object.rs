@@ -21,7 +21,19 @@ use std::net::IpAddr;
 /// The default namespace of namespaced objects without `metadata.namespace`.
 pub(crate) const DEFAULT_NAMESPACE: &str = "default";
 
-/// The object being loaded: where it is, for errors and origins.
+/// An object with `metadata`: every Kubernetes type, and the CRD types netsem declares itself.
+pub(crate) trait HasMetadata {
+    /// Its `metadata`.
+    fn meta(&self) -> &ObjectMeta;
+}
+
+impl<T: k8s_openapi::Metadata<Ty = ObjectMeta>> HasMetadata for T {
+    fn meta(&self) -> &ObjectMeta {
+        self.metadata()
+    }
+}
+
+/// The object being loaded: where it is, for errors and origins, and the name rule of its kind.
 pub(crate) struct Obj<'a> {
     file: &'a str,
     document: usize,
@@ -30,6 +42,8 @@ pub(crate) struct Obj<'a> {
     pub kind: String,
     pub namespace: Option<String>,
     pub name: String,
+    /// Which names its kind accepts (rule 9.2).
+    pub name_rule: NameRule,
 }
 
 impl<'a> Obj<'a> {
@@ -42,6 +56,7 @@ impl<'a> Obj<'a> {
         kind: String,
         namespace: Option<String>,
         name: String,
+        name_rule: NameRule,
     ) -> Self {
         Obj {
             file,
@@ -50,7 +65,15 @@ impl<'a> Obj<'a> {
             kind,
             namespace,
             name,
+            name_rule,
         }
+    }
+
+    /// The object as its type, with its `metadata` checked (rules 9.1, 9.2).
+    pub fn read<T: DeserializeOwned + HasMetadata>(&self, value: Value) -> Result<T, LoadError> {
+        let object: T = self.typed(value)?;
+        self.check_meta(object.meta(), self.name_rule)?;
+        Ok(object)
     }
 
     /// The origin of everything this object contributes.

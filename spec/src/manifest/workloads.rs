@@ -16,7 +16,7 @@
 
 use super::kinds::pod::{pod_spec, PodParts};
 use super::object::Obj;
-use super::validate::{self, child, NameRule};
+use super::validate::{self, child};
 use super::{LoadError, Object};
 use crate::ident::PodId;
 use crate::pod::{Pod, PodPhase};
@@ -234,17 +234,11 @@ fn hashed_pods(
 }
 
 /// Rule 9.4: validates a workload and expands it.
-pub(crate) fn expand(
-    obj: &Obj,
-    kind: WorkloadKind,
-    name_rule: NameRule,
-    value: Value,
-) -> Result<Expansion, LoadError> {
+pub(crate) fn expand(obj: &Obj, kind: WorkloadKind, value: Value) -> Result<Expansion, LoadError> {
     let spec_template = template_text(&value, "/spec/template");
     let pods = match kind {
         WorkloadKind::Deployment => {
-            let d: apps::Deployment = obj.typed(value)?;
-            obj.check_meta(&d.metadata, name_rule)?;
+            let d: apps::Deployment = obj.read(value)?;
             let spec = d.spec;
             let t = template(
                 obj,
@@ -259,8 +253,7 @@ pub(crate) fn expand(
             hashed_pods(obj, &t, &spec_template, n, Some(&hash), &extra)
         }
         WorkloadKind::ReplicaSet => {
-            let r: apps::ReplicaSet = obj.typed(value)?;
-            obj.check_meta(&r.metadata, name_rule)?;
+            let r: apps::ReplicaSet = obj.read(value)?;
             let spec = r.spec;
             let t = template(
                 obj,
@@ -273,8 +266,7 @@ pub(crate) fn expand(
             hashed_pods(obj, &t, &spec_template, n, None, &[])
         }
         WorkloadKind::StatefulSet => {
-            let s: apps::StatefulSet = obj.typed(value)?;
-            obj.check_meta(&s.metadata, name_rule)?;
+            let s: apps::StatefulSet = obj.read(value)?;
             let spec = s.spec;
             let t = template(
                 obj,
@@ -296,8 +288,7 @@ pub(crate) fn expand(
                 .collect()
         }
         WorkloadKind::DaemonSet => {
-            let d: apps::DaemonSet = obj.typed(value)?;
-            obj.check_meta(&d.metadata, name_rule)?;
+            let d: apps::DaemonSet = obj.read(value)?;
             let spec = d.spec;
             let t = template(
                 obj,
@@ -322,8 +313,7 @@ pub(crate) fn expand(
             }));
         }
         WorkloadKind::Job => {
-            let j: batch::Job = obj.typed(value)?;
-            obj.check_meta(&j.metadata, name_rule)?;
+            let j: batch::Job = obj.read(value)?;
             let spec = j.spec.unwrap_or_default();
             let t = template(
                 obj,
@@ -338,8 +328,7 @@ pub(crate) fn expand(
         }
         WorkloadKind::CronJob => {
             let job_template = template_text(&value, "/spec/jobTemplate/spec/template");
-            let c: batch::CronJob = obj.typed(value)?;
-            obj.check_meta(&c.metadata, name_rule)?;
+            let c: batch::CronJob = obj.read(value)?;
             if obj.name.len() > 52 {
                 return Err(obj.error("metadata.name", "must be no more than 52 characters"));
             }

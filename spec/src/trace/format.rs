@@ -18,10 +18,6 @@ use std::path::Path;
 /// The trace format version this crate reads and writes (the `netsemTrace` key).
 pub const TRACE_FORMAT_VERSION: u32 = 1;
 
-fn tcp() -> Protocol {
-    Protocol::Tcp
-}
-
 /// One operation: a primitive of the source design, a manifest apply/delete, or a label change.
 /// Field names are those of the primitives; `from`/`to` are always source/destination.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -261,7 +257,7 @@ pub enum Op {
         /// The destination pod.
         to: PodId,
         /// TCP by default.
-        #[serde(default = "tcp")]
+        #[serde(default = "Protocol::tcp")]
         protocol: Protocol,
         /// The destination port.
         port: u16,
@@ -273,7 +269,7 @@ pub enum Op {
         /// The destination pod.
         to: PodId,
         /// TCP by default.
-        #[serde(default = "tcp")]
+        #[serde(default = "Protocol::tcp")]
         protocol: Protocol,
         /// The destination port.
         port: u16,
@@ -285,7 +281,7 @@ pub enum Op {
         /// The destination pod.
         to: PodId,
         /// TCP by default.
-        #[serde(default = "tcp")]
+        #[serde(default = "Protocol::tcp")]
         protocol: Protocol,
         /// The destination port.
         port: u16,
@@ -297,7 +293,7 @@ pub enum Op {
         /// The destination address.
         to: Address,
         /// TCP by default.
-        #[serde(default = "tcp")]
+        #[serde(default = "Protocol::tcp")]
         protocol: Protocol,
         /// The destination port.
         port: u16,
@@ -309,7 +305,7 @@ pub enum Op {
         /// The destination pod.
         to: PodId,
         /// TCP by default.
-        #[serde(default = "tcp")]
+        #[serde(default = "Protocol::tcp")]
         protocol: Protocol,
         /// The destination port.
         port: u16,
@@ -321,7 +317,7 @@ pub enum Op {
         /// The Service.
         service: ServiceId,
         /// TCP by default.
-        #[serde(default = "tcp")]
+        #[serde(default = "Protocol::tcp")]
         protocol: Protocol,
         /// The Service port.
         port: u16,
@@ -336,7 +332,7 @@ pub enum Op {
         /// The destination address.
         to: Address,
         /// TCP by default.
-        #[serde(default = "tcp")]
+        #[serde(default = "Protocol::tcp")]
         protocol: Protocol,
         /// The destination port.
         port: u16,
@@ -462,6 +458,49 @@ impl Op {
         "delete",
     ];
 
+    /// What a successful operation changed that a decision core may index: the core can bring
+    /// just that up to date (rule 7.4 re-checks follow every change).
+    pub fn touches(&self) -> Touched<'_> {
+        match self {
+            Op::AddPod { pod, .. } => Touched::Pod(&pod.id),
+            Op::RemovePod { pod }
+            | Op::SetPodLabels { pod, .. }
+            | Op::AddAddress2PodMapping { pod, .. }
+            | Op::RemoveAddress2PodMapping { pod, .. }
+            | Op::RemovePod2AddressMappings { pod } => Touched::Pod(pod),
+            Op::AddNamespace { name, .. } | Op::SetNamespaceLabels { name, .. } => {
+                Touched::Namespace(name)
+            }
+            Op::AddNetworkPolicy { policy } | Op::UpdateNetworkPolicy { policy } => {
+                Touched::Policy(&policy.id)
+            }
+            Op::RemoveNetworkPolicy { policy } => Touched::Policy(policy),
+            // Services, mappings to Services, domains, networks and external entities are
+            // read from the state by the shared primitives, never indexed.
+            Op::AddService { .. }
+            | Op::RemoveService { .. }
+            | Op::AddPod2ServiceMapping { .. }
+            | Op::RemovePod2ServiceMapping { .. }
+            | Op::RemovePod2ServiceMappings { .. }
+            | Op::RemoveService2PodMappings { .. }
+            | Op::AddAddress2ServiceMapping { .. }
+            | Op::RemoveAddress2ServiceMapping { .. }
+            | Op::RemoveService2AddressMappings { .. }
+            | Op::AddIpAddressDomain { .. }
+            | Op::RemoveIpAddressDomain { .. }
+            | Op::AddNetwork { .. }
+            | Op::RemoveNetwork { .. }
+            | Op::AddExternalEntity { .. } => Touched::NothingIndexed,
+            // A namespace cascade, node addresses (host-network pods), manifests.
+            Op::RemoveNamespace { .. }
+            | Op::AddNode { .. }
+            | Op::RemoveNode { .. }
+            | Op::Apply { .. }
+            | Op::Delete { .. } => Touched::Anything,
+            _ => Touched::NothingIndexed,
+        }
+    }
+
     /// Whether the operation changes the cluster (objects, labels, mappings, policies), after
     /// which indexes are synced and, under `established: recheck`, connections re-checked
     /// (rule 7.4). Lookups, decisions and the connection table itself do not.
@@ -484,6 +523,21 @@ impl Op {
                 | Op::ClosePodConnection { .. }
         )
     }
+}
+
+/// What an operation changed, for a decision core's indexes ([`Op::touches`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Touched<'a> {
+    /// One pod: its object or its addresses.
+    Pod(&'a PodId),
+    /// One namespace's labels.
+    Namespace(&'a str),
+    /// One NetworkPolicy.
+    Policy(&'a PolicyId),
+    /// Nothing a core indexes.
+    NothingIndexed,
+    /// Possibly anything.
+    Anything,
 }
 
 /// What an engine observed for one operation. Fields that do not apply are absent.
@@ -529,6 +583,18 @@ impl Observation {
             error: Some(kind),
             ..Observation::default()
         }
+    }
+
+    /// Adds connections closed as a side effect (rules 2.2, 7.4), keeping `closed` in id order
+    /// and absent when empty.
+    pub fn add_closed(&mut self, ids: Vec<ConnectionId>) {
+        if ids.is_empty() {
+            return;
+        }
+        let mut closed = self.closed.take().unwrap_or_default();
+        closed.extend(ids);
+        closed.sort_unstable();
+        self.closed = Some(closed);
     }
 
     /// Rule 10.2: the fields of `self` (an expectation) that `observed` contradicts. An

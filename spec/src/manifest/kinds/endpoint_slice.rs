@@ -5,7 +5,7 @@
 
 use crate::ident::{PodId, ServiceId};
 use crate::manifest::object::{ip, Obj};
-use crate::manifest::validate::{child, index, NameRule};
+use crate::manifest::validate::{child, index};
 use crate::manifest::{LoadError, Object};
 use k8s_openapi::api::discovery::v1 as discovery;
 use serde_json::Value;
@@ -16,11 +16,9 @@ pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 /// Rule 9.7. `Ok(Err(warning))` when the slice is skipped.
 pub(crate) fn endpoint_slice_object(
     obj: &Obj,
-    name_rule: NameRule,
     value: Value,
 ) -> Result<Result<Object, String>, LoadError> {
-    let slice: discovery::EndpointSlice = obj.typed(value)?;
-    obj.check_meta(&slice.metadata, name_rule)?;
+    let slice: discovery::EndpointSlice = obj.read(value)?;
     let Some(service) = slice
         .metadata
         .labels

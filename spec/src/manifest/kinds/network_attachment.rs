@@ -5,7 +5,7 @@
 //! network-status annotation, is in `multus.rs`.)
 
 use crate::manifest::object::Obj;
-use crate::manifest::validate::{self, Check, Invalid, NameRule};
+use crate::manifest::validate::{self, Check, Invalid};
 use crate::manifest::{LoadError, Object};
 use crate::net::DEFAULT_DOMAIN;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -27,6 +27,12 @@ struct NetworkAttachmentDefinition {
     metadata: ObjectMeta,
     #[serde(default)]
     spec: Option<NadSpec>,
+}
+
+impl crate::manifest::object::HasMetadata for NetworkAttachmentDefinition {
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
 }
 
 /// Its spec: the CNI configuration as a JSON string.
@@ -73,13 +79,8 @@ fn nad_domain(nad: &NetworkAttachmentDefinition) -> Check<String> {
 
 /// Rule 9.6: a network `namespace/name` in its domain, and the domain when it is not the
 /// default one.
-pub(crate) fn nad_objects(
-    obj: &Obj,
-    name_rule: NameRule,
-    value: Value,
-) -> Result<Vec<Object>, LoadError> {
-    let nad: NetworkAttachmentDefinition = obj.typed(value)?;
-    obj.check_meta(&nad.metadata, name_rule)?;
+pub(crate) fn nad_objects(obj: &Obj, value: Value) -> Result<Vec<Object>, LoadError> {
+    let nad: NetworkAttachmentDefinition = obj.read(value)?;
     let domain = nad_domain(&nad).map_err(|e| obj.invalid(e))?;
     let mut out = Vec::new();
     if domain != DEFAULT_DOMAIN {

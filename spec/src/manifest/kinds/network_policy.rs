@@ -7,7 +7,7 @@
 
 use crate::ident::PolicyId;
 use crate::manifest::object::Obj;
-use crate::manifest::validate::{self, child, index, Check, Invalid, NameRule};
+use crate::manifest::validate::{self, child, index, Check, Invalid};
 use crate::manifest::{LoadError, Object};
 use crate::net::PortRef;
 use crate::policy::{IpBlock, NetworkPolicy, Peer, PolicyPort, PolicyType, Rule};
@@ -16,13 +16,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
 /// Rule 9.2: a NetworkPolicy, validated and converted.
-pub(crate) fn policy_object(
-    obj: &Obj,
-    name_rule: NameRule,
-    value: Value,
-) -> Result<Object, LoadError> {
-    let np: networking::NetworkPolicy = obj.typed(value)?;
-    obj.check_meta(&np.metadata, name_rule)?;
+pub(crate) fn policy_object(obj: &Obj, value: Value) -> Result<Object, LoadError> {
+    let np: networking::NetworkPolicy = obj.read(value)?;
     let spec = np.spec.unwrap_or_default();
     let policy = policy_spec(obj.ns(), &obj.name, &spec).map_err(|e| obj.invalid(e))?;
     Ok(Object::NetworkPolicy(policy))

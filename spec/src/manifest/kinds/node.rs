@@ -3,20 +3,14 @@
 //! (rule 9.4). Metadata is validated by rule 9.2.
 
 use crate::manifest::object::{ip, Obj};
-use crate::manifest::validate::NameRule;
 use crate::manifest::{LoadError, Object};
 use crate::net::Address;
 use k8s_openapi::api::core::v1 as core;
 use serde_json::Value;
 
 /// Rule 3.5: a Node with its `InternalIP` and `ExternalIP` addresses (each once, in order).
-pub(crate) fn node_object(
-    obj: &Obj,
-    name_rule: NameRule,
-    value: Value,
-) -> Result<Object, LoadError> {
-    let node: core::Node = obj.typed(value)?;
-    obj.check_meta(&node.metadata, name_rule)?;
+pub(crate) fn node_object(obj: &Obj, value: Value) -> Result<Object, LoadError> {
+    let node: core::Node = obj.read(value)?;
     let mut addresses = Vec::new();
     for (i, a) in node
         .status

@@ -8,7 +8,7 @@
 use crate::ident::PodId;
 use crate::manifest::multus;
 use crate::manifest::object::{ip, Obj};
-use crate::manifest::validate::{self, child, Check, Invalid, NameRule};
+use crate::manifest::validate::{self, child, Check, Invalid};
 use crate::manifest::{LoadError, Object};
 use crate::pod::{Attachment, ContainerPort, Pod, PodPhase};
 use k8s_openapi::api::core::v1 as core;
@@ -71,13 +71,8 @@ pub(crate) fn pod_spec(spec: Option<&core::PodSpec>, path: &str) -> Check<PodPar
 }
 
 /// Rules 2.1, 2.3, 9.5, 9.6: a Pod with its attachments.
-pub(crate) fn pod_object(
-    obj: &Obj,
-    name_rule: NameRule,
-    value: Value,
-) -> Result<Object, LoadError> {
-    let pod: core::Pod = obj.typed(value)?;
-    obj.check_meta(&pod.metadata, name_rule)?;
+pub(crate) fn pod_object(obj: &Obj, value: Value) -> Result<Object, LoadError> {
+    let pod: core::Pod = obj.read(value)?;
     let parts = pod_spec(pod.spec.as_ref(), "spec").map_err(|e| obj.invalid(e))?;
     let status = pod.status.unwrap_or_default();
     let phase = match status.phase.as_deref() {

@@ -7,7 +7,7 @@
 
 use crate::ident::ServiceId;
 use crate::manifest::object::{ip, Obj};
-use crate::manifest::validate::{self, child, index, Check, Invalid, NameRule};
+use crate::manifest::validate::{self, child, index, Check, Invalid};
 use crate::manifest::{LoadError, Object};
 use crate::net::{Address, PortRef};
 use crate::service::{Service, ServicePort, ServiceType, TrafficPolicy};
@@ -17,13 +17,8 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// Rules 6.2, 9.2, 9.5: a Service with its cluster and external addresses.
-pub(crate) fn service_object(
-    obj: &Obj,
-    name_rule: NameRule,
-    value: Value,
-) -> Result<Object, LoadError> {
-    let svc: core::Service = obj.typed(value)?;
-    obj.check_meta(&svc.metadata, name_rule)?;
+pub(crate) fn service_object(obj: &Obj, value: Value) -> Result<Object, LoadError> {
+    let svc: core::Service = obj.read(value)?;
     let spec = svc.spec.unwrap_or_default();
     let e = |e: Invalid| obj.invalid(e);
     let service_type = match spec.type_.as_deref() {
