@@ -200,13 +200,8 @@ impl Node {
         (0..self.universe.pods.len()).map(pod_actor)
     }
 
-    /// The protocol of an attempt.
     fn protocol(&self, attempt: u32) -> Protocol {
-        let u = &self.universe;
-        u.attempts
-            .iter()
-            .find(|a| a.id == attempt)
-            .map_or(Protocol::Tcp, |a| a.protocol)
+        self.universe.protocol_of(attempt)
     }
 
     /// A policy filter of this pod in version `view`: its egress towards `peer` (`outbound`)
@@ -284,16 +279,7 @@ impl Node {
                     return;
                 }
                 // Service mapper: one of the backends, nondeterministically.
-                let picks = p
-                    .backends
-                    .iter()
-                    .map(|&(backend, port)| Pick {
-                        attempt: a.id,
-                        backend,
-                        port,
-                    })
-                    .collect();
-                o.choose_random(format!("pick-{}", a.id), picks);
+                offer_picks(p, a.id, o);
             }
         }
     }
@@ -449,6 +435,20 @@ pub fn still_tracked(
         && filter_allows(view, from, to, outbound, protocol, port, service)
 }
 
+/// The service mapper offers each of its backends as the pick for `attempt`.
+fn offer_picks(p: &PodState, attempt: u32, o: &mut Out<Node>) {
+    let picks = p
+        .backends
+        .iter()
+        .map(|&(backend, port)| Pick {
+            attempt,
+            backend,
+            port,
+        })
+        .collect();
+    o.choose_random(format!("pick-{attempt}"), picks);
+}
+
 fn pod_mut<'a>(state: &'a mut Cow<NodeState>) -> &'a mut PodState {
     match state.to_mut() {
         NodeState::Pod(p) => p,
@@ -525,16 +525,7 @@ impl Actor for Node {
                     view,
                 });
             } else {
-                let picks = p
-                    .backends
-                    .iter()
-                    .map(|&(backend, port)| Pick {
-                        attempt: pick.attempt,
-                        backend,
-                        port,
-                    })
-                    .collect();
-                o.choose_random(format!("pick-{}", pick.attempt), picks);
+                offer_picks(p, pick.attempt, o);
             }
             return;
         }

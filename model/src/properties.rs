@@ -106,11 +106,7 @@ pub fn refinement(u: &Universe, s: &PipelineState) -> Option<Violation> {
             // of the same family (rule 3.4).
             let dst = state.pod_endpoint(&u.pods[to], None).ok()?;
             let src = state.pod_endpoint(&u.pods[*from], dst.address()).ok()?;
-            let protocol = u
-                .attempts
-                .iter()
-                .find(|a| a.id == *attempt)
-                .map_or(Protocol::Tcp, |a| a.protocol);
+            let protocol = u.protocol_of(*attempt);
             let service = via.then_some(()).and(u.service.as_ref());
             let spec = state.decide(&src, &dst, protocol, *port, service).allowed;
             (spec != *allowed).then_some(Violation::Refinement {

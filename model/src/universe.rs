@@ -385,6 +385,14 @@ impl Universe {
         self.addresses.iter().position(|a| *a == ip)
     }
 
+    /// The protocol of an attempt (TCP for an unknown one).
+    pub fn protocol_of(&self, attempt: u32) -> Protocol {
+        self.attempts
+            .iter()
+            .find(|a| a.id == attempt)
+            .map_or(Protocol::Tcp, |a| a.protocol)
+    }
+
     /// The protocol and port the applications connect to the Service on (every Service
     /// attempt of a universe uses the same; TCP 80 when there is none).
     pub fn service_port(&self) -> (Protocol, u16) {

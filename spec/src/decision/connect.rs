@@ -7,7 +7,7 @@
 
 use crate::connection::Endpoint;
 use crate::decision::core::{DecisionCore, Query};
-use crate::decision::resolve::{gate, Blocked};
+use crate::decision::resolve::{gate, Blocked, Gate, Resolved};
 use crate::decision::{Decision, Exemption, Opened, Refusal};
 use crate::error::{ErrorKind, OpError};
 use crate::ident::{ConnectionId, PodId, ServiceId};
@@ -49,17 +49,15 @@ pub struct Directional<V> {
     pub verdict: Option<V>,
 }
 
-/// The decision for a new connection between two endpoints (rules 2.3, 5.4, 7.x, 8.6).
-/// `service` is the Service it goes through, if any (for the hairpin rule 7.2).
-pub fn decide<C: DecisionCore>(
-    state: &State,
-    core: &C,
-    source: &Endpoint,
-    destination: &Endpoint,
+/// Both ends resolved (rules 3.6, 7.6) and the pre-policy rules applied to them (rules 2.3,
+/// 7.1, 7.2, 7.5, 7.7, 8.6).
+fn ends<'a>(
+    state: &'a State,
+    source: &'a Endpoint,
+    destination: &'a Endpoint,
     protocol: Protocol,
-    port: u16,
     service: Option<&ServiceId>,
-) -> Decision<C::Verdict> {
+) -> (Resolved<'a>, Resolved<'a>, Gate) {
     let src = state.resolve(source);
     let dst = state.resolve(destination);
     let same_pod = matches!((src.pod(), dst.pod()), (Some(a), Some(b)) if a.id == b.id);
@@ -71,6 +69,21 @@ pub fn decide<C: DecisionCore>(
         protocol,
         service.is_some(),
     );
+    (src, dst, g)
+}
+
+/// The decision for a new connection between two endpoints (rules 2.3, 5.4, 7.x, 8.6).
+/// `service` is the Service it goes through, if any (for the hairpin rule 7.2).
+pub fn decide<C: DecisionCore>(
+    state: &State,
+    core: &C,
+    source: &Endpoint,
+    destination: &Endpoint,
+    protocol: Protocol,
+    port: u16,
+    service: Option<&ServiceId>,
+) -> Decision<C::Verdict> {
+    let (src, dst, g) = ends(state, source, destination, protocol, service);
     let refusal = g.blocked.map(|b| match b {
         Blocked::SourceNotRunning => Refusal::NotRunning {
             pod: source.pod().expect("only a pod is not running").clone(),
@@ -142,17 +155,7 @@ pub fn filter<C: DecisionCore>(
     port: u16,
     service: Option<&ServiceId>,
 ) -> Directional<C::Verdict> {
-    let src = state.resolve(source);
-    let dst = state.resolve(destination);
-    let same_pod = matches!((src.pod(), dst.pod()), (Some(a), Some(b)) if a.id == b.id);
-    let g = gate(
-        state.profile(),
-        &src.facts,
-        &dst.facts,
-        same_pod,
-        protocol,
-        service.is_some(),
-    );
+    let (src, dst, g) = ends(state, source, destination, protocol, service);
     if g.exemption.is_some() {
         return Directional {
             allowed: true,

@@ -70,14 +70,13 @@ impl State {
         protocol: Protocol,
         port: u16,
     ) -> Result<Opened, OpError> {
-        let request = Request {
-            source: Source::Pod(source.clone()),
-            target: Target::Pod(destination.clone()),
+        self.open(
+            Source::Pod(source.clone()),
+            Target::Pod(destination.clone()),
             protocol,
             port,
-            pick: None,
-        };
-        connect::open(self, &SpecCore, &request)
+            None,
+        )
     }
 
     /// `openServiceConnection(sourcePod, destinationService, protocol, port)`; `pick` is the
@@ -90,14 +89,13 @@ impl State {
         port: u16,
         pick: Option<&PodId>,
     ) -> Result<Opened, OpError> {
-        let request = Request {
-            source: Source::Pod(source.clone()),
-            target: Target::Service(service.clone()),
+        self.open(
+            Source::Pod(source.clone()),
+            Target::Service(service.clone()),
             protocol,
             port,
-            pick: pick.cloned(),
-        };
-        connect::open(self, &SpecCore, &request)
+            pick,
+        )
     }
 
     /// `openConnectionWithIpAddresses(sourceDomain, sourceIp, destinationDomain,
@@ -110,9 +108,26 @@ impl State {
         port: u16,
         pick: Option<&PodId>,
     ) -> Result<Opened, OpError> {
+        self.open(
+            Source::Address(source.clone()),
+            Target::Address(destination.clone()),
+            protocol,
+            port,
+            pick,
+        )
+    }
+
+    fn open(
+        &mut self,
+        source: Source,
+        target: Target,
+        protocol: Protocol,
+        port: u16,
+        pick: Option<&PodId>,
+    ) -> Result<Opened, OpError> {
         let request = Request {
-            source: Source::Address(source.clone()),
-            target: Target::Address(destination.clone()),
+            source,
+            target,
             protocol,
             port,
             pick: pick.cloned(),
