@@ -7,6 +7,7 @@ use crate::decision::{DecisionCore, Opened, SpecCore};
 use crate::error::{ErrorKind, OpError};
 use crate::manifest::{self, LoadError, Manifest};
 use crate::pod::Attachment;
+use crate::policy::PolicyType;
 use crate::profile::{Established, Profile};
 use crate::state::{Effects, State};
 use crate::trace::{Observation, Op};
@@ -273,38 +274,14 @@ fn dispatch<C: DecisionCore>(s: &mut State, core: &C, op: &Op) -> Observation {
             Op::AddNetworkPolicy { policy } => effects(s.add_network_policy(policy.clone())),
             Op::UpdateNetworkPolicy { policy } => effects(s.update_network_policy(policy.clone())),
             Op::RemoveNetworkPolicy { policy } => effects(s.remove_network_policy(policy)),
-            Op::AllowNewConnectionToPod {
-                from,
-                to,
-                protocol,
-                port,
-            } => verdict(connect::allow_new_connection_to_pod(
-                s, core, from, to, *protocol, *port,
-            )),
-            Op::AllowNewConnectionFromPod {
-                from,
-                to,
-                protocol,
-                port,
-            } => verdict(connect::allow_new_connection_from_pod(
-                s, core, to, from, *protocol, *port,
-            )),
-            Op::AllowNewConnectionFromIpAddress {
-                from,
-                to,
-                protocol,
-                port,
-            } => verdict(connect::allow_new_connection_from_ip_address(
-                s, core, from, to, *protocol, *port,
-            )),
-            Op::AllowNewConnectionToIpAddress {
-                from,
-                to,
-                protocol,
-                port,
-            } => verdict(connect::allow_new_connection_to_ip_address(
-                s, core, from, to, *protocol, *port,
-            )),
+            Op::AllowNewConnectionToPod { .. } | Op::AllowNewConnectionToIpAddress { .. } => {
+                let request = op.request().expect("a filter names a connection");
+                verdict(connect::allow(s, core, &request, PolicyType::Egress).expect("pod ends"))
+            }
+            Op::AllowNewConnectionFromPod { .. } | Op::AllowNewConnectionFromIpAddress { .. } => {
+                let request = op.request().expect("a filter names a connection");
+                verdict(connect::allow(s, core, &request, PolicyType::Ingress).expect("pod ends"))
+            }
             Op::OpenPodConnection { .. }
             | Op::OpenServiceConnection { .. }
             | Op::OpenConnectionWithIpAddresses { .. } => {

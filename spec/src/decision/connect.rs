@@ -188,104 +188,51 @@ pub fn filter<C: DecisionCore>(
     }
 }
 
-/// `allowNewConnectionToPod(sourcePod, destinationPod, protocol, destinationPort)`: the source
-/// pod's egress verdict towards the destination pod's primary address.
-pub fn allow_new_connection_to_pod<C: DecisionCore>(
+/// The four one-direction primitives of the source design, by the ends they name:
+///
+/// - `allowNewConnectionToPod(sourcePod, destinationPod, …)` — pod to pod, the source's egress
+///   towards the destination's primary address;
+/// - `allowNewConnectionFromPod(destinationPod, sourcePod, …)` — pod to pod, the
+///   destination's ingress;
+/// - `allowNewConnectionFromIpAddress(sourceIpAddress, destinationPod, …)` — address to pod,
+///   the destination's ingress;
+/// - `allowNewConnectionToIpAddress(sourcePod, destinationIpAddress, …)` — pod to address, the
+///   source's egress; a Service address is only an address here (rule 3.6: there is no
+///   translation in a one-direction filter).
+///
+/// Returns `None` for a pair of ends none of the four takes.
+pub fn allow<C: DecisionCore>(
     state: &State,
     core: &C,
-    source: &PodId,
-    destination: &PodId,
-    protocol: Protocol,
-    port: u16,
-) -> Result<Directional<C::Verdict>, OpError> {
-    let (s, d) = state.pod_pair(source, destination)?;
-    Ok(filter(
-        state,
-        core,
-        &s,
-        &d,
-        PolicyType::Egress,
-        protocol,
-        port,
-        None,
-    ))
-}
-
-/// `allowNewConnectionFromPod(destinationPod, sourcePod, protocol, destinationPort)`: the
-/// destination pod's ingress verdict for the source pod.
-pub fn allow_new_connection_from_pod<C: DecisionCore>(
-    state: &State,
-    core: &C,
-    destination: &PodId,
-    source: &PodId,
-    protocol: Protocol,
-    port: u16,
-) -> Result<Directional<C::Verdict>, OpError> {
-    let (s, d) = state.pod_pair(source, destination)?;
-    Ok(filter(
-        state,
-        core,
-        &s,
-        &d,
-        PolicyType::Ingress,
-        protocol,
-        port,
-        None,
-    ))
-}
-
-/// `allowNewConnectionFromIpAddress(sourceIpAddress, destinationPod, …)`: the destination pod's
-/// ingress verdict for an address.
-pub fn allow_new_connection_from_ip_address<C: DecisionCore>(
-    state: &State,
-    core: &C,
-    source: &Address,
-    destination: &PodId,
-    protocol: Protocol,
-    port: u16,
-) -> Result<Directional<C::Verdict>, OpError> {
-    let d = state.pod_endpoint(destination, Some(source))?;
-    let s = state.address_endpoint(source)?;
-    Ok(filter(
-        state,
-        core,
-        &s,
-        &d,
-        PolicyType::Ingress,
-        protocol,
-        port,
-        None,
-    ))
-}
-
-/// `allowNewConnectionToIpAddress(sourcePod, destinationIpAddress, …)`: the source pod's egress
-/// verdict towards an address.
-pub fn allow_new_connection_to_ip_address<C: DecisionCore>(
-    state: &State,
-    core: &C,
-    source: &PodId,
-    destination: &Address,
-    protocol: Protocol,
-    port: u16,
-) -> Result<Directional<C::Verdict>, OpError> {
-    let s = state.pod_endpoint(source, Some(destination))?;
-    // Rule 3.6: as a destination, a Service address is just the address the filter sees.
-    let d = match state.addresses().get(destination) {
-        Some(AddressOwner::Service { .. }) => Endpoint::External {
-            address: destination.clone(),
-        },
-        _ => state.address_endpoint(destination)?,
+    request: &Request,
+    direction: Direction,
+) -> Option<Result<Directional<C::Verdict>, OpError>> {
+    let ends = match (&request.source, &request.target) {
+        (Source::Pod(s), Target::Pod(d)) => state.pod_pair(s, d),
+        (Source::Address(s), Target::Pod(d)) => state
+            .pod_endpoint(d, Some(s))
+            .and_then(|d| Ok((state.address_endpoint(s)?, d))),
+        (Source::Pod(s), Target::Address(d)) => state.pod_endpoint(s, Some(d)).and_then(|s| {
+            let d = match state.addresses().get(d) {
+                Some(AddressOwner::Service { .. }) => Endpoint::External { address: d.clone() },
+                _ => state.address_endpoint(d)?,
+            };
+            Ok((s, d))
+        }),
+        _ => return None,
     };
-    Ok(filter(
-        state,
-        core,
-        &s,
-        &d,
-        PolicyType::Egress,
-        protocol,
-        port,
-        None,
-    ))
+    Some(ends.map(|(s, d)| {
+        filter(
+            state,
+            core,
+            &s,
+            &d,
+            direction,
+            request.protocol,
+            request.port,
+            None,
+        )
+    }))
 }
 
 /// What a new connection from `source` to `target` would do, without opening it: the

@@ -8,11 +8,13 @@ use crate::decision::{Decision, DirectionVerdict, Opened, SpecCore};
 use crate::error::OpError;
 use crate::ident::{ConnectionId, PodId, ServiceId};
 use crate::net::{Address, Protocol};
+use crate::policy::PolicyType;
 use crate::state::State;
 
-/// The four one-direction primitives, each `connect::NAME(self, &SpecCore, …)`.
+/// The four one-direction primitives, each [`connect::allow`] with the reference core.
 macro_rules! filters {
-    ($( $(#[$doc:meta])* $name:ident($first:ident: $a:ty, $second:ident: $b:ty); )+) => {
+    ($( $(#[$doc:meta])* $name:ident($first:ident: $a:ty, $second:ident: $b:ty)
+        => $source:ident($from:ident), $target:ident($to:ident), $direction:ident; )+) => {
         impl State {
             $(
                 $(#[$doc])*
@@ -23,7 +25,15 @@ macro_rules! filters {
                     protocol: Protocol,
                     port: u16,
                 ) -> Result<Directional<DirectionVerdict>, OpError> {
-                    connect::$name(self, &SpecCore, $first, $second, protocol, port)
+                    let request = Request {
+                        source: Source::$source($from.clone()),
+                        target: Target::$target($to.clone()),
+                        protocol,
+                        port,
+                        pick: None,
+                    };
+                    connect::allow(self, &SpecCore, &request, PolicyType::$direction)
+                        .expect("the ends of a one-direction primitive")
                 }
             )+
         }
@@ -32,13 +42,17 @@ macro_rules! filters {
 
 filters! {
     /// `allowNewConnectionToPod(sourcePod, destinationPod, protocol, destinationPort)`.
-    allow_new_connection_to_pod(source: &PodId, destination: &PodId);
+    allow_new_connection_to_pod(source: &PodId, destination: &PodId)
+        => Pod(source), Pod(destination), Egress;
     /// `allowNewConnectionFromPod(destinationPod, sourcePod, protocol, destinationPort)`.
-    allow_new_connection_from_pod(destination: &PodId, source: &PodId);
+    allow_new_connection_from_pod(destination: &PodId, source: &PodId)
+        => Pod(source), Pod(destination), Ingress;
     /// `allowNewConnectionFromIpAddress(sourceIpAddress, destinationPod, …)`.
-    allow_new_connection_from_ip_address(source: &Address, destination: &PodId);
+    allow_new_connection_from_ip_address(source: &Address, destination: &PodId)
+        => Address(source), Pod(destination), Ingress;
     /// `allowNewConnectionToIpAddress(sourcePod, destinationIpAddress, …)`.
-    allow_new_connection_to_ip_address(source: &PodId, destination: &Address);
+    allow_new_connection_to_ip_address(source: &PodId, destination: &Address)
+        => Pod(source), Address(destination), Egress;
 }
 
 impl State {
