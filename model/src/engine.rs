@@ -9,7 +9,7 @@
 //! by the control plane (spec's state) to stay in step, and declared a skip with its reason, as
 //! rust-lang/regex's engines declare what they do not support.
 
-use crate::pipeline::{still_tracked, Event, NodeState};
+use crate::pipeline::{Event, Flow, NodeState};
 use crate::properties::violation;
 use crate::universe::Attempt;
 use crate::{model, Fault, Universe};
@@ -348,17 +348,16 @@ impl ModelEngine {
                 let (Some(from), Some(to)) = (c.source.pod(), c.destination.pod()) else {
                     return false;
                 };
-                ![true, false].iter().all(|&outbound| {
-                    still_tracked(
-                        view,
-                        from,
-                        to,
-                        outbound,
-                        c.protocol,
-                        c.port,
-                        c.service.as_ref(),
-                    )
-                })
+                let flow = Flow {
+                    from,
+                    to,
+                    protocol: c.protocol,
+                    port: c.port,
+                    service: c.service.as_ref(),
+                };
+                ![true, false]
+                    .iter()
+                    .all(|&outbound| flow.still_tracked(view, outbound))
             })
             .map(|c| c.id)
             .collect();

@@ -200,34 +200,25 @@ impl Node {
         (0..self.universe.pods.len()).map(pod_actor)
     }
 
-    fn protocol(&self, attempt: u32) -> Protocol {
-        self.universe.protocol_of(attempt)
-    }
-
-    /// A policy filter of this pod in version `view`: its egress towards `peer` (`outbound`)
-    /// or its ingress from `peer`, for a translated connection when `via`.
-    #[allow(clippy::too_many_arguments)]
-    fn filter_allows(
-        &self,
-        me: usize,
-        peer: usize,
-        outbound: bool,
-        protocol: Protocol,
-        port: u16,
-        view: u32,
-        via: bool,
-    ) -> bool {
+    /// The flow of an attempt between this pod and `peer`: opened here (`outbound`) or here
+    /// accepted, on `port`.
+    fn flow(&self, me: usize, peer: usize, outbound: bool, attempt: u32, port: u16) -> Flow<'_> {
         let u = &self.universe;
         let (from, to) = if outbound { (me, peer) } else { (peer, me) };
-        filter_allows(
-            &u.versions[view as usize],
-            &u.pods[from],
-            &u.pods[to],
-            outbound,
-            protocol,
+        Flow {
+            from: &u.pods[from],
+            to: &u.pods[to],
+            protocol: u.protocol_of(attempt),
             port,
-            via.then_some(()).and(u.service.as_ref()),
-        )
+            service: self
+                .is_via_service(attempt)
+                .then_some(())
+                .and(u.service.as_ref()),
+        }
+    }
+
+    fn view(&self, view: u32) -> &State {
+        &self.universe.versions[view as usize]
     }
 
     /// Whether the pod runs in version `view`, so that its application has sockets.
@@ -297,8 +288,9 @@ impl Node {
     ) {
         let view = p.view;
         let via = self.is_via_service(attempt);
-        let protocol = self.protocol(attempt);
-        let allowed = self.filter_allows(me, to, true, protocol, port, view, via);
+        let allowed = self
+            .flow(me, to, true, attempt, port)
+            .allows(self.view(view), true);
         p.events.insert(Event::Egress {
             attempt,
             to,
@@ -353,22 +345,9 @@ impl Node {
                 .conntrack
                 .iter()
                 .filter(|t| {
-                    let (from, to) = if t.outbound {
-                        (me, t.peer)
-                    } else {
-                        (t.peer, me)
-                    };
-                    !still_tracked(
-                        &u.versions[version as usize],
-                        &u.pods[from],
-                        &u.pods[to],
-                        t.outbound,
-                        self.protocol(t.attempt),
-                        t.port,
-                        self.is_via_service(t.attempt)
-                            .then_some(())
-                            .and(u.service.as_ref()),
-                    )
+                    !self
+                        .flow(me, t.peer, t.outbound, t.attempt, t.port)
+                        .still_tracked(self.view(version), t.outbound)
                 })
                 .cloned()
                 .collect();
@@ -393,46 +372,57 @@ impl Node {
     }
 }
 
-/// A pod's policy filter as the pipeline runs it, in one control-plane version: the egress of
-/// `from` (`outbound`) or the ingress of `to`, for a connection from `from` to `to`'s address
-/// that spec picks (rule 3.4), translated from `service` when given. The filter is spec's
-/// one-direction filter of that version: the model's own part is which version, where, when.
-pub fn filter_allows(
-    view: &State,
-    from: &PodId,
-    to: &PodId,
-    outbound: bool,
-    protocol: Protocol,
-    port: u16,
-    service: Option<&ServiceId>,
-) -> bool {
-    let Ok((s, d)) = view.pod_pair(from, to) else {
-        return false;
-    };
-    let direction = if outbound {
-        PolicyType::Egress
-    } else {
-        PolicyType::Ingress
-    };
-    connect::filter(view, &SpecCore, &s, &d, direction, protocol, port, service).allowed
+/// A connection as the pipeline's filters and trackers know it: from pod `from` to pod `to`
+/// (on the addresses spec picks, rule 3.4), its protocol and destination port, and the Service
+/// it was translated from, if any.
+#[derive(Clone, Copy, Debug)]
+pub struct Flow<'a> {
+    /// The pod that opens it.
+    pub from: &'a PodId,
+    /// The pod that accepts it.
+    pub to: &'a PodId,
+    /// Its protocol.
+    pub protocol: Protocol,
+    /// Its destination port (after translation).
+    pub port: u16,
+    /// The Service the mapper translated it from.
+    pub service: Option<&'a ServiceId>,
 }
 
-/// The connection tracker's re-check of one tracked connection on a new view, under
-/// `established: recheck` (rule 7.4): the tracker of the pod that opened it (`outbound`)
-/// re-checks its egress filter, the one of the pod that accepted it its ingress filter, and a
-/// pod that no longer runs has lost its sockets (rule 2.3).
-pub fn still_tracked(
-    view: &State,
-    from: &PodId,
-    to: &PodId,
-    outbound: bool,
-    protocol: Protocol,
-    port: u16,
-    service: Option<&ServiceId>,
-) -> bool {
-    let me = if outbound { from } else { to };
-    view.pod(me).is_some_and(|p| p.is_live())
-        && filter_allows(view, from, to, outbound, protocol, port, service)
+impl Flow<'_> {
+    /// A pod's policy filter in one control-plane version: the egress of `from` (`outbound`)
+    /// or the ingress of `to`. The filter is spec's one-direction filter of that version; the
+    /// model's own part is which version, where, and when.
+    pub fn allows(&self, view: &State, outbound: bool) -> bool {
+        let Ok((s, d)) = view.pod_pair(self.from, self.to) else {
+            return false;
+        };
+        let direction = if outbound {
+            PolicyType::Egress
+        } else {
+            PolicyType::Ingress
+        };
+        connect::filter(
+            view,
+            &SpecCore,
+            &s,
+            &d,
+            direction,
+            self.protocol,
+            self.port,
+            self.service,
+        )
+        .allowed
+    }
+
+    /// The connection tracker's re-check on a new view, under `established: recheck` (rule
+    /// 7.4): the tracker of the pod that opened it (`outbound`) re-checks its egress filter,
+    /// the one of the pod that accepted it its ingress filter, and a pod that no longer runs
+    /// has lost its sockets (rule 2.3).
+    pub fn still_tracked(&self, view: &State, outbound: bool) -> bool {
+        let me = if outbound { self.from } else { self.to };
+        view.pod(me).is_some_and(|p| p.is_live()) && self.allows(view, outbound)
+    }
 }
 
 /// The service mapper offers each of its backends as the pick for `attempt`.
@@ -550,12 +540,13 @@ impl Actor for Node {
                 via,
             } => {
                 let Some(from) = u.pod_of(src_ip) else { return };
-                let protocol = self.protocol(attempt);
                 let p = pod_mut(state);
                 let view = p.view;
                 // Not tracked: a new connection, for the ingress filter, then for the
                 // application, which accepts only while the pod runs (rule 2.3).
-                let allowed = self.filter_allows(me, from, false, protocol, port, view, via)
+                let allowed = self
+                    .flow(me, from, false, attempt, port)
+                    .allows(self.view(view), false)
                     && self.live(me, view);
                 p.events.insert(Event::Ingress {
                     attempt,
@@ -593,8 +584,9 @@ impl Actor for Node {
                 let passes = if u.fault == Fault::IngressSkipsConntrack {
                     // Broken: the reply is judged as a new connection by the ingress filter.
                     let peer = usize::from(src) - 1;
-                    let protocol = self.protocol(attempt);
-                    self.filter_allows(me, peer, false, protocol, EPHEMERAL_PORT, p.view, false)
+                    let mut reply = self.flow(me, peer, false, attempt, EPHEMERAL_PORT);
+                    reply.service = None;
+                    reply.allows(self.view(p.view), false)
                 } else {
                     tracked
                 };

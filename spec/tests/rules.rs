@@ -74,6 +74,19 @@ fn tcp_decision(s: &State, from: &str, to: &str, port: u16) -> Decision {
     s.decide(&src, &dst, Protocol::Tcp, port, None)
 }
 
+/// Pods `p/web` (10.0.0.1) and `p/client` (10.0.0.2), under the default profile.
+fn web_and_client() -> State {
+    let mut s = state("default");
+    s.add_pod(pod("p/web", &[("app", "web")]), on_eth0(&["10.0.0.1"]))
+        .unwrap();
+    s.add_pod(
+        pod("p/client", &[("app", "client")]),
+        on_eth0(&["10.0.0.2"]),
+    )
+    .unwrap();
+    s
+}
+
 /// The rules that allowed a direction (rule 5.4).
 fn allowing(v: &Option<DirectionVerdict>) -> Vec<RuleMatch> {
     let v = v.as_ref().expect("a policed pod has a verdict");
@@ -238,14 +251,7 @@ fn r5_11_separate_peers_or_and_one_peer_ands() {
 
 #[test]
 fn r5_4_a_decision_names_every_matching_rule_and_peer_of_every_policy() {
-    let mut s = state("default");
-    s.add_pod(pod("p/web", &[("app", "web")]), on_eth0(&["10.0.0.1"]))
-        .unwrap();
-    s.add_pod(
-        pod("p/client", &[("app", "client")]),
-        on_eth0(&["10.0.0.2"]),
-    )
-    .unwrap();
+    let mut s = web_and_client();
     s.add_network_policy(policy(json!({
         "id": "p/one", "podSelector": {"matchLabels": {"app": "web"}},
         "ingress": [
@@ -311,14 +317,7 @@ fn r5_4_a_decision_names_every_matching_rule_and_peer_of_every_policy() {
 
 #[test]
 fn r5_4_a_denial_names_every_policy_that_isolates() {
-    let mut s = state("default");
-    s.add_pod(pod("p/web", &[("app", "web")]), on_eth0(&["10.0.0.1"]))
-        .unwrap();
-    s.add_pod(
-        pod("p/client", &[("app", "client")]),
-        on_eth0(&["10.0.0.2"]),
-    )
-    .unwrap();
+    let mut s = web_and_client();
     s.add_network_policy(policy(json!({
         "id": "p/b-only-443", "podSelector": {}, "ingress": [{"ports": [{"port": 443}]}]
     })))
@@ -344,14 +343,7 @@ fn r5_4_a_denial_names_every_policy_that_isolates() {
         "{by:?}"
     );
     // Order of addition does not matter (rule 5.4: a union).
-    let mut t = state("default");
-    t.add_pod(pod("p/web", &[("app", "web")]), on_eth0(&["10.0.0.1"]))
-        .unwrap();
-    t.add_pod(
-        pod("p/client", &[("app", "client")]),
-        on_eth0(&["10.0.0.2"]),
-    )
-    .unwrap();
+    let mut t = web_and_client();
     for p in s.policies().cloned().collect::<Vec<_>>().into_iter().rev() {
         t.add_network_policy(p).unwrap();
     }

@@ -461,95 +461,79 @@ impl Manifest {
             closed: Vec::new(),
             warnings: Vec::new(),
         };
+        // Policies first, then what they select; pods in identity order, the rest as given.
+        let mut order: Vec<(u8, Option<&PodId>, usize, &Origin, &Object)> = self
+            .objects
+            .iter()
+            .enumerate()
+            .map(|(i, (o, x))| {
+                let (rank, within) = match x {
+                    Object::NetworkPolicy(_) => (0, None),
+                    Object::EndpointSlice { .. } => (1, None),
+                    Object::Service { .. } => (2, None),
+                    Object::Pod { pod, .. } => (3, Some(&pod.id)),
+                    Object::Node { .. } => (4, None),
+                    Object::Namespace { .. } => (5, None),
+                    Object::Network { .. } => (6, None),
+                    Object::IpAddressDomain { .. } => (7, None),
+                };
+                (rank, within, i, o, x)
+            })
+            .collect();
+        order.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
         let mut done: BTreeSet<String> = BTreeSet::new();
-
-        for (o, policy) in of(self, |x| match x {
-            Object::NetworkPolicy(p) => Some(p),
-            _ => None,
-        }) {
-            if done.insert(format!("policy {}", policy.id)) {
-                let r = w.state.remove_network_policy(&policy.id);
-                w.record(o, r)?;
-            }
-        }
-        for (o, (service, pods, addresses)) in of(self, |x| match x {
-            Object::EndpointSlice {
-                service,
-                pods,
-                addresses,
-            } => Some((service, pods, addresses)),
-            _ => None,
-        }) {
-            if !w.slice_service(o, service) {
-                continue;
-            }
-            for pod in w.slice_pods(o, pods, addresses) {
-                let mapped = w
-                    .state
-                    .lookup_service_2_pod_mappings(service)
-                    .is_ok_and(|s| s.contains(&pod));
-                if mapped {
-                    let r = w.state.remove_pod_2_service_mapping(&pod, service);
-                    w.record(o, r)?;
+        for (_, _, _, o, x) in order {
+            let r = match x {
+                Object::EndpointSlice {
+                    service,
+                    pods,
+                    addresses,
+                } => {
+                    if !w.slice_service(o, service) {
+                        continue;
+                    }
+                    for pod in w.slice_pods(o, pods, addresses) {
+                        let mapped = w
+                            .state
+                            .lookup_service_2_pod_mappings(service)
+                            .is_ok_and(|s| s.contains(&pod));
+                        if mapped {
+                            let r = w.state.remove_pod_2_service_mapping(&pod, service);
+                            w.record(o, r)?;
+                        }
+                    }
+                    continue;
                 }
-            }
-        }
-        for (o, service) in of(self, |x| match x {
-            Object::Service { service, .. } => Some(service),
-            _ => None,
-        }) {
-            if done.insert(format!("service {}", service.id)) {
-                let r = w.state.remove_service(&service.id);
-                w.record(o, r)?;
-            }
-        }
-        let mut pods: Vec<(&Origin, &Pod)> = of(self, |x| match x {
-            Object::Pod { pod, .. } => Some(pod),
-            _ => None,
-        })
-        .collect();
-        pods.sort_by(|a, b| a.1.id.cmp(&b.1.id));
-        for (o, pod) in pods {
-            if done.insert(format!("pod {}", pod.id)) {
-                let r = w.state.remove_pod(&pod.id);
-                w.record(o, r)?;
-            }
-        }
-        for (o, name) in of(self, |x| match x {
-            Object::Node { name, .. } => Some(name),
-            _ => None,
-        }) {
-            if done.insert(format!("node {name}")) {
-                let r = w.state.remove_node(name);
-                w.record(o, r)?;
-            }
-        }
-        for (o, name) in of(self, |x| match x {
-            Object::Namespace { name, .. } => Some(name),
-            _ => None,
-        }) {
-            if done.insert(format!("namespace {name}")) {
-                let r = w.state.remove_namespace(name);
-                w.record(o, r)?;
-            }
-        }
-        for (o, name) in of(self, |x| match x {
-            Object::Network { name, .. } => Some(name),
-            _ => None,
-        }) {
-            if done.insert(format!("network {name}")) {
-                let r = w.state.remove_network(name);
-                w.record(o, r)?;
-            }
-        }
-        for (_, name) in of(self, |x| match x {
-            Object::IpAddressDomain { name } => Some(name),
-            _ => None,
-        }) {
-            if w.state.domains().contains(name) {
-                // Best effort: another network or address may still use it.
-                let _ = w.state.remove_ip_address_domain(name);
-            }
+                Object::IpAddressDomain { name } => {
+                    if w.state.domains().contains(name) {
+                        // Best effort: another network or address may still use it.
+                        let _ = w.state.remove_ip_address_domain(name);
+                    }
+                    continue;
+                }
+                Object::NetworkPolicy(p) if done.insert(format!("policy {}", p.id)) => {
+                    w.state.remove_network_policy(&p.id)
+                }
+                Object::Service { service, .. }
+                    if done.insert(format!("service {}", service.id)) =>
+                {
+                    w.state.remove_service(&service.id)
+                }
+                Object::Pod { pod, .. } if done.insert(format!("pod {}", pod.id)) => {
+                    w.state.remove_pod(&pod.id)
+                }
+                Object::Node { name, .. } if done.insert(format!("node {name}")) => {
+                    w.state.remove_node(name)
+                }
+                Object::Namespace { name, .. } if done.insert(format!("namespace {name}")) => {
+                    w.state.remove_namespace(name)
+                }
+                Object::Network { name, .. } if done.insert(format!("network {name}")) => {
+                    w.state.remove_network(name)
+                }
+                _ => continue,
+            };
+            w.record(o, r)?;
         }
 
         let effects = w.effects();
