@@ -256,8 +256,8 @@ profile! {
     other_protocols: OtherProtocols = "other-protocols", rule "7.7";
     /// Rule 7.8.
     named_port_conflict: NamedPortConflict = "named-port-conflict", rule "7.8";
-    /// Rule 8.6.
-    multi_network: MultiNetwork = "multi-network", rule "8.6";
+    /// Rule 7.9 (rules 8.5, 8.6).
+    multi_network: MultiNetwork = "multi-network", rule "7.9";
 }
 
 impl Profile {
