@@ -103,23 +103,28 @@ fn spec_and_oracle_in_lockstep(entries: &[corpus::Entry]) -> Vec<String> {
 }
 
 /// The model judges for real: a broken pipeline whose fault shows on a settled cluster (replies
-/// judged as new connections) must fail some trace. The other faults need a control plane
-/// that changes while traffic flows, or a forged packet, which no trace has: the model's own
-/// universes catch those (model/tests/check.rs).
+/// judged as new connections, tier stages run out of order) must fail some trace. The other
+/// faults need a control plane that changes while traffic flows, or a forged packet, which no
+/// trace has: the model's own universes catch those (model/tests/check.rs).
 fn broken_pipelines_fail_the_corpus(entries: &[corpus::Entry]) -> Vec<(Fault, usize)> {
-    [Fault::IngressSkipsConntrack]
-        .into_iter()
-        .map(|fault| {
-            let caught = entries
-                .iter()
-                .filter(|e| {
-                    let mut m = ModelEngine::with_fault(e.trace.profile(), fault);
-                    netsem_spec::replay(&mut m, &e.trace).is_err()
-                })
-                .count();
-            (fault, caught)
-        })
-        .collect()
+    [
+        Fault::IngressSkipsConntrack,
+        Fault::PassAsAccept,
+        Fault::BaselineBeforeNetworkPolicy,
+        Fault::NetworkPolicyBeforeAdmin,
+    ]
+    .into_iter()
+    .map(|fault| {
+        let caught = entries
+            .iter()
+            .filter(|e| {
+                let mut m = ModelEngine::with_fault(e.trace.profile(), fault);
+                netsem_spec::replay(&mut m, &e.trace).is_err()
+            })
+            .count();
+        (fault, caught)
+    })
+    .collect()
 }
 
 /// Rule 10.1: a trace written out and read back is the same trace.

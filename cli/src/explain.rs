@@ -3,10 +3,12 @@
 //! rule's port and peer outcome and every Service backend, so this module only prints it; the
 //! profile switches that would change the verdict come from the one table of switches.
 
+use netsem_spec::admin::Action;
 use netsem_spec::decision::connect::{attempt, Source, Target};
 use netsem_spec::decision::core::direction_name;
 use netsem_spec::decision::{
-    Decision, DirectionVerdict, Exemption, PeerOutcome, Refusal, SpecCore,
+    Decision, DirectionVerdict, Exemption, PeerOutcome, Refusal, SpecCore, TierDecision,
+    TierVerdict,
 };
 use netsem_spec::policy::PolicyType;
 use netsem_spec::{AddressOwner, Endpoint, ErrorKind, Protocol, State};
@@ -42,10 +44,19 @@ fn source_text(state: &State, source: &Source) -> String {
     }
 }
 
-fn direction_text(
+/// The NetworkPolicy tier's own rules of one direction, without exemptions: allowed by some
+/// matching rule (rules 5.4, 5.6, 7.7).
+fn rules_allow(verdict: &DirectionVerdict) -> bool {
+    !verdict.other_protocol_denied && verdict.allowing().next().is_some()
+}
+
+/// The NetworkPolicy tier of one direction: `head` starts the first line, `indent` the
+/// details.
+fn network_policy_text(
     direction: PolicyType,
-    pod: &netsem_spec::PodId,
     verdict: &DirectionVerdict,
+    head: &str,
+    indent: &str,
     out: &mut String,
 ) {
     let dir = direction_name(direction);
@@ -54,32 +65,35 @@ fn direction_text(
         PolicyType::Egress => "to",
     };
     if !verdict.isolated() {
-        let _ = writeln!(out, "  {dir} of {pod}: allowed, not isolated: no NetworkPolicy selects it with {direction:?} [rules 5.2, 5.3]");
+        let _ = writeln!(out, "{head}allowed, not isolated: no NetworkPolicy selects it with {direction:?} [rules 5.2, 5.3]");
         return;
     }
-    if verdict.allowed() {
-        let _ = writeln!(out, "  {dir} of {pod}: allowed [rules 5.4, 5.6]");
+    if rules_allow(verdict) {
+        let _ = writeln!(out, "{head}allowed [rules 5.4, 5.6]");
         for m in verdict.allowing() {
             let peer = match m.peer {
                 Some(i) => format!("{word}[{i}]"),
                 None => "any peer (no from/to)".into(),
             };
-            let _ = writeln!(out, "    by {} {dir}[{}], {peer}", m.policy, m.rule);
+            let _ = writeln!(out, "{indent}by {} {dir}[{}], {peer}", m.policy, m.rule);
         }
         return;
     }
-    let _ = writeln!(out, "  {dir} of {pod}: DENIED: isolated, and no rule of a selecting policy matches [rules 5.2, 5.4]");
+    let _ = writeln!(
+        out,
+        "{head}DENIED: isolated, and no rule of a selecting policy matches [rules 5.2, 5.4]"
+    );
     if verdict.other_protocol_denied {
         let _ = writeln!(
             out,
-            "    other-protocols=denied: this protocol is never allowed in an isolated direction [rule 7.7]"
+            "{indent}other-protocols=denied: this protocol is never allowed in an isolated direction [rule 7.7]"
         );
     }
     for p in &verdict.policies {
         if p.rules.is_empty() {
             let _ = writeln!(
                 out,
-                "    {}: selects the pod and has no {dir} rule [rule 5.5]",
+                "{indent}{}: selects the pod and has no {dir} rule [rule 5.5]",
                 p.policy
             );
         }
@@ -99,11 +113,109 @@ fn direction_text(
             };
             let _ = writeln!(
                 out,
-                "    {} {dir}[{i}]: ports {} [rules 5.7-5.10]; {peers}",
+                "{indent}{} {dir}[{i}]: ports {} [rules 5.7-5.10]; {peers}",
                 p.policy,
                 if rule.ports { "match" } else { "do not match" }
             );
         }
+    }
+}
+
+/// One admin tier of one direction (rules 11.4, 11.6): what it decided, and each selecting
+/// policy's first matching rule.
+fn tier_text(name: &str, dir: &str, tier: &TierVerdict, reached: bool, out: &mut String) {
+    if !reached {
+        let _ = writeln!(out, "    {name} tier: not reached");
+        return;
+    }
+    let decided = match &tier.decision {
+        TierDecision::NoMatch if tier.policies.is_empty() => {
+            "no policy of the tier selects the pod: Pass [rule 11.4]".to_string()
+        }
+        TierDecision::NoMatch => "no rule of a selecting policy matches: Pass [rule 11.4]".into(),
+        TierDecision::Decided {
+            action,
+            policy,
+            rule,
+        } => format!("{action} by {policy} {dir}[{rule}] [rule 11.4]"),
+        TierDecision::Tie { actions, policies } => format!(
+            "UNDETERMINED: {} tie at one priority with {} [rule 11.6]",
+            policies
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            actions
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" / ")
+        ),
+    };
+    let _ = writeln!(out, "    {name} tier: {decided}");
+    // A selecting policy without rules in this direction says nothing here.
+    for p in tier.policies.iter().filter(|p| !p.rules.is_empty()) {
+        let first = match p.first {
+            Some((i, action)) if p.rules[i].fail_closed => format!(
+                "{dir}[{i}] fails closed: a field netsem does not know makes it {action} [rule 11.10]"
+            ),
+            Some((i, action)) => format!("{dir}[{i}] matches: {action}"),
+            None => format!("no {dir} rule matches"),
+        };
+        let _ = writeln!(out, "      {} (priority {}): {first}", p.policy, p.priority);
+    }
+}
+
+fn direction_text(
+    direction: PolicyType,
+    pod: &netsem_spec::PodId,
+    verdict: &DirectionVerdict,
+    out: &mut String,
+) {
+    let dir = direction_name(direction);
+    if verdict.admin.policies.is_empty() && verdict.baseline.policies.is_empty() {
+        network_policy_text(
+            direction,
+            verdict,
+            &format!("  {dir} of {pod}: "),
+            "    ",
+            out,
+        );
+        return;
+    }
+    let outcome = if verdict.outcome.tied() {
+        "UNDETERMINED: tied admin policies may be applied either way"
+    } else if verdict.allowed() {
+        "allowed"
+    } else {
+        "DENIED"
+    };
+    let _ = writeln!(
+        out,
+        "  {dir} of {pod}: {outcome}, through the admin, NetworkPolicy and baseline tiers [rule 11.3]"
+    );
+    tier_text("admin", dir, &verdict.admin, true, out);
+    let admin_passes = verdict.admin.decision.actions().contains(&Action::Pass);
+    if admin_passes {
+        network_policy_text(
+            direction,
+            verdict,
+            "    NetworkPolicy tier: ",
+            "      ",
+            out,
+        );
+        if verdict.isolated() {
+            if let Some(e) = verdict.exemption {
+                let _ = writeln!(out, "      exempt ({e:?}): the tier allows [rule 11.11]");
+            }
+        }
+    } else {
+        let _ = writeln!(out, "    NetworkPolicy tier: not reached");
+    }
+    let baseline_reached = admin_passes && !verdict.isolated();
+    tier_text("baseline", dir, &verdict.baseline, baseline_reached, out);
+    if baseline_reached && verdict.baseline.decision.actions().contains(&Action::Pass) {
+        let _ = writeln!(out, "    default: allowed [rule 11.3]");
     }
 }
 
@@ -117,11 +229,23 @@ fn decision_text(state: &mut State, d: &Decision, out: &mut String) {
         endpoint_text(state, &d.destination),
         d.port
     );
-    let _ = writeln!(
-        out,
-        "  verdict: {}",
-        if d.allowed { "ALLOWED" } else { "DENIED" }
-    );
+    if d.undetermined() {
+        let _ = writeln!(
+            out,
+            "  verdict: UNDETERMINED: allowed or denied as the implementation applies tied admin policies {} [rule 11.6]",
+            d.ties
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  verdict: {}",
+            if d.allowed { "ALLOWED" } else { "DENIED" }
+        );
+    }
     if let Some(r) = &d.refusal {
         let why = match r {
             Refusal::NotRunning { pod } => format!("pod {pod} is not running [rule 2.3]"),
@@ -211,7 +335,7 @@ pub fn explain(
             .as_ref()
             .expect("a direct connection is decided");
         decision_text(state, d, &mut out);
-        return Ok((out, Some(d.allowed)));
+        return Ok((out, d.verdict()));
     };
     let service = match target {
         Target::Service(s) => s.clone(),
@@ -252,7 +376,7 @@ pub fn explain(
         decision_text(state, d, &mut out);
     }
     let all = backends.values().all(|d| d.allowed);
-    let none = backends.values().all(|d| !d.allowed);
+    let none = backends.values().all(Decision::denied);
     Ok((
         out,
         if all {

@@ -46,6 +46,8 @@ pub mod skips {
         "the connection uses an address the pipeline does not send from or to (it uses each pod's primary address)";
     /// A Service connection from a pod that does not run.
     pub const SILENT_CLIENT: &str = "the client is not running: its application sends nothing, so the model sees no service mapper pick";
+    /// A decision tied admin policies leave open (rule 11.6).
+    pub const TIED: &str = "tied admin policies leave the verdict to the implementation: a pipeline enforces one choice, where the semantics admits either";
     /// Type 2 multi-network routing.
     pub const ROUTING: &str = "the two pods are on different networks under multi-network type 2: routing between networks is not modeled";
 }
@@ -105,8 +107,18 @@ impl ModelEngine {
             .request()
             .expect("only connection operations go through the pipeline");
         // Errors (an unknown pod, a Service address as source, …) come before any packet.
-        if connect::attempt(s, &SpecCore, &source, &target, protocol, port, None).is_err() {
+        let Ok(opened) = connect::attempt(s, &SpecCore, &source, &target, protocol, port, None)
+        else {
             return Err(skips::REJECTED);
+        };
+        let tied = opened.decision.iter().any(|d| d.undetermined())
+            || opened
+                .backends
+                .iter()
+                .flat_map(|b| b.values())
+                .any(|d| d.undetermined());
+        if tied {
+            return Err(skips::TIED);
         }
         let from = match &source {
             Source::Pod(p) => p.clone(),
@@ -354,6 +366,8 @@ impl ModelEngine {
                     protocol: c.protocol,
                     port: c.port,
                     service: c.service.as_ref(),
+                    ends: Some((&c.source, &c.destination)),
+                    fault: self.fault,
                 };
                 ![true, false]
                     .iter()

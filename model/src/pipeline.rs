@@ -7,10 +7,11 @@
 //! how packets flow through the pipeline, and how views are updated, is the model's own.
 
 use crate::universe::{Fault, Target, Universe, EPHEMERAL_PORT};
-use netsem_spec::decision::{connect, SpecCore};
+use netsem_spec::admin::Action;
+use netsem_spec::decision::{connect, DirectionVerdict, SpecCore, TierDecision};
 use netsem_spec::policy::PolicyType;
 use netsem_spec::profile::Established;
-use netsem_spec::{PodId, Protocol, ServiceId, State};
+use netsem_spec::{Endpoint, PodId, Protocol, ServiceId, State};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
@@ -214,6 +215,8 @@ impl Node {
                 .is_via_service(attempt)
                 .then_some(())
                 .and(u.service.as_ref()),
+            ends: None,
+            fault: u.fault,
         }
     }
 
@@ -387,6 +390,47 @@ pub struct Flow<'a> {
     pub port: u16,
     /// The Service the mapper translated it from.
     pub service: Option<&'a ServiceId>,
+    /// The ends as the tracker recorded them, once it is tracked: a re-check judges the
+    /// connection on its own addresses, not on what the pods have now (rule 7.4).
+    pub ends: Option<(&'a Endpoint, &'a Endpoint)>,
+    /// The pipeline variant whose tier stages decide.
+    pub fault: Fault,
+}
+
+/// Rules 11.3, 11.4: one policy filter's stages, in the order enforcement runs them — the
+/// admin tier, the NetworkPolicy tier, the baseline tier, then the default allow. Each tier's
+/// own verdict (which policy and rule matches, with what action) is spec's; running them in
+/// order, and what `Pass` hands on, is the model's. Where tied admin policies leave a choice
+/// (rule 11.6) the filter allows only what every choice allows, as spec's verdict does.
+pub fn through_tiers(v: &DirectionVerdict, fault: Fault) -> bool {
+    let network_policy = v.network_policy_allows();
+    let baseline = v.baseline.decision.actions();
+    let stage = |action: Action, next: &dyn Fn() -> bool| match action {
+        Action::Accept => true,
+        Action::Deny => false,
+        Action::Pass => next(),
+    };
+    let default = || true;
+    let baseline_stage = || baseline.iter().all(|&a| stage(a, &default));
+    let after_admin = || match fault {
+        // Broken: the baseline tier runs before NetworkPolicy and its decision is final.
+        Fault::BaselineBeforeNetworkPolicy => baseline
+            .iter()
+            .all(|&a| stage(a, &|| network_policy.unwrap_or(true))),
+        _ => network_policy.unwrap_or_else(baseline_stage),
+    };
+    let matched = v.admin.decision != TierDecision::NoMatch;
+    v.admin
+        .decision
+        .actions()
+        .iter()
+        .all(|&a| match (fault, a) {
+            // Broken: an admin `Pass` rule lets the traffic through instead of handing it on.
+            (Fault::PassAsAccept, Action::Pass) if matched => true,
+            // Broken: a NetworkPolicy allow is final before the admin tier is consulted.
+            (Fault::NetworkPolicyBeforeAdmin, _) if network_policy == Some(true) => true,
+            _ => stage(a, &after_admin),
+        })
 }
 
 impl Flow<'_> {
@@ -394,15 +438,19 @@ impl Flow<'_> {
     /// or the ingress of `to`. The filter is spec's one-direction filter of that version; the
     /// model's own part is which version, where, and when.
     pub fn allows(&self, view: &State, outbound: bool) -> bool {
-        let Ok((s, d)) = view.pod_pair(self.from, self.to) else {
-            return false;
+        let (s, d) = match self.ends {
+            Some((s, d)) => (s.clone(), d.clone()),
+            None => match view.pod_pair(self.from, self.to) {
+                Ok(pair) => pair,
+                Err(_) => return false,
+            },
         };
         let direction = if outbound {
             PolicyType::Egress
         } else {
             PolicyType::Ingress
         };
-        connect::filter(
+        let filtered = connect::filter(
             view,
             &SpecCore,
             &s,
@@ -411,8 +459,11 @@ impl Flow<'_> {
             self.protocol,
             self.port,
             self.service,
-        )
-        .allowed
+        );
+        match &filtered.verdict {
+            Some(v) => through_tiers(v, self.fault),
+            None => filtered.allowed,
+        }
     }
 
     /// The connection tracker's re-check on a new view, under `established: recheck` (rule

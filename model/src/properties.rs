@@ -3,6 +3,9 @@
 
 use crate::pipeline::{Event, Msg, Node, NodeState, PodState};
 use crate::universe::{Target, Universe};
+use netsem_spec::admin::Action;
+use netsem_spec::decision::{connect, DirectionVerdict, SpecCore, TierDecision};
+use netsem_spec::policy::PolicyType;
 use netsem_spec::profile::Established;
 use netsem_spec::trace::{Step, TRACE_FORMAT_VERSION};
 use netsem_spec::{Observation, Op, Protocol, Trace};
@@ -53,6 +56,14 @@ pub enum Violation {
     },
     /// Operations stopped and every update was delivered, but a pod's view is not the last.
     Convergence { pod: usize },
+    /// A filter let through what its view's admin tier denies (rule 11.3).
+    AdminDenyOverridden {
+        attempt: u32,
+        from: usize,
+        to: usize,
+        port: u16,
+        view: u32,
+    },
 }
 
 fn pods(s: &PipelineState) -> impl Iterator<Item = (usize, &PodState)> {
@@ -119,6 +130,88 @@ pub fn refinement(u: &Universe, s: &PipelineState) -> Option<Violation> {
             })
         }
         _ => None,
+    })
+}
+
+/// Spec's verdict of one direction of a decision between pods `from` and `to`, in version
+/// `view`: what each tier's policies say (rules 11.3–11.6).
+fn tier_verdict(
+    u: &Universe,
+    view: u32,
+    (from, to): (usize, usize),
+    port: u16,
+    protocol: Protocol,
+    outbound: bool,
+) -> Option<DirectionVerdict> {
+    let state = &u.versions[view as usize];
+    let (s, d) = state.pod_pair(&u.pods[from], &u.pods[to]).ok()?;
+    let direction = if outbound {
+        PolicyType::Egress
+    } else {
+        PolicyType::Ingress
+    };
+    connect::filter(state, &SpecCore, &s, &d, direction, protocol, port, None).verdict
+}
+
+/// Every filter decision of a state: the attempt, the pods from and to, the port, the view,
+/// whether it was the egress filter, and what it decided.
+fn filter_decisions(
+    s: &PipelineState,
+) -> impl Iterator<Item = (u32, usize, usize, u16, u32, bool, bool)> + '_ {
+    events(s).filter_map(|(at, e)| match e {
+        Event::Egress {
+            attempt,
+            to,
+            port,
+            view,
+            allowed,
+            ..
+        } => Some((*attempt, at, *to, *port, *view, true, *allowed)),
+        Event::Ingress {
+            attempt,
+            from,
+            port,
+            view,
+            allowed,
+            ..
+        } => Some((*attempt, *from, at, *port, *view, false, *allowed)),
+        _ => None,
+    })
+}
+
+fn admin_decides(v: &DirectionVerdict, action: Action) -> bool {
+    matches!(&v.admin.decision, TierDecision::Decided { action: a, .. } if *a == action)
+}
+
+/// Admin Deny is final: no filter lets through what the admin tier of its own view denies,
+/// whatever NetworkPolicy says (rule 11.3). Unlike refinement, this holds on stale views too.
+pub fn admin_deny_final(u: &Universe, s: &PipelineState) -> Option<Violation> {
+    filter_decisions(s).find_map(|(attempt, from, to, port, view, outbound, allowed)| {
+        if !allowed {
+            return None;
+        }
+        let v = tier_verdict(u, view, (from, to), port, u.protocol_of(attempt), outbound)?;
+        admin_decides(&v, Action::Deny).then_some(Violation::AdminDenyOverridden {
+            attempt,
+            from,
+            to,
+            port,
+            view,
+        })
+    })
+}
+
+/// Whether some filter decision of `s` was `allowed` with its view's tiers as `shape` says.
+fn tiers_seen(
+    u: &Universe,
+    s: &PipelineState,
+    allowed: bool,
+    shape: impl Fn(&DirectionVerdict) -> bool,
+) -> bool {
+    filter_decisions(s).any(|(attempt, from, to, port, view, outbound, a)| {
+        a == allowed
+            && tier_verdict(u, view, (from, to), port, u.protocol_of(attempt), outbound)
+                .is_some_and(|v| shape(&v))
     })
 }
 
@@ -220,6 +313,7 @@ pub fn violation(u: &Universe, s: &PipelineState) -> Option<Violation> {
         .or_else(|| no_spoofing(u, s))
         .or_else(|| service(u, s))
         .or_else(|| convergence(u, s))
+        .or_else(|| admin_deny_final(u, s))
 }
 
 /// The property names, as the checker reports them.
@@ -234,6 +328,8 @@ pub mod names {
     pub const SERVICE: &str = "the service mapper picks only backends";
     /// Convergence.
     pub const CONVERGENCE: &str = "once settled, every view is the control plane's";
+    /// Admin Deny is final.
+    pub const ADMIN_DENY_FINAL: &str = "no filter lets through what its admin tier denies";
 }
 
 /// Adds every property (and the `sometimes` that fit the universe) to the model.
@@ -251,9 +347,61 @@ pub fn with_properties(model: PipelineModel, u: &Universe) -> PipelineModel {
         .property(Always, names::CONVERGENCE, |m, s| {
             convergence(&m.cfg, s).is_none()
         })
+        .property(Always, names::ADMIN_DENY_FINAL, |m, s| {
+            admin_deny_final(&m.cfg, s).is_none()
+        })
         .property(Sometimes, "the control plane settles", |m, s| {
             settled(&m.cfg, s)
         });
+    if u.versions
+        .iter()
+        .any(|v| v.admin_policies().next().is_some())
+    {
+        m = m
+            .property(
+                Sometimes,
+                "an admin Deny drops what NetworkPolicy allows",
+                |m, s| {
+                    tiers_seen(&m.cfg, s, false, |v| {
+                        admin_decides(v, Action::Deny) && v.network_policy_allows() == Some(true)
+                    })
+                },
+            )
+            .property(
+                Sometimes,
+                "an admin Pass hands on to NetworkPolicy, which allows",
+                |m, s| {
+                    tiers_seen(&m.cfg, s, true, |v| {
+                        admin_decides(v, Action::Pass) && v.network_policy_allows() == Some(true)
+                    })
+                },
+            )
+            .property(
+                Sometimes,
+                "an admin Pass hands on to NetworkPolicy, which denies",
+                |m, s| {
+                    tiers_seen(&m.cfg, s, false, |v| {
+                        admin_decides(v, Action::Pass) && v.network_policy_allows() == Some(false)
+                    })
+                },
+            )
+            .property(
+                Sometimes,
+                "the baseline tier decides where no NetworkPolicy isolates",
+                |m, s| {
+                    tiers_seen(&m.cfg, s, false, |v| {
+                        !v.isolated()
+                            && matches!(
+                                v.baseline.decision,
+                                TierDecision::Decided {
+                                    action: Action::Deny,
+                                    ..
+                                }
+                            )
+                    })
+                },
+            );
+    }
     let honest = u.attempts.iter().any(|a| a.spoof_as.is_none());
     let pod_targets = u
         .attempts
@@ -377,6 +525,18 @@ pub fn counterexample_trace(u: &Universe, v: &Violation) -> Option<Trace> {
             Observation::default(),
             "the service mapper picked a pod that is not a backend",
         ),
+        Violation::AdminDenyOverridden {
+            from,
+            to,
+            port,
+            view,
+            ..
+        } => (
+            *view,
+            pod_op(*from, *to, *port),
+            allowed(true),
+            "a filter let through what its admin tier denies",
+        ),
         Violation::Convergence { .. } => return None,
     };
     let mut steps: Vec<Step> = u
@@ -396,7 +556,15 @@ pub fn counterexample_trace(u: &Universe, v: &Violation) -> Option<Trace> {
             "Exported by the model: {what} (pipeline fault {:?}, universe {}).",
             u.fault, u.name
         ),
-        rules: vec!["5.4".into(), "5.15".into(), "6.1".into()],
+        rules: if u
+            .versions
+            .iter()
+            .any(|v| v.admin_policies().next().is_some())
+        {
+            vec!["5.4".into(), "11.3".into(), "11.4".into()]
+        } else {
+            vec!["5.4".into(), "5.15".into(), "6.1".into()]
+        },
         profile: Some(u.profile),
         steps,
     })

@@ -3,6 +3,9 @@
 //! computed once with `netsem-spec`, so filters can ask the spec about their (possibly stale)
 //! view by version number.
 
+use netsem_spec::admin::{
+    Action, AdminKind, AdminPeer, AdminRule, ClusterNetworkPolicy, NamespacedPods, Subject, Tier,
+};
 use netsem_spec::net::{PortRef, Protocol};
 use netsem_spec::policy::{NetworkPolicy, Peer, PolicyPort, PolicyType, Rule};
 use netsem_spec::{
@@ -24,6 +27,12 @@ pub enum Fault {
     MapperIgnoresRemovals,
     /// Packets leave a pod without the sanity filter's source-address check.
     NoSanityFilter,
+    /// An admin-tier `Pass` is enforced as `Accept` (rule 11.4).
+    PassAsAccept,
+    /// The baseline tier runs before the NetworkPolicy tier (rule 11.3).
+    BaselineBeforeNetworkPolicy,
+    /// A NetworkPolicy allow is final before the admin tier is consulted (rule 11.3).
+    NetworkPolicyBeforeAdmin,
 }
 
 /// What an application connects to.
@@ -150,6 +159,56 @@ fn deny_ingress(name: &str, app: &str) -> NetworkPolicy {
     }
 }
 
+/// An Admin-tier policy over every pod's ingress: `Deny` from `deny_app` first, if given, then
+/// `Pass` for everything else (rules 11.3, 11.4).
+fn admin_ingress(deny_app: Option<&str>) -> ClusterNetworkPolicy {
+    let mut ingress = Vec::new();
+    if let Some(app) = deny_app {
+        ingress.push(AdminRule {
+            name: None,
+            action: Action::Deny,
+            peers: vec![AdminPeer::Pods(NamespacedPods {
+                namespace_selector: LabelSelector::default(),
+                pod_selector: LabelSelector::from_labels([("app", app)]),
+            })],
+            protocols: None,
+        });
+    }
+    ingress.push(AdminRule {
+        name: None,
+        action: Action::Pass,
+        peers: vec![AdminPeer::Namespaces(LabelSelector::default())],
+        protocols: None,
+    });
+    ClusterNetworkPolicy {
+        kind: AdminKind::ClusterNetworkPolicy,
+        name: "admin".into(),
+        tier: Tier::Admin,
+        priority: 10,
+        subject: Subject::Namespaces(LabelSelector::default()),
+        ingress,
+        egress: vec![],
+    }
+}
+
+/// A Baseline-tier policy denying every pod's ingress from any pod (rule 11.3).
+fn baseline_deny_ingress() -> ClusterNetworkPolicy {
+    ClusterNetworkPolicy {
+        kind: AdminKind::ClusterNetworkPolicy,
+        name: "baseline".into(),
+        tier: Tier::Baseline,
+        priority: 10,
+        subject: Subject::Namespaces(LabelSelector::default()),
+        ingress: vec![AdminRule {
+            name: None,
+            action: Action::Deny,
+            peers: vec![AdminPeer::Namespaces(LabelSelector::default())],
+            protocols: None,
+        }],
+        egress: vec![],
+    }
+}
+
 impl Universe {
     /// A universe from its parts. Panics if a setup or control-plane operation fails in spec,
     /// or a pod has no address: a universe is a valid scenario by construction.
@@ -243,7 +302,7 @@ impl Universe {
         })
     }
 
-    /// The named universes: `policy` and `service` and `spoof` are small enough for CI;
+    /// The named universes: `policy`, `service`, `spoof` and `admin` are small enough for CI;
     /// `policy-strict` is `policy` under `established: recheck`; `large` is for longer runs.
     pub fn named(name: &str, fault: Fault) -> Option<Universe> {
         let pod = |n: &str| PodId::new("shop", n);
@@ -341,6 +400,44 @@ impl Universe {
                 ],
                 fault,
             ),
+            "admin" => Universe::build(
+                "admin",
+                Profile::default(),
+                vec![
+                    add_pod("client", "client", [10, 0, 0, 1]),
+                    add_pod("web-0", "web", [10, 0, 0, 2]),
+                    Op::AddNetworkPolicy {
+                        policy: allow_from("web", "web", &["client"]),
+                    },
+                    Op::AddNetworkPolicy {
+                        policy: deny_ingress("client", "client"),
+                    },
+                    Op::AddClusterNetworkPolicy {
+                        policy: admin_ingress(None),
+                    },
+                    Op::AddClusterNetworkPolicy {
+                        policy: baseline_deny_ingress(),
+                    },
+                ],
+                // The admin tier denies the client what NetworkPolicy allows, passes again,
+                // then web's NetworkPolicy goes and the baseline tier decides.
+                vec![
+                    Op::UpdateClusterNetworkPolicy {
+                        policy: admin_ingress(Some("client")),
+                    },
+                    Op::UpdateClusterNetworkPolicy {
+                        policy: admin_ingress(None),
+                    },
+                    Op::RemoveNetworkPolicy {
+                        policy: netsem_spec::PolicyId::new("shop", "web"),
+                    },
+                ],
+                vec![
+                    attempt(1, 0, Target::Pod(1), None),
+                    attempt(2, 1, Target::Pod(0), None),
+                ],
+                fault,
+            ),
             "large" => Universe::build(
                 "large",
                 Profile::default(),
@@ -378,7 +475,14 @@ impl Universe {
     }
 
     /// The names of [`Universe::named`].
-    pub const NAMES: [&'static str; 5] = ["policy", "policy-strict", "service", "spoof", "large"];
+    pub const NAMES: [&'static str; 6] = [
+        "policy",
+        "policy-strict",
+        "service",
+        "spoof",
+        "admin",
+        "large",
+    ];
 
     /// The pod owning an address, by index.
     pub fn pod_of(&self, ip: IpAddr) -> Option<usize> {

@@ -42,6 +42,14 @@ fn spoof_universe_satisfies_every_property() {
     assert_eq!(check("spoof"), (25, 16));
 }
 
+// Rules 11.3, 11.4: the tier stages refine spec — an admin Deny beats a NetworkPolicy allow,
+// an admin Pass hands on to NetworkPolicy (which allows or denies), and where no NetworkPolicy
+// isolates the baseline tier decides; an admin Deny is final even on stale views.
+#[test]
+fn admin_universe_satisfies_every_property() {
+    assert_eq!(check("admin"), (21139, 10419));
+}
+
 /// Checks a broken pipeline: `property` fails, its counterexample exports to a trace, and that
 /// trace diverges from spec at its last step, in `field`.
 fn broken(name: &str, fault: Fault, property: &'static str, field: &str) {
@@ -102,4 +110,29 @@ fn broken_service_mapper_also_never_converges() {
         violation(&u, path.last_state()),
         Some(Violation::Service { .. } | Violation::Convergence { .. })
     ));
+}
+
+#[test]
+fn broken_tiers_enforcing_pass_as_accept_let_through_what_network_policy_denies() {
+    broken("admin", Fault::PassAsAccept, names::REFINEMENT, "allowed");
+}
+
+#[test]
+fn broken_tiers_running_baseline_before_network_policy_deny_what_it_allows() {
+    broken(
+        "admin",
+        Fault::BaselineBeforeNetworkPolicy,
+        names::REFINEMENT,
+        "allowed",
+    );
+}
+
+#[test]
+fn broken_tiers_letting_network_policy_overrule_an_admin_deny() {
+    broken(
+        "admin",
+        Fault::NetworkPolicyBeforeAdmin,
+        names::ADMIN_DENY_FINAL,
+        "allowed",
+    );
 }

@@ -2,9 +2,10 @@
 //! for the vocabulary, the resolution of ends, refusals, exemptions and Services), with the one
 //! deliberate twin — the decision core — computed from the indexes instead.
 
-use crate::index::{Index, PeerRef, PodSlot};
+use crate::index::{Index, PeerRef, PodSlot, Verdict};
+use netsem_spec::admin::AdminPolicyId;
 use netsem_spec::decision::resolve::{gate, Facts, Kind};
-use netsem_spec::decision::{DecisionCore, Party, Query};
+use netsem_spec::decision::{DecisionCore, Outcome, Party, Query};
 use netsem_spec::engine::{self, Engine};
 use netsem_spec::net::Protocol;
 use netsem_spec::policy::PolicyType;
@@ -19,9 +20,9 @@ pub struct IndexCore {
 }
 
 impl DecisionCore for IndexCore {
-    type Verdict = bool;
+    type Verdict = Verdict;
 
-    fn direction(&self, _state: &State, q: &Query<'_>) -> bool {
+    fn direction(&self, _state: &State, q: &Query<'_>) -> Verdict {
         let ix = &self.index;
         let idx = ix.pod_by_id[&q.at.id];
         let peer = match q.peer {
@@ -29,11 +30,24 @@ impl DecisionCore for IndexCore {
             Party::Address(address) => PeerRef::Address(address),
         };
         let dest = q.destination.map(|d| ix.slot(ix.pod_by_id[&d.id]));
-        ix.direction_allows(idx, q.direction, peer, dest, q.protocol, q.port)
+        ix.verdict(
+            idx,
+            q.direction,
+            peer,
+            dest,
+            q.protocol,
+            q.port,
+            q.exemption.is_some(),
+            q.admin_tiers,
+        )
     }
 
-    fn allows(verdict: &bool) -> bool {
-        *verdict
+    fn outcome(verdict: &Verdict) -> Outcome {
+        verdict.outcome
+    }
+
+    fn ties(verdict: &Verdict) -> Vec<AdminPolicyId> {
+        verdict.ties.clone()
     }
 
     fn sync(&mut self, state: &State, op: &Op) {
@@ -42,6 +56,7 @@ impl DecisionCore for IndexCore {
             Touched::Pod(pod) => ix.sync_pod(state, pod),
             Touched::Namespace(name) => ix.sync_namespace(state, name),
             Touched::Policy(policy) => ix.sync_policy(state, policy),
+            Touched::AdminPolicies => ix.sync_admin_policies(state),
             Touched::NothingIndexed => {}
             Touched::Anything => *ix = Index::build(state, *state.profile()),
         }
@@ -142,7 +157,8 @@ impl Oracle {
         if g.blocked.is_some() {
             return false;
         }
-        if g.exemption.is_some() {
+        let admin = g.admin_tiers && !ix.admin.is_empty();
+        if g.exemption.is_some() && !admin {
             return true;
         }
         let (src_pod, dst_pod) = (src_facts.kind == Kind::Pod, dst_facts.kind == Kind::Pod);
@@ -154,24 +170,33 @@ impl Oracle {
             }
         };
         let dest = dst_pod.then_some(d);
-        (!src_pod
-            || ix.direction_allows(
-                source.0,
-                PolicyType::Egress,
-                peer(dst_pod, destination.0, dst_ip),
-                dest,
-                protocol,
-                port,
-            ))
-            && (!dst_pod
-                || ix.direction_allows(
-                    destination.0,
-                    PolicyType::Ingress,
-                    peer(src_pod, source.0, src_ip),
-                    dest,
-                    protocol,
-                    port,
-                ))
+        let direction = |policed: bool, at: u32, d, other: PeerRef| {
+            !policed
+                || ix
+                    .verdict(
+                        at,
+                        d,
+                        other,
+                        dest,
+                        protocol,
+                        port,
+                        g.exemption.is_some(),
+                        g.admin_tiers,
+                    )
+                    .outcome
+                    .allowed()
+        };
+        direction(
+            src_pod,
+            source.0,
+            PolicyType::Egress,
+            peer(dst_pod, destination.0, dst_ip),
+        ) && direction(
+            dst_pod,
+            destination.0,
+            PolicyType::Ingress,
+            peer(src_pod, source.0, src_ip),
+        )
     }
 }
 

@@ -2,8 +2,11 @@
 //! selects and, per rule, the set of pods its selector peers match. Kept up to date
 //! incrementally: a pod change touches that pod's bits, a policy change that policy's sets.
 
+use crate::admin::AdminIndex;
 use crate::bitset::BitSet;
 use crate::compiled::{Block, Selector};
+use netsem_spec::admin::{AdminPolicyId, Tier};
+use netsem_spec::decision::core::{chain, Outcome};
 use netsem_spec::net::{PortRef, Protocol};
 use netsem_spec::policy::{Peer, PolicyType};
 use netsem_spec::profile::{IpBlockPods, NamedPortConflict, OtherProtocols, Profile};
@@ -203,7 +206,9 @@ pub(crate) struct Index {
     pub egress_of: Vec<Vec<u32>>,
     /// Node addresses, for host-network pods.
     pub node_addresses: HashMap<String, Vec<Address>>,
-    /// Whether any live pod uses the host network (the matrix classes then depend on nodes).
+    /// The admin and baseline tiers.
+    pub admin: AdminIndex,
+    /// The profile in force.
     pub profile: Profile,
 }
 
@@ -246,7 +251,13 @@ impl Index {
             ix.upsert_policy(state, policy);
         }
         ix.recompute_reverse_all();
+        ix.admin = AdminIndex::build(state, &ix.pods, &ix.ns_labels);
         ix
+    }
+
+    /// Recompiles the admin tiers after one of their policies changed.
+    pub fn sync_admin_policies(&mut self, state: &State) {
+        self.admin = AdminIndex::build(state, &self.pods, &self.ns_labels);
     }
 
     fn intern_ns(&mut self, name: &str, labels: Labels) -> u32 {
@@ -465,6 +476,11 @@ impl Index {
         }
         self.policies = policies;
         self.reverse_for_pod(idx);
+        let empty = Labels::default();
+        let ns_labels = pod
+            .as_ref()
+            .map_or(&empty, |p| &self.ns_labels[p.ns as usize]);
+        self.admin.place(idx, pod.as_ref(), ns_labels);
     }
 
     /// Brings one policy up to date with the store.
@@ -512,9 +528,12 @@ impl Index {
         self.pods[idx as usize].as_ref().expect("live pod index")
     }
 
-    /// Rules 5.2, 5.4: whether `direction` at pod `idx` lets traffic with `peer` through.
+    /// Rules 5.2, 5.4, 7.7: the NetworkPolicy tier's verdict of `direction` at pod `idx`;
+    /// `None` when no policy isolates the pod in that direction. An exemption makes an
+    /// isolating tier allow (rule 11.11).
     #[inline]
-    pub fn direction_allows(
+    #[allow(clippy::too_many_arguments)]
+    pub fn network_policy(
         &self,
         idx: u32,
         direction: PolicyType,
@@ -522,26 +541,68 @@ impl Index {
         dest: Option<&PodSlot>,
         protocol: Protocol,
         port: u16,
-    ) -> bool {
+        exempt: bool,
+    ) -> Option<bool> {
         let list = match direction {
             PolicyType::Ingress => &self.ingress_of[idx as usize],
             PolicyType::Egress => &self.egress_of[idx as usize],
         };
         if list.is_empty() {
-            return true;
+            return None;
+        }
+        if exempt {
+            return Some(true);
         }
         if proto_slot(protocol).is_none() && self.profile.other_protocols == OtherProtocols::Denied
         {
-            return false;
+            return Some(false);
         }
-        list.iter().any(|&pi| {
+        Some(list.iter().any(|&pi| {
             let Some(p) = &self.policies[pi as usize] else {
                 return false;
             };
             p.rules(direction).iter().any(|r| {
                 r.ports.matches(protocol, port, dest, &self.profile) && self.peer_matches(r, peer)
             })
-        })
+        }))
+    }
+
+    /// Rules 11.3–11.6: the verdict of `direction` at pod `idx` through the tier chain; the
+    /// admin tiers only when `admin_tiers` (rule 11.11).
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub fn verdict(
+        &self,
+        idx: u32,
+        direction: PolicyType,
+        peer: PeerRef,
+        dest: Option<&PodSlot>,
+        protocol: Protocol,
+        port: u16,
+        exempt: bool,
+        admin_tiers: bool,
+    ) -> Verdict {
+        let np = self.network_policy(idx, direction, peer, dest, protocol, port, exempt);
+        if !admin_tiers || !self.admin.selects(idx) {
+            return Verdict {
+                outcome: Outcome::of(np.unwrap_or(true)),
+                ties: Vec::new(),
+            };
+        }
+        let tier = |t| {
+            self.admin
+                .tier(t, idx, direction, peer, dest, protocol, port, &self.profile)
+        };
+        let (admin, baseline) = (tier(Tier::Admin), tier(Tier::Baseline));
+        let outcome = chain(&admin.actions, np, &baseline.actions);
+        let mut ties = Vec::new();
+        if outcome.tied() {
+            ties.extend(admin.ties);
+            if admin.actions.contains(&netsem_spec::admin::Action::Pass) && np.is_none() {
+                ties.extend(baseline.ties);
+            }
+        }
+        Verdict { outcome, ties }
     }
 
     /// Rules 5.11, 5.12, 7.3.
@@ -569,4 +630,14 @@ pub(crate) enum PeerRef {
     Pod(u32, Option<IpAddr>),
     /// A node or external address.
     Address(Option<IpAddr>),
+}
+
+/// The oracle's verdict of one direction: what it comes to, and the tied admin policies when
+/// it is undetermined (rule 11.6).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// What the direction may come to.
+    pub outcome: Outcome,
+    /// The tied admin policies, when the outcome is undetermined.
+    pub ties: Vec<AdminPolicyId>,
 }

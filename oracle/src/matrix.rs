@@ -66,6 +66,10 @@ struct Signature {
     networks: Vec<String>,
     /// Which ipBlock-bearing rules contain its primary v4 / v6 address.
     blocks: Vec<bool>,
+    /// The admin tiers: the policies holding it, the rules whose peers match it, which
+    /// `networks` peers contain its addresses and the nodes owning them (rules 11.7, 11.8).
+    admin: Vec<bool>,
+    admin_nodes: (Option<String>, Option<String>),
 }
 
 struct Prepared {
@@ -130,7 +134,15 @@ impl Oracle {
                     )
                 })
                 .collect();
+            let mut admin = Vec::new();
+            ix.admin.membership(idx, &mut admin);
+            let admin_nodes = (
+                ix.admin.address_membership(v4, &mut admin),
+                ix.admin.address_membership(v6, &mut admin),
+            );
             let sig = Signature {
+                admin,
+                admin_nodes,
                 membership,
                 ports: slot
                     .ports
@@ -208,10 +220,21 @@ impl Oracle {
         if g.blocked.is_some() {
             return AllowedPorts::default();
         }
+        let (src_pod, dst_pod) = (src_facts.kind == Kind::Pod, dst_facts.kind == Kind::Pod);
+        let tiered = g.admin_tiers
+            && ((src_pod && ix.admin.selects(s.idx)) || (dst_pod && ix.admin.selects(d.idx)));
+        if tiered {
+            return self.tiered_ports(
+                s,
+                d,
+                (src_pod, dst_pod),
+                (src_ip, dst_ip),
+                g.exemption.is_some(),
+            );
+        }
         if g.exemption.is_some() {
             return AllowedPorts::all();
         }
-        let (src_pod, dst_pod) = (src_facts.kind == Kind::Pod, dst_facts.kind == Kind::Pod);
         let mut out = AllowedPorts::default();
         for protocol in Protocol::PORTED {
             let egress = if src_pod {
@@ -244,6 +267,81 @@ impl Oracle {
                 PortRanges::all()
             };
             *out.get_mut(protocol) = egress.intersection(&ingress);
+        }
+        out
+    }
+
+    /// Rules 11.3–11.9: where an admin policy holds one end, the ports by one decision of the
+    /// tier chain per interval between the ports where any tier's verdict may change.
+    fn tiered_ports(
+        &self,
+        s: &Prepared,
+        d: &Prepared,
+        (src_pod, dst_pod): (bool, bool),
+        (src_ip, dst_ip): (Option<IpAddr>, Option<IpAddr>),
+        exempt: bool,
+    ) -> AllowedPorts {
+        let ix = &self.core.index;
+        let ds = ix.slot(d.idx);
+        let mut points: Vec<u32> = vec![1, 65536];
+        let mut bounds = |idx: u32, direction: PolicyType| {
+            let list = match direction {
+                PolicyType::Ingress => &ix.ingress_of[idx as usize],
+                PolicyType::Egress => &ix.egress_of[idx as usize],
+            };
+            for p in list
+                .iter()
+                .filter_map(|&pi| ix.policies[pi as usize].as_ref())
+            {
+                for r in p.rules(direction) {
+                    for (a, b) in r.ports.ranges.iter().flatten() {
+                        points.push(u32::from(*a));
+                        points.push(u32::from(*b) + 1);
+                    }
+                }
+            }
+            ix.admin.port_bounds(idx, direction, &mut points);
+        };
+        if src_pod {
+            bounds(s.idx, PolicyType::Egress);
+        }
+        if dst_pod {
+            bounds(d.idx, PolicyType::Ingress);
+        }
+        for c in &ds.ports {
+            points.push(u32::from(c.port));
+            points.push(u32::from(c.port) + 1);
+        }
+        points.sort_unstable();
+        points.dedup();
+        let dest = dst_pod.then_some(ds);
+        let egress_peer = if dst_pod {
+            PeerRef::Pod(d.idx, dst_ip)
+        } else {
+            PeerRef::Address(dst_ip)
+        };
+        let ingress_peer = if src_pod {
+            PeerRef::Pod(s.idx, src_ip)
+        } else {
+            PeerRef::Address(src_ip)
+        };
+        let mut out = AllowedPorts::default();
+        for protocol in Protocol::PORTED {
+            let mut ranges = Vec::new();
+            for w in points.windows(2) {
+                let (start, end) = (w[0] as u16, (w[1] - 1) as u16);
+                let allows = |at: u32, direction, peer| {
+                    ix.verdict(at, direction, peer, dest, protocol, start, exempt, true)
+                        .outcome
+                        .allowed()
+                };
+                if (!src_pod || allows(s.idx, PolicyType::Egress, egress_peer))
+                    && (!dst_pod || allows(d.idx, PolicyType::Ingress, ingress_peer))
+                {
+                    ranges.push((start, end));
+                }
+            }
+            *out.get_mut(protocol) = PortRanges::from_ranges(ranges);
         }
         out
     }

@@ -75,11 +75,17 @@ fn effects(r: Result<Effects, OpError>) -> Observation {
 fn verdict<V>(r: Result<Directional<V>, OpError>) -> Observation {
     match r {
         Ok(v) => Observation {
-            allowed: Some(v.allowed),
+            allowed: (!v.outcome.tied()).then_some(v.allowed),
+            ties: ties(&v.ties),
             ..Observation::default()
         },
         Err(e) => Observation::error(e.kind),
     }
+}
+
+/// Rule 11.6: the tied admin policies an observation names, if any.
+fn ties(ids: &[crate::admin::AdminPolicyId]) -> Option<BTreeSet<String>> {
+    (!ids.is_empty()).then(|| ids.iter().map(ToString::to_string).collect())
 }
 
 /// Rule 6.1: what an `open*Connection` reports, including every possible backend.
@@ -87,6 +93,15 @@ pub fn opened<V>(r: Result<Opened<V>, OpError>) -> Observation {
     match r {
         Ok(o) => Observation {
             allowed: o.allowed,
+            ties: o.decision.as_ref().and_then(|d| ties(&d.ties)).or_else(|| {
+                let all: Vec<_> = o
+                    .backends
+                    .iter()
+                    .flat_map(|b| b.values())
+                    .flat_map(|d| d.ties.iter().cloned())
+                    .collect();
+                ties(&all)
+            }),
             connection: o.connection,
             backend: o.backend,
             backends: o.backends.as_ref().map(|b| b.keys().cloned().collect()),
@@ -274,6 +289,15 @@ fn dispatch<C: DecisionCore>(s: &mut State, core: &C, op: &Op) -> Observation {
             Op::AddNetworkPolicy { policy } => effects(s.add_network_policy(policy.clone())),
             Op::UpdateNetworkPolicy { policy } => effects(s.update_network_policy(policy.clone())),
             Op::RemoveNetworkPolicy { policy } => effects(s.remove_network_policy(policy)),
+            Op::AddClusterNetworkPolicy { policy } => {
+                effects(s.add_cluster_network_policy(policy.clone()))
+            }
+            Op::UpdateClusterNetworkPolicy { policy } => {
+                effects(s.update_cluster_network_policy(policy.clone()))
+            }
+            Op::RemoveClusterNetworkPolicy { policy } => {
+                effects(s.remove_cluster_network_policy(policy))
+            }
             Op::AllowNewConnectionToPod { .. } | Op::AllowNewConnectionToIpAddress { .. } => {
                 let request = op.request().expect("a filter names a connection");
                 verdict(connect::allow(s, core, &request, PolicyType::Egress).expect("pod ends"))

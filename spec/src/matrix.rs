@@ -307,8 +307,9 @@ pub fn contract_order(pods: impl IntoIterator<Item = PodId>) -> Vec<PodId> {
 }
 
 impl State {
-    /// The ports where the verdict may change for traffic to `dst`: every policy port bound
-    /// and every container port of `dst` (for named ports). Between two consecutive
+    /// The ports where the verdict may change for traffic to `dst`: every policy port bound,
+    /// every admin policy port bound (rule 11.9) and every container port of `dst` (for named
+    /// ports). Between two consecutive
     /// breakpoints every decision is the same, because rules compare the destination port only
     /// with those numbers (rules 5.7–5.9, 5.13).
     fn port_breakpoints(&self, dst: &PodId) -> Vec<u32> {
@@ -320,6 +321,17 @@ impl State {
                         points.insert(u32::from(start));
                         points.insert(u32::from(p.end_port.unwrap_or(start)) + 1);
                     }
+                }
+            }
+        }
+        for rule in self
+            .admin_policies()
+            .flat_map(|p| p.ingress.iter().chain(p.egress.iter()))
+        {
+            for p in rule.protocols.iter().flatten() {
+                if let crate::admin::AdminProtocol::Ports { first, last, .. } = p {
+                    points.insert(u32::from(*first));
+                    points.insert(u32::from(*last) + 1);
                 }
             }
         }

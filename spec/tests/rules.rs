@@ -391,7 +391,13 @@ fn r7_1_pod_to_self_exemption_is_named_and_the_verdicts_still_shown() {
             exempt.then_some(Exemption::PodToSelf),
             "{profile}"
         );
-        assert_eq!(isolating(&d.ingress), vec![pol_id("p/deny")]);
+        // The NetworkPolicy tier still shows its policies and that no rule matches; the
+        // exemption is what makes the tier allow (rule 11.11).
+        let v = d.ingress.as_ref().expect("a policed pod has a verdict");
+        let isolating: Vec<PolicyId> = v.policies.iter().map(|p| p.policy.clone()).collect();
+        assert_eq!(isolating, vec![pol_id("p/deny")]);
+        assert_eq!(v.allowing().count(), 0);
+        assert_eq!(v.allowed(), exempt, "{profile}");
     }
 }
 

@@ -1,5 +1,6 @@
 //! Generators: seeded, deterministic inputs for the judges and the benchmarks.
 
+pub mod admin;
 pub mod cluster;
 pub mod scenario;
 

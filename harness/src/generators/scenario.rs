@@ -8,6 +8,9 @@
 //! Services are built from the generated pods: their selectors from pod labels, their target
 //! ports from the pods' container ports, and clients connect on the Service's own ports.
 
+use super::admin::{
+    admin_manifest, admin_policy_id, cluster_network_policy, known_admin_policy_id,
+};
 use arbitrary::{Arbitrary, Result, Unstructured};
 use netsem_spec::net::{Address, PortRef, Protocol};
 use netsem_spec::policy::{IpBlock, NetworkPolicy, Peer, PolicyPort, PolicyType, Rule};
@@ -58,8 +61,8 @@ const POLICIES: [&str; 3] = ["np0", "np1", "np2"];
 const KEYS: [&str; 4] = ["app", "Tier", "example.com/team", "role.v1"];
 /// Label values of every shape the API accepts, the empty value included.
 const VALUES: [&str; 4] = ["web", "DB", "ops-1", ""];
-const PORT_NAMES: [&str; 3] = ["http", "dns", "metrics"];
-const PORTS: [u16; 6] = [53, 80, 443, 8080, 8081, 9090];
+pub(super) const PORT_NAMES: [&str; 3] = ["http", "dns", "metrics"];
+pub(super) const PORTS: [u16; 6] = [53, 80, 443, 8080, 8081, 9090];
 const NODES: [&str; 2] = ["node-1", "node-2"];
 const DOMAINS: [&str; 2] = ["default", "blue"];
 const NETWORKS: [(&str, &str); 2] = [("default", "default"), ("net-blue", "blue")];
@@ -211,7 +214,7 @@ impl Ctx {
     }
 }
 
-fn pick<T: Copy>(u: &mut Unstructured<'_>, items: &[T]) -> Result<T> {
+pub(super) fn pick<T: Copy>(u: &mut Unstructured<'_>, items: &[T]) -> Result<T> {
     Ok(*u.choose(items)?)
 }
 
@@ -273,7 +276,7 @@ fn port(u: &mut Unstructured) -> Result<u16> {
     }
 }
 
-fn selector(u: &mut Unstructured) -> Result<LabelSelector> {
+pub(super) fn selector(u: &mut Unstructured) -> Result<LabelSelector> {
     let mut s = LabelSelector::default();
     for _ in 0..u.int_in_range(0..=2)? {
         if u.ratio(1, 2)? {
@@ -309,7 +312,7 @@ fn selector(u: &mut Unstructured) -> Result<LabelSelector> {
     Ok(s)
 }
 
-fn namespace_selector(u: &mut Unstructured) -> Result<LabelSelector> {
+pub(super) fn namespace_selector(u: &mut Unstructured) -> Result<LabelSelector> {
     if u.ratio(1, 3)? {
         Ok(LabelSelector::from_labels([(
             "kubernetes.io/metadata.name",
@@ -597,7 +600,11 @@ pub fn profile(u: &mut Unstructured) -> Result<Profile> {
 /// A manifest for an `apply` or `delete` step: a namespace, a pod, a Service or a policy of
 /// the scenario's universe of names, as Kubernetes YAML.
 fn manifest(u: &mut Unstructured, c: &Ctx) -> Result<String> {
-    let doc: Value = match u.int_in_range(0..=3)? {
+    let doc: Value = match u.int_in_range(0..=4)? {
+        4 => {
+            let id = known_admin_policy_id(u, c.state())?;
+            admin_manifest(&cluster_network_policy(u, id)?)
+        }
         0 => json!({
             "apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": pick(u, &NAMESPACES)?, "labels": labels(u)?},
@@ -718,7 +725,19 @@ pub fn policy_manifest(p: &NetworkPolicy) -> Value {
 /// One random operation. Every operation of the trace format has its arm; connection
 /// operations are weighted up, since they are what is judged.
 fn op(u: &mut Unstructured, c: &mut Ctx) -> Result<Op> {
-    Ok(match u.int_in_range(0..=63)? {
+    Ok(match u.int_in_range(0..=66)? {
+        64 | 65 => {
+            let id = known_admin_policy_id(u, c.state())?;
+            let policy = cluster_network_policy(u, id)?;
+            if c.state().admin_policy(&policy.id()).is_some() && u.ratio(2, 3)? {
+                Op::UpdateClusterNetworkPolicy { policy }
+            } else {
+                Op::AddClusterNetworkPolicy { policy }
+            }
+        }
+        66 => Op::RemoveClusterNetworkPolicy {
+            policy: known_admin_policy_id(u, c.state())?,
+        },
         0..=2 => {
             let (pod, mut addresses, attachments) = pod(u)?;
             if !pod.host_network && u.ratio(1, 2)? {
@@ -993,6 +1012,18 @@ fn prologue(u: &mut Unstructured, ops: &mut Vec<Op>, c: &mut Ctx) -> Result<()> 
         c.note(&op);
         ops.push(op);
     }
+    // Rules 11.x: admin policies in half the scenarios, so that both the tiers and the
+    // NetworkPolicy-only paths stay exercised.
+    if u.ratio(1, 2)? {
+        for _ in 0..u.int_in_range(1..=2)? {
+            let id = admin_policy_id(u)?;
+            let op = Op::AddClusterNetworkPolicy {
+                policy: cluster_network_policy(u, id)?,
+            };
+            c.note(&op);
+            ops.push(op);
+        }
+    }
     Ok(())
 }
 
@@ -1088,7 +1119,7 @@ mod tests {
     fn service_connections_reach_backends() {
         let mut rng = StdRng::seed_from_u64(3);
         let (mut total, mut reached, mut named_several) = (0, 0, 0);
-        for _ in 0..400 {
+        for _ in 0..1500 {
             let bytes: Vec<u8> = (0..2000).map(|_| rng.random()).collect();
             let s = scenario_from_bytes(&bytes, MAX_OPS);
             let mut spec = SpecEngine::new(s.profile);
@@ -1129,7 +1160,7 @@ mod tests {
         );
         assert!(
             named_several >= 5,
-            "{named_several} with a named port and 2+ backends"
+            "{named_several} with a named port and 2+ backends ({reached} of {total} reached)"
         );
     }
 

@@ -29,6 +29,9 @@ enum FaultArg {
     IngressSkipsConntrack,
     MapperIgnoresRemovals,
     NoSanityFilter,
+    PassAsAccept,
+    BaselineBeforeNetworkPolicy,
+    NetworkPolicyBeforeAdmin,
 }
 
 impl From<FaultArg> for Fault {
@@ -38,6 +41,9 @@ impl From<FaultArg> for Fault {
             FaultArg::IngressSkipsConntrack => Fault::IngressSkipsConntrack,
             FaultArg::MapperIgnoresRemovals => Fault::MapperIgnoresRemovals,
             FaultArg::NoSanityFilter => Fault::NoSanityFilter,
+            FaultArg::PassAsAccept => Fault::PassAsAccept,
+            FaultArg::BaselineBeforeNetworkPolicy => Fault::BaselineBeforeNetworkPolicy,
+            FaultArg::NetworkPolicyBeforeAdmin => Fault::NetworkPolicyBeforeAdmin,
         }
     }
 }

@@ -5,8 +5,9 @@
 //! connections (rule 7.4). [`State`] offers them with the reference core under the seed's names
 //! (`State::open_pod_connection`, …); the oracle calls them with its own core.
 
+use crate::admin::AdminPolicyId;
 use crate::connection::Endpoint;
-use crate::decision::core::{DecisionCore, Query};
+use crate::decision::core::{DecisionCore, Outcome, Query};
 use crate::decision::resolve::{gate, Blocked, Gate, Resolved};
 use crate::decision::{Decision, Exemption, Opened, Refusal};
 use crate::error::{ErrorKind, OpError};
@@ -40,13 +41,22 @@ pub enum Target {
 /// The verdict of one of the four one-direction primitives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Directional<V> {
-    /// Whether the filter lets the traffic through.
+    /// Whether the filter lets the traffic through, whatever the choice between tied admin
+    /// policies.
     pub allowed: bool,
-    /// Set when the traffic is outside policy; an exemption holds for each filter alone
-    /// (rule 5.4).
+    /// What the filter may come to (rule 11.6).
+    pub outcome: Outcome,
+    /// The admin policies whose tie leaves it undetermined.
+    pub ties: Vec<AdminPolicyId>,
+    /// The exemption the NetworkPolicy tier honours; it holds for each filter alone (rule 5.4).
     pub exemption: Option<Exemption>,
-    /// The verdict of the direction, when its end is a policed pod and nothing exempts it.
+    /// The verdict of the direction, when its end is a policed pod.
     pub verdict: Option<V>,
+}
+
+/// What a direction comes to; a direction without a policed pod allows.
+fn outcome_of<C: DecisionCore>(verdict: &Option<C::Verdict>) -> Outcome {
+    verdict.as_ref().map_or(Outcome::ALLOW, C::outcome)
 }
 
 /// Both ends resolved (rules 3.6, 7.6) and the pre-policy rules applied to them (rules 2.3,
@@ -96,42 +106,41 @@ pub fn decide<C: DecisionCore>(
         },
         Blocked::NoRoute => Refusal::NoRoute,
     });
-    let egress = src.pod().map(|at| {
-        core.direction(
-            state,
-            &Query {
-                at,
-                direction: PolicyType::Egress,
-                peer: dst.party,
-                destination: dst.pod(),
-                protocol,
-                port,
-            },
-        )
-    });
-    let ingress = dst.pod().map(|at| {
-        core.direction(
-            state,
-            &Query {
-                at,
-                direction: PolicyType::Ingress,
-                peer: src.party,
-                destination: Some(at),
-                protocol,
-                port,
-            },
-        )
-    });
-    let allowed = refusal.is_none()
-        && (g.exemption.is_some()
-            || (egress.as_ref().is_none_or(C::allows) && ingress.as_ref().is_none_or(C::allows)));
+    let query = |at, direction, peer| Query {
+        at,
+        direction,
+        peer,
+        destination: dst.pod(),
+        protocol,
+        port,
+        exemption: g.exemption,
+        admin_tiers: g.admin_tiers,
+    };
+    let egress = src
+        .pod()
+        .map(|at| core.direction(state, &query(at, PolicyType::Egress, dst.party)));
+    let ingress = dst
+        .pod()
+        .map(|at| core.direction(state, &query(at, PolicyType::Ingress, src.party)));
+    let outcome = outcome_of::<C>(&egress).and(outcome_of::<C>(&ingress));
+    let ties = if refusal.is_none() && outcome.tied() {
+        let mut ties: Vec<AdminPolicyId> =
+            egress.iter().chain(&ingress).flat_map(C::ties).collect();
+        ties.sort();
+        ties.dedup();
+        ties
+    } else {
+        Vec::new()
+    };
     Decision {
         source: source.clone(),
         destination: destination.clone(),
         protocol,
         port,
         service: service.cloned(),
-        allowed,
+        allowed: refusal.is_none() && outcome.allowed(),
+        outcome,
+        ties,
         refusal,
         exemption: g.exemption,
         egress,
@@ -156,13 +165,6 @@ pub fn filter<C: DecisionCore>(
     service: Option<&ServiceId>,
 ) -> Directional<C::Verdict> {
     let (src, dst, g) = ends(state, source, destination, protocol, service);
-    if g.exemption.is_some() {
-        return Directional {
-            allowed: true,
-            exemption: g.exemption,
-            verdict: None,
-        };
-    }
     let (at, peer) = match direction {
         PolicyType::Egress => (src.pod(), dst.party),
         PolicyType::Ingress => (dst.pod(), src.party),
@@ -178,12 +180,17 @@ pub fn filter<C: DecisionCore>(
                 destination: dst.pod(),
                 protocol,
                 port,
+                exemption: g.exemption,
+                admin_tiers: g.admin_tiers,
             },
         )
     });
+    let outcome = outcome_of::<C>(&verdict);
     Directional {
-        allowed: verdict.as_ref().is_none_or(C::allows),
-        exemption: None,
+        allowed: outcome.allowed(),
+        outcome,
+        ties: verdict.iter().flat_map(C::ties).collect(),
+        exemption: g.exemption,
         verdict,
     }
 }
@@ -487,7 +494,7 @@ fn direct<C: DecisionCore>(
 ) -> Opened<C::Verdict> {
     let decision = decide(state, core, &source, &destination, protocol, port, None);
     Opened {
-        allowed: Some(decision.allowed),
+        allowed: decision.verdict(),
         refusal: decision.refusal.clone(),
         decision: Some(decision),
         ..Opened::default()
@@ -564,7 +571,7 @@ fn through_service<C: DecisionCore>(
         None => None,
     };
     let Some(chosen) = chosen else {
-        let all_deny = decided.values().all(|d| !d.allowed);
+        let all_deny = decided.values().all(Decision::denied);
         return Ok(Opened {
             allowed: all_deny.then_some(false),
             refusal: (!all_deny).then_some(Refusal::BackendNotChosen),
@@ -574,7 +581,7 @@ fn through_service<C: DecisionCore>(
     };
     let decision = decided[&chosen].clone();
     Ok(Opened {
-        allowed: Some(decision.allowed),
+        allowed: decision.verdict(),
         connection: None,
         refusal: decision.refusal.clone(),
         decision: Some(decision),

@@ -20,8 +20,8 @@ mod seed;
 pub mod services;
 
 pub use self::core::{
-    DecisionCore, DirectionVerdict, PeerOutcome, PolicyOutcome, Query, RuleMatch, RuleOutcome,
-    SpecCore,
+    AdminPolicyOutcome, DecisionCore, DirectionVerdict, Outcome, PeerOutcome, PolicyOutcome, Query,
+    RuleMatch, RuleOutcome, SpecCore, TierDecision, TierVerdict,
 };
 pub use connect::{Directional, Source, Target};
 pub use resolve::{Facts, Gate, Party};
@@ -86,8 +86,13 @@ pub struct Decision<V = DirectionVerdict> {
     pub port: u16,
     /// The Service the connection goes through, if any.
     pub service: Option<ServiceId>,
-    /// The verdict: a connection may be opened.
+    /// The verdict: a connection may be opened, whatever the choice between tied admin
+    /// policies (rule 11.6).
     pub allowed: bool,
+    /// What the connection may come to: both egress and ingress (rule 11.2).
+    pub outcome: Outcome,
+    /// The admin policies whose tie leaves the outcome undetermined (rule 11.6).
+    pub ties: Vec<crate::admin::AdminPolicyId>,
     /// Set when the connection is refused before policy.
     pub refusal: Option<Refusal>,
     /// Set when the traffic is outside policy.
@@ -96,6 +101,24 @@ pub struct Decision<V = DirectionVerdict> {
     pub egress: Option<V>,
     /// The destination pod's ingress verdict; `None` when the destination is not a policed pod.
     pub ingress: Option<V>,
+}
+
+impl<V> Decision<V> {
+    /// Whether the connection is undetermined: refused by nothing, allowed by some choice
+    /// between tied admin policies and denied by another (rule 11.6).
+    pub fn undetermined(&self) -> bool {
+        self.refusal.is_none() && self.outcome.tied()
+    }
+
+    /// Denied whatever the choice (refused, or no choice allows).
+    pub fn denied(&self) -> bool {
+        self.refusal.is_some() || !self.outcome.can_allow
+    }
+
+    /// The verdict an observation reports: `None` when undetermined (rule 11.6).
+    pub fn verdict(&self) -> Option<bool> {
+        (!self.undetermined()).then_some(self.allowed)
+    }
 }
 
 /// The result of an `open*Connection` primitive (or of its dry run, [`connect::attempt`]).

@@ -80,8 +80,12 @@ pub enum Blocked {
 pub struct Gate {
     /// Refused whatever the policies say.
     pub blocked: Option<Blocked>,
-    /// Allowed whatever the policies say (unless refused).
+    /// Allowed by the NetworkPolicy tier whatever its policies say (rule 11.11: the admin
+    /// tiers still apply).
     pub exemption: Option<Exemption>,
+    /// Whether the admin tiers apply: not to a pod talking to itself on its own address
+    /// (rule 11.11, network-policy-api 2089511).
+    pub admin_tiers: bool,
 }
 
 /// Rules 2.3, 8.6, 7.1, 7.2, 7.5, 7.7: the refusal and the exemption of a new connection, from
@@ -128,7 +132,12 @@ pub fn gate(
                 _ => None,
             }
         };
-    Gate { blocked, exemption }
+    let self_on_own_address = same_pod && !via_service && src.kind == Kind::Pod;
+    Gate {
+        blocked,
+        exemption,
+        admin_tiers: !self_on_own_address,
+    }
 }
 
 /// One end, resolved: its facts, what policy sees of it, and the policed pod it is, if any.

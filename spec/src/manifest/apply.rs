@@ -274,6 +274,18 @@ impl Manifest {
             w.record(o, r)?;
         }
 
+        for (o, policy) in of(self, |x| match x {
+            Object::AdminPolicy(p) => Some(p),
+            _ => None,
+        }) {
+            let r = if w.state.admin_policy(&policy.id()).is_some() {
+                w.state.update_cluster_network_policy(policy.clone())
+            } else {
+                w.state.add_cluster_network_policy(policy.clone())
+            };
+            w.record(o, r)?;
+        }
+
         let effects = w.effects();
         *state = w.state;
         Ok((effects, w.warnings))
@@ -468,7 +480,7 @@ impl Manifest {
             .enumerate()
             .map(|(i, (o, x))| {
                 let (rank, within) = match x {
-                    Object::NetworkPolicy(_) => (0, None),
+                    Object::NetworkPolicy(_) | Object::AdminPolicy(_) => (0, None),
                     Object::EndpointSlice { .. } => (1, None),
                     Object::Service { .. } => (2, None),
                     Object::Pod { pod, .. } => (3, Some(&pod.id)),
@@ -513,6 +525,9 @@ impl Manifest {
                 }
                 Object::NetworkPolicy(p) if done.insert(format!("policy {}", p.id)) => {
                     w.state.remove_network_policy(&p.id)
+                }
+                Object::AdminPolicy(p) if done.insert(format!("admin policy {}", p.id())) => {
+                    w.state.remove_cluster_network_policy(&p.id())
                 }
                 Object::Service { service, .. }
                     if done.insert(format!("service {}", service.id)) =>

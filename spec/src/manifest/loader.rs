@@ -14,13 +14,14 @@
 //! module imports it.
 
 use super::kinds::{
-    endpoint_slice, namespace, network_attachment, network_policy, node, pod, service,
+    admin_policy, endpoint_slice, namespace, network_attachment, network_policy, node, pod, service,
 };
 use super::object::{Obj, DEFAULT_NAMESPACE};
 use super::parse;
 use super::validate::{child, index, NameRule};
 use super::workloads::{self, DaemonSetPlan, WorkloadKind};
 use super::{LoadError, Manifest, Object, Origin};
+use crate::admin::AdminKind;
 use crate::error::ErrorKind;
 use crate::selector::Labels;
 use serde_json::Value;
@@ -51,6 +52,7 @@ enum Kind {
     NetworkPolicy,
     Workload(WorkloadKind),
     NetworkAttachmentDefinition,
+    AdminPolicy(AdminKind),
 }
 
 impl Kind {
@@ -76,6 +78,15 @@ impl Kind {
             ("batch", "Job") => Kind::Workload(WorkloadKind::Job),
             ("batch", "CronJob") => Kind::Workload(WorkloadKind::CronJob),
             ("k8s.cni.cncf.io", "NetworkAttachmentDefinition") => Kind::NetworkAttachmentDefinition,
+            ("policy.networking.k8s.io", "ClusterNetworkPolicy") => {
+                Kind::AdminPolicy(AdminKind::ClusterNetworkPolicy)
+            }
+            ("policy.networking.k8s.io", "AdminNetworkPolicy") => {
+                Kind::AdminPolicy(AdminKind::AdminNetworkPolicy)
+            }
+            ("policy.networking.k8s.io", "BaselineAdminNetworkPolicy") => {
+                Kind::AdminPolicy(AdminKind::BaselineAdminNetworkPolicy)
+            }
             _ => return None,
         })
     }
@@ -88,11 +99,13 @@ impl Kind {
             Kind::Workload(WorkloadKind::Job | WorkloadKind::CronJob) => "batch/v1",
             Kind::Workload(_) => "apps/v1",
             Kind::NetworkAttachmentDefinition => network_attachment::NAD_API_VERSION,
+            Kind::AdminPolicy(AdminKind::ClusterNetworkPolicy) => admin_policy::V1ALPHA2,
+            Kind::AdminPolicy(_) => admin_policy::V1ALPHA1,
         }
     }
 
     fn namespaced(self) -> bool {
-        !matches!(self, Kind::Namespace | Kind::Node)
+        !matches!(self, Kind::Namespace | Kind::Node | Kind::AdminPolicy(_))
     }
 
     /// How `metadata.name` is validated (rule 9.2).
@@ -238,6 +251,14 @@ impl Loader {
             Kind::NetworkAttachmentDefinition => {
                 ready(network_attachment::nad_objects(&obj, value)?)
             }
+            Kind::AdminPolicy(kind) => {
+                let (object, warnings) = admin_policy::admin_policy_object(&obj, kind, value)?;
+                for w in warnings {
+                    self.warnings
+                        .push(format!("{file}: document {document}: {}: {w}", obj.label()));
+                }
+                ready(vec![object])
+            }
             Kind::Workload(w) => match workloads::expand(&obj, w, value)? {
                 workloads::Expansion::Pods(pods) => ready(pods),
                 workloads::Expansion::DaemonSet(plan) => {
@@ -303,6 +324,7 @@ fn duplicate_warnings(objects: &[(Origin, Object)]) -> Vec<String> {
             Object::Pod { pod, .. } => format!("pod {}", pod.id),
             Object::Service { service, .. } => format!("service {}", service.id),
             Object::NetworkPolicy(p) => format!("network policy {}", p.id),
+            Object::AdminPolicy(p) => format!("admin policy {}", p.id()),
             Object::Network { name, .. } => format!("network {name}"),
             Object::IpAddressDomain { .. } | Object::EndpointSlice { .. } => continue,
         };

@@ -150,6 +150,8 @@ pub enum Object {
     },
     /// A NetworkPolicy.
     NetworkPolicy(NetworkPolicy),
+    /// A cluster-admin policy (rule 11.1).
+    AdminPolicy(crate::admin::ClusterNetworkPolicy),
 }
 
 /// The objects of one or more manifest files, in input order, and the warnings of loading them.

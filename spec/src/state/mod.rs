@@ -12,6 +12,7 @@
 //! connections.
 mod address_mappings;
 pub use address_mappings::primary_of;
+mod admin_policies;
 mod connections;
 mod namespaces;
 mod networks;
@@ -20,6 +21,7 @@ mod pods;
 mod policies;
 mod services;
 
+use crate::admin::{AdminPolicyId, ClusterNetworkPolicy};
 use crate::connection::Connection;
 use crate::error::OpError;
 use crate::ident::{ConnectionId, PodId, PolicyId, ServiceId};
@@ -103,6 +105,8 @@ pub struct State {
     pods: BTreeMap<PodId, Pod>,
     services: BTreeMap<ServiceId, Service>,
     policies: BTreeMap<PolicyId, NetworkPolicy>,
+    /// Cluster-admin policies (rule 11.1).
+    admin_policies: BTreeMap<AdminPolicyId, ClusterNetworkPolicy>,
     /// The pod↔service mapping, keyed service first.
     service_pods: BTreeSet<(ServiceId, PodId)>,
     /// The pod↔address, service↔address, node and external address mappings, per domain.
@@ -135,6 +139,7 @@ impl State {
             pods: BTreeMap::new(),
             services: BTreeMap::new(),
             policies: BTreeMap::new(),
+            admin_policies: BTreeMap::new(),
             service_pods: BTreeSet::new(),
             addresses: BTreeMap::new(),
             connections: BTreeMap::new(),
@@ -189,6 +194,16 @@ impl State {
     /// One NetworkPolicy.
     pub fn policy(&self, id: &PolicyId) -> Option<&NetworkPolicy> {
         self.policies.get(id)
+    }
+
+    /// Every cluster-admin policy, in identity order.
+    pub fn admin_policies(&self) -> impl Iterator<Item = &ClusterNetworkPolicy> {
+        self.admin_policies.values()
+    }
+
+    /// One cluster-admin policy.
+    pub fn admin_policy(&self, id: &AdminPolicyId) -> Option<&ClusterNetworkPolicy> {
+        self.admin_policies.get(id)
     }
 
     /// Declared namespaces and their labels.

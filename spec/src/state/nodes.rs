@@ -74,3 +74,13 @@ impl State {
         Ok(self.settle())
     }
 }
+
+impl State {
+    /// The node that owns an address (in any domain), for `nodes` peers (rule 11.8).
+    pub fn node_at(&self, ip: std::net::IpAddr) -> Option<&str> {
+        self.addresses.iter().find_map(|(a, o)| match o {
+            AddressOwner::Node { node } if a.ip == ip => Some(node.as_str()),
+            _ => None,
+        })
+    }
+}

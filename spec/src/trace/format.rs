@@ -1,6 +1,7 @@
 //! The trace format (docs/TRACES.md, version 1): a versioned sequence of operations, each with
 //! the observation it expects. Rules 10.1, 10.2.
 
+use crate::admin::{AdminPolicyId, ClusterNetworkPolicy};
 use crate::error::ErrorKind;
 use crate::ident::{ConnectionId, PodId, PolicyId, ServiceId};
 use crate::net::{Address, Protocol};
@@ -250,6 +251,21 @@ pub enum Op {
         /// The policy.
         policy: PolicyId,
     },
+    /// `addClusterNetworkPolicy` (rule 11.1).
+    AddClusterNetworkPolicy {
+        /// The policy.
+        policy: ClusterNetworkPolicy,
+    },
+    /// `updateClusterNetworkPolicy`.
+    UpdateClusterNetworkPolicy {
+        /// The policy.
+        policy: ClusterNetworkPolicy,
+    },
+    /// `removeClusterNetworkPolicy`: by name, or `Kind/name` for the v1alpha1 kinds.
+    RemoveClusterNetworkPolicy {
+        /// The policy.
+        policy: AdminPolicyId,
+    },
     /// `allowNewConnectionToPod(sourcePod, destinationPod, …)`: egress of `from`.
     AllowNewConnectionToPod {
         /// The source pod.
@@ -399,6 +415,9 @@ impl Op {
             LookupAddress2ServiceMapping => "lookupAddress2ServiceMapping",
             AddNetworkPolicy => "addNetworkPolicy", UpdateNetworkPolicy => "updateNetworkPolicy",
             RemoveNetworkPolicy => "removeNetworkPolicy",
+            AddClusterNetworkPolicy => "addClusterNetworkPolicy",
+            UpdateClusterNetworkPolicy => "updateClusterNetworkPolicy",
+            RemoveClusterNetworkPolicy => "removeClusterNetworkPolicy",
             AllowNewConnectionToPod => "allowNewConnectionToPod",
             AllowNewConnectionFromPod => "allowNewConnectionFromPod",
             AllowNewConnectionFromIpAddress => "allowNewConnectionFromIpAddress",
@@ -411,7 +430,7 @@ impl Op {
     }
 
     /// Every operation name, in declaration order.
-    pub const NAMES: [&'static str; 44] = [
+    pub const NAMES: [&'static str; 47] = [
         "addNamespace",
         "setNamespaceLabels",
         "removeNamespace",
@@ -446,6 +465,9 @@ impl Op {
         "addNetworkPolicy",
         "updateNetworkPolicy",
         "removeNetworkPolicy",
+        "addClusterNetworkPolicy",
+        "updateClusterNetworkPolicy",
+        "removeClusterNetworkPolicy",
         "allowNewConnectionToPod",
         "allowNewConnectionFromPod",
         "allowNewConnectionFromIpAddress",
@@ -475,6 +497,9 @@ impl Op {
                 Touched::Policy(&policy.id)
             }
             Op::RemoveNetworkPolicy { policy } => Touched::Policy(policy),
+            Op::AddClusterNetworkPolicy { .. }
+            | Op::UpdateClusterNetworkPolicy { .. }
+            | Op::RemoveClusterNetworkPolicy { .. } => Touched::AdminPolicies,
             // Services, mappings to Services, domains, networks and external entities are
             // read from the state by the shared primitives, never indexed.
             Op::AddService { .. }
@@ -534,6 +559,8 @@ pub enum Touched<'a> {
     Namespace(&'a str),
     /// One NetworkPolicy.
     Policy(&'a PolicyId),
+    /// The cluster-admin policies.
+    AdminPolicies,
     /// Nothing a core indexes.
     NothingIndexed,
     /// Possibly anything.
@@ -547,9 +574,14 @@ pub struct Observation {
     /// The operation was refused with this kind of error (rule 2.9).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorKind>,
-    /// The verdict of a decision or connection primitive.
+    /// The verdict of a decision or connection primitive; absent when it depends on a choice
+    /// nobody made (a backend, rule 6.1; tied admin policies, rule 11.6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed: Option<bool>,
+    /// Rule 11.6: the admin policies of one tier and priority whose disagreement leaves the
+    /// verdict to the implementation (`kind/name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ties: Option<BTreeSet<String>>,
     /// The id of the connection opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<ConnectionId>,
@@ -605,6 +637,9 @@ impl Observation {
         if self.error != observed.error {
             out.push("error");
         }
+        // Rule 11.6: where tied admin policies leave the verdict to the implementation, any
+        // stated verdict is one the semantics allows.
+        let tied = observed.ties.is_some() && observed.allowed.is_none();
         macro_rules! check {
             ($($field:ident => $name:literal),*) => {$(
                 if self.$field.is_some() && self.$field != observed.$field {
@@ -612,7 +647,10 @@ impl Observation {
                 }
             )*};
         }
-        check!(allowed => "allowed", connection => "connection", backend => "backend",
+        if self.allowed.is_some() && self.allowed != observed.allowed && !tied {
+            out.push("allowed");
+        }
+        check!(ties => "ties", connection => "connection", backend => "backend",
             backends => "backends", allowed_backends => "allowedBackends", closed => "closed",
             pods => "pods", services => "services", addresses => "addresses");
         out

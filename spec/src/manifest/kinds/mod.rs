@@ -10,10 +10,13 @@
 //! - [`service`]: `v1` Service (rules 2.6, 6.2, 6.9, 9.2, 9.5);
 //! - [`endpoint_slice`]: `discovery.k8s.io/v1` EndpointSlice (rule 9.7);
 //! - [`network_policy`]: `networking.k8s.io/v1` NetworkPolicy (rules 5.3, 5.7, 5.8, 9.2);
-//! - [`network_attachment`]: `k8s.cni.cncf.io/v1` NetworkAttachmentDefinition (rule 9.6).
+//! - [`network_attachment`]: `k8s.cni.cncf.io/v1` NetworkAttachmentDefinition (rule 9.6);
+//! - [`admin_policy`]: `policy.networking.k8s.io` ClusterNetworkPolicy, AdminNetworkPolicy,
+//!   BaselineAdminNetworkPolicy (rules 11.10, 11.12, 11.13).
 //!
 //! [`Object`]: super::Object
 
+pub(crate) mod admin_policy;
 pub(crate) mod endpoint_slice;
 pub(crate) mod namespace;
 pub(crate) mod network_attachment;
