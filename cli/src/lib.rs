@@ -99,7 +99,7 @@ enum Command {
     },
     /// Explain why a connection is allowed or denied.
     #[command(
-        after_help = "Examples:\n  netsem explain examples/shop --from frontend/web-0 --to backend/api-0 --port 8080\n  netsem explain examples/shop --from frontend/web-0 --to-service backend/api --port 80\n  netsem explain examples/shop --from-ip 203.0.113.7 --to frontend/web-0 --port 8080\n  netsem explain examples/shop --from backend/api-0 --to-ip 8.8.8.8 --port 53 --protocol UDP\n\nExit code 0 when allowed, 1 when denied, 2 on bad input."
+        after_help = "Examples:\n  netsem explain examples/shop --from frontend/web-0 --to backend/api-0 --port 8080\n  netsem explain examples/shop --from frontend/web-0 --to-service backend/api --port 80\n  netsem explain examples/shop --from-ip 203.0.113.7 --to frontend/web-0 --port 8080\n  netsem explain examples/shop --from backend/api-0 --to-ip 8.8.8.8 --port 53 --protocol UDP\n  netsem explain examples/shop examples/admin-tiers --from monitoring/prometheus --to frontend/admin-console --port 9100\n\nWith ClusterNetworkPolicies (or AdminNetworkPolicy/BaselineAdminNetworkPolicy) in the manifests, each direction shows\nthe tier chain: the Admin tier, NetworkPolicy, the Baseline tier, the default (docs/SEMANTICS.md §11).\nExit code 0 when allowed, 1 when denied or undetermined (tied admin policies), 2 on bad input."
     )]
     Explain {
         /// Manifest files or directories.

@@ -9,7 +9,7 @@ use netsem_spec::State;
 pub const MAX_INPUT: usize = 64 * 1024;
 
 /// The shipped example's manifests, the bases of structure-aware mutations.
-pub const SHIPPED: [&str; 8] = [
+pub const SHIPPED: [&str; 9] = [
     include_str!("../../../examples/shop/00-namespaces.yaml"),
     include_str!("../../../examples/shop/backend/api.yaml"),
     include_str!("../../../examples/shop/backend/db.yaml"),
@@ -18,6 +18,7 @@ pub const SHIPPED: [&str; 8] = [
     include_str!("../../../examples/shop/frontend/web.yaml"),
     include_str!("../../../examples/shop/kube-system/coredns.yaml"),
     include_str!("../../../examples/shop/monitoring/prometheus.yaml"),
+    include_str!("../../../examples/admin-tiers/platform.yaml"),
 ];
 
 /// One byte-level edit: replace `len` bytes at `at` (both taken modulo the text) with `with`.
