@@ -14,7 +14,7 @@ use crate::properties::violation;
 use crate::universe::Attempt;
 use crate::{model, Fault, Universe};
 use netsem_spec::decision::connect::{self, Source};
-use netsem_spec::decision::SpecCore;
+use netsem_spec::decision::{Refusal, SpecCore, Via};
 use netsem_spec::engine::{self, Engine};
 use netsem_spec::profile::{Established, MultiNetwork};
 use netsem_spec::{
@@ -46,6 +46,8 @@ pub mod skips {
         "the connection uses an address the pipeline does not send from or to (it uses each pod's primary address)";
     /// A Service connection from a pod that does not run.
     pub const SILENT_CLIENT: &str = "the client is not running: its application sends nothing, so the model sees no service mapper pick";
+    /// A node port or an external Service address (rules 6.12, 6.13).
+    pub const EXTERNAL_ENTRY: &str = "a node port or an external Service address: translated (and perhaps masqueraded) by a node's proxy, which the model has no actor for";
     /// A decision tied admin policies leave open (rule 11.6).
     pub const TIED: &str = "tied admin policies leave the verdict to the implementation: a pipeline enforces one choice, where the semantics admits either";
     /// Type 2 multi-network routing.
@@ -120,6 +122,27 @@ impl ModelEngine {
         if tied {
             return Err(skips::TIED);
         }
+        // Node ports and external Service addresses: translated on a node, where the model has
+        // no pipeline (rules 6.12, 6.13).
+        let external_entry = opened
+            .decision
+            .iter()
+            .chain(opened.backends.iter().flat_map(|b| b.values()))
+            .filter_map(|d| d.arrival.as_ref())
+            .any(|a| a.via != Via::ClusterAddress || a.masqueraded_from.is_some());
+        let node_port = matches!(&target, connect::Target::Address(a)
+            if matches!(s.addresses().get(a), Some(AddressOwner::Node { .. }))
+                && s.node_port_service(protocol, port).is_some());
+        // loadBalancerSourceRanges are enforced by the node's proxy too (rule 6.14).
+        let source_range = opened.refusal == Some(Refusal::SourceRange);
+        if external_entry || node_port || source_range {
+            return Err(skips::EXTERNAL_ENTRY);
+        }
+        let refused = opened
+            .refusal
+            .as_ref()
+            .filter(|r| **r != Refusal::BackendNotChosen)
+            .map(|r| r.name().to_string());
         let from = match &source {
             Source::Pod(p) => p.clone(),
             Source::Address(a) => match s.addresses().get(a) {
@@ -222,6 +245,7 @@ impl ModelEngine {
             protocol,
             port,
             pick,
+            refused,
         })
     }
 
@@ -277,6 +301,7 @@ impl ModelEngine {
                     .then(|| self.record(&client, to, c.port, None, c.protocol));
                 Observation {
                     allowed: Some(o.established),
+                    refused: (!o.established).then(|| c.refused.clone()).flatten(),
                     connection,
                     ..Observation::default()
                 }
@@ -298,6 +323,7 @@ impl ModelEngine {
                 let Some(chosen) = chosen else {
                     return Observation {
                         allowed: allowed_backends.is_empty().then_some(false),
+                        refused: c.refused.clone(),
                         backends: Some(backends),
                         allowed_backends: Some(allowed_backends),
                         ..Observation::default()
@@ -311,8 +337,14 @@ impl ModelEngine {
                     .map_or(c.port, |(_, p)| p);
                 let connection =
                     ok.then(|| self.record(&client, &chosen, port, Some(service), c.protocol));
+                // Rule 6.16: the control plane's affinity follows the connection the pipeline
+                // established.
+                if let Some(id) = connection {
+                    self.note_affinity(&client, service, c.protocol, c.port, &chosen, id);
+                }
                 Observation {
                     allowed: Some(ok),
+                    refused: (!ok).then(|| c.refused.clone()).flatten(),
                     connection,
                     backend: Some(chosen),
                     backends: Some(backends),
@@ -339,6 +371,39 @@ impl ModelEngine {
             .expect("the pods of an established connection exist");
         self.state
             .new_connection(s, d, protocol, port, service.cloned())
+    }
+
+    /// Rule 6.16: a connection through a Service with session affinity sets the client's.
+    fn note_affinity(
+        &mut self,
+        client: &PodId,
+        service: &ServiceId,
+        protocol: Protocol,
+        port: u16,
+        backend: &PodId,
+        connection: u64,
+    ) {
+        let affine = self
+            .state
+            .service(service)
+            .is_some_and(|s| s.session_affinity.is_some());
+        let address = self
+            .state
+            .pod_endpoint(client, None)
+            .ok()
+            .and_then(|e| e.address().map(|a| a.ip));
+        if let (true, Some(ip)) = (affine, address) {
+            self.state.record_affinity(
+                netsem_spec::decision::services::AffinityKey {
+                    service: service.clone(),
+                    protocol,
+                    port,
+                    client: ip,
+                },
+                backend.clone(),
+                connection,
+            );
+        }
     }
 
     /// Whether every open connection has a tracker at both ends (both ends are pods).
@@ -400,6 +465,8 @@ struct Connection {
     protocol: Protocol,
     port: u16,
     pick: Option<PodId>,
+    /// Why the control plane refuses it before policy, if it does (rule 6.18).
+    refused: Option<String>,
 }
 
 impl Engine for ModelEngine {

@@ -119,6 +119,7 @@ fn add_web_service() -> Op {
                 protocol: Protocol::Tcp,
                 port: 80,
                 target_port: PortRef::Name("http".into()),
+                node_port: None,
             }],
         ),
         addresses: vec!["10.96.0.1".parse().expect("literal")],

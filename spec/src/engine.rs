@@ -68,7 +68,7 @@ fn effects(r: Result<Effects, OpError>) -> Observation {
             closed: (!e.closed.is_empty()).then_some(e.closed),
             ..Observation::default()
         },
-        Err(e) => Observation::error(e.kind),
+        Err(e) => Observation::failed(&e),
     }
 }
 
@@ -79,7 +79,7 @@ fn verdict<V>(r: Result<Directional<V>, OpError>) -> Observation {
             ties: ties(&v.ties),
             ..Observation::default()
         },
-        Err(e) => Observation::error(e.kind),
+        Err(e) => Observation::failed(&e),
     }
 }
 
@@ -102,6 +102,11 @@ pub fn opened<V>(r: Result<Opened<V>, OpError>) -> Observation {
                     .collect();
                 ties(&all)
             }),
+            refused: o
+                .refusal
+                .as_ref()
+                .filter(|r| **r != crate::decision::Refusal::BackendNotChosen)
+                .map(|r| r.name().to_string()),
             connection: o.connection,
             backend: o.backend,
             backends: o.backends.as_ref().map(|b| b.keys().cloned().collect()),
@@ -113,7 +118,7 @@ pub fn opened<V>(r: Result<Opened<V>, OpError>) -> Observation {
             }),
             ..Observation::default()
         },
-        Err(e) => Observation::error(e.kind),
+        Err(e) => Observation::failed(&e),
     }
 }
 
@@ -128,7 +133,7 @@ fn lookup<T, U: Ord>(
             place(&mut o, into(v));
             o
         }
-        Err(e) => Observation::error(e.kind),
+        Err(e) => Observation::failed(&e),
     }
 }
 
@@ -147,7 +152,10 @@ fn manifest_op(
     let loaded = manifest::parse_str(file.unwrap_or("<inline manifest>"), text);
     match loaded.and_then(|m| run(&m, state)) {
         Ok(e) => effects(Ok(e)),
-        Err(e) => Observation::error(e.kind),
+        Err(e) => Observation {
+            message: Some(e.to_string()),
+            ..Observation::error(e.kind)
+        },
     }
 }
 
@@ -187,6 +195,9 @@ fn dispatch<C: DecisionCore>(s: &mut State, core: &C, op: &Op) -> Observation {
             Op::AddIpAddressDomain { name } => effects(s.add_ip_address_domain(name)),
             Op::RemoveIpAddressDomain { name } => effects(s.remove_ip_address_domain(name)),
             Op::AddNetwork { name, domain } => effects(s.add_network(name, domain)),
+            Op::AddServiceCidr { name, cidrs } => effects(s.add_service_cidr(name, cidrs.clone())),
+            Op::RemoveServiceCidr { name } => effects(s.remove_service_cidr(name)),
+            Op::AdvanceClock { seconds } => effects(s.advance_clock(*seconds)),
             Op::RemoveNetwork { name } => effects(s.remove_network(name)),
             Op::AddPod {
                 pod,

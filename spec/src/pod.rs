@@ -63,6 +63,10 @@ pub struct Pod {
     /// Every container's ports, in container order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<ContainerPort>,
+    /// `metadata.deletionTimestamp` is set: the pod is shutting down; a running one still
+    /// serves (rule 6.5).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub terminating: bool,
 }
 
 fn yes() -> bool {
@@ -80,6 +84,7 @@ impl Pod {
             phase: PodPhase::Running,
             ready: true,
             ports: Vec::new(),
+            terminating: false,
         }
     }
 

@@ -177,6 +177,21 @@ switch_values! {
     default Type1, strict Type1
 }
 
+switch_values! {
+    /// Rule 7.10: which source a Service connection's policy sees where the proxy masquerades
+    /// it (rule 6.13). It describes where the plugin filters rather than a stricter
+    /// enforcement, so `strict` leaves it at `visible` (rule 7.0).
+    ServiceSnat {
+        /// The masqueraded source: the translating node's address, as the backend receives it
+        /// (kube-proxy, with a plugin that filters at the backend). Default.
+        Visible = "visible",
+        /// The client's own address: a plugin that decides before the masquerade (such as
+        /// kube-network-policies on the translating node) or a proxy that keeps the source.
+        Hidden = "hidden",
+    }
+    default Visible, strict Visible
+}
+
 /// One profile switch, as the table [`SWITCHES`] lists it.
 #[derive(Clone, Copy)]
 pub struct Switch {
@@ -258,6 +273,8 @@ profile! {
     named_port_conflict: NamedPortConflict = "named-port-conflict", rule "7.8";
     /// Rule 7.9 (rules 8.5, 8.6).
     multi_network: MultiNetwork = "multi-network", rule "7.9";
+    /// Rule 7.10 (rule 6.13).
+    service_snat: ServiceSnat = "service-snat", rule "7.10";
 }
 
 impl Profile {
@@ -441,8 +458,9 @@ mod tests {
     #[test]
     fn r7_0_strict_leaves_the_topology_switch_at_type1() {
         assert_eq!(Profile::strict().multi_network, MultiNetwork::Type1);
+        assert_eq!(Profile::strict().service_snat, ServiceSnat::Visible);
         for s in SWITCHES {
-            if s.name != "multi-network" {
+            if !["multi-network", "service-snat"].contains(&s.name) {
                 assert_ne!((s.strict)(), (s.default)(), "{}", s.name);
             }
         }

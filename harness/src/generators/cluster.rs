@@ -106,6 +106,7 @@ pub fn cluster(size: Size, seed: u64) -> Vec<Op> {
                 protocol: Protocol::Tcp,
                 port: 80,
                 target_port: PortRef::Name("http".into()),
+                node_port: None,
             }],
         );
         svc.ports.push(ServicePort {
@@ -113,6 +114,7 @@ pub fn cluster(size: Size, seed: u64) -> Vec<Op> {
             protocol: Protocol::Tcp,
             port: 9090,
             target_port: PortRef::Number(9090),
+            node_port: None,
         });
         let n = a as u32 + 1;
         ops.push(Op::AddService {

@@ -3,5 +3,6 @@
 pub mod admin;
 pub mod cluster;
 pub mod scenario;
+pub mod services;
 
 pub use scenario::{scenario_from_bytes, Scenario};

@@ -440,6 +440,7 @@ fn pod(u: &mut Unstructured) -> Result<(Pod, Vec<IpAddr>, Vec<Attachment>)> {
         PodPhase::Running
     };
     pod.ready = !u.ratio(1, 10)?;
+    pod.terminating = u.ratio(1, 10)?;
     for _ in 0..u.int_in_range(0..=3)? {
         pod.ports.push(ContainerPort {
             name: if u.ratio(2, 3)? {
@@ -557,6 +558,7 @@ fn service(u: &mut Unstructured, c: &Ctx) -> Result<(Service, Vec<Address>, Vec<
                 protocol,
                 port,
                 target_port,
+                node_port: None,
             });
         }
     }
@@ -583,6 +585,7 @@ fn service(u: &mut Unstructured, c: &Ctx) -> Result<(Service, Vec<Address>, Vec<
     } else {
         vec![]
     };
+    super::services::service_path(u, &mut s, &external)?;
     Ok((s, addresses, external))
 }
 
@@ -725,7 +728,11 @@ pub fn policy_manifest(p: &NetworkPolicy) -> Value {
 /// One random operation. Every operation of the trace format has its arm; connection
 /// operations are weighted up, since they are what is judged.
 fn op(u: &mut Unstructured, c: &mut Ctx) -> Result<Op> {
-    Ok(match u.int_in_range(0..=66)? {
+    Ok(match u.int_in_range(0..=70)? {
+        67..=70 => {
+            let from = c.address(u)?;
+            super::services::op(u, c.state(), from)?
+        }
         64 | 65 => {
             let id = known_admin_policy_id(u, c.state())?;
             let policy = cluster_network_policy(u, id)?;
@@ -818,11 +825,20 @@ fn op(u: &mut Unstructured, c: &mut Ctx) -> Result<Op> {
         21 => Op::LookupService2PodMappings {
             service: c.service(u)?,
         },
-        22 => Op::AddNode {
-            name: pick(u, &NODES)?.into(),
-            labels: labels(u)?,
-            addresses: vec![Address::default_domain(ip(u)?)],
-        },
+        22 => {
+            let mut labels = labels(u)?;
+            if u.ratio(3, 4)? {
+                labels.insert(
+                    netsem_spec::decision::services::ZONE_LABEL.into(),
+                    pick(u, &super::services::ZONES)?.into(),
+                );
+            }
+            Op::AddNode {
+                name: pick(u, &NODES)?.into(),
+                labels,
+                addresses: vec![Address::default_domain(ip(u)?)],
+            }
+        }
         23 => Op::RemoveNode {
             name: pick(u, &NODES)?.into(),
         },

@@ -8,15 +8,18 @@
 use crate::admin::AdminPolicyId;
 use crate::connection::Endpoint;
 use crate::decision::core::{DecisionCore, Outcome, Query};
+use crate::decision::resolve::Kind;
 use crate::decision::resolve::{gate, Blocked, Gate, Resolved};
-use crate::decision::{Decision, Exemption, Opened, Refusal};
+use crate::decision::{Arrival, Decision, Exemption, Opened, Refusal, Via};
 use crate::error::{ErrorKind, OpError};
 use crate::ident::{ConnectionId, PodId, ServiceId};
 use crate::net::{Address, Protocol};
 use crate::policy::{Direction, PolicyType};
+use crate::profile::ServiceSnat;
 use crate::state::{AddressOwner, State};
 use crate::trace::Op;
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 /// How an operation names the source of a connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,6 +146,7 @@ pub fn decide<C: DecisionCore>(
         ties,
         refusal,
         exemption: g.exemption,
+        arrival: None,
         egress,
         ingress,
     }
@@ -254,28 +258,75 @@ pub fn attempt<C: DecisionCore>(
     port: u16,
     pick: Option<&PodId>,
 ) -> Result<Opened<C::Verdict>, OpError> {
-    let via = |src: Endpoint, fixed: bool, service: &ServiceId| {
-        let node = state.node_of(&src).map(str::to_string);
-        through_service(state, core, src, fixed, node, service, protocol, port, pick)
+    let via = |src: Endpoint, fixed: bool, service: &ServiceId, via: Via| {
+        through_service(state, core, src, fixed, service, via, protocol, port, pick)
+    };
+    // An address that is no Service's: the connection goes to what it stands for.
+    let plain = |src: Endpoint, fixed: bool, a: &Address| -> Result<Opened<C::Verdict>, OpError> {
+        let dst = state.address_endpoint(a)?;
+        if src.pod().is_none() && dst.pod().is_none() {
+            return Err(OpError::new(
+                ErrorKind::NoPodEndpoint,
+                format!("neither {} nor {a} is a pod address", src_text(&src)),
+            ));
+        }
+        let src = match &src {
+            Endpoint::Pod { pod, .. } if !fixed => state.pod_endpoint(pod, Some(a))?,
+            other => other.clone(),
+        };
+        Ok(direct(state, core, src, dst, protocol, port))
+    };
+    // Rules 6.10, 6.12, 6.17: what an address is to a connection sent to it.
+    let to_address = |src: Endpoint,
+                      fixed: bool,
+                      a: &Address|
+     -> Result<Opened<C::Verdict>, OpError> {
+        match state.addresses().get(a) {
+            Some(AddressOwner::Service { service, external }) => {
+                let kind = if *external {
+                    let load_balancer = state
+                        .service(service)
+                        .is_some_and(|s| s.load_balancer_ips.contains(&a.ip));
+                    Via::ExternalAddress { load_balancer }
+                } else {
+                    Via::ClusterAddress
+                };
+                via(src, fixed, service, kind)
+            }
+            Some(AddressOwner::Node { node }) => match state.node_port_service(protocol, port) {
+                Some(svc) => {
+                    let kind = Via::NodePort {
+                        node: node.clone(),
+                        port,
+                    };
+                    via(src, fixed, &svc.id.clone(), kind)
+                }
+                None => plain(src, fixed, a),
+            },
+            None if state.in_service_cidr(a.ip) => {
+                if let Some(p) = pick {
+                    return Err(OpError::new(
+                        ErrorKind::NotABackend,
+                        format!("{a} is no Service's address, so pod {p} is no backend of it"),
+                    ));
+                }
+                Ok(refused(Refusal::UnallocatedServiceAddress))
+            }
+            _ => plain(src, fixed, a),
+        }
     };
     match (source, target) {
         (Source::Pod(s), Target::Pod(d)) => {
             let (s, d) = state.pod_pair(s, d)?;
             Ok(direct(state, core, s, d, protocol, port))
         }
-        (Source::Pod(s), Target::Service(service)) => {
-            via(state.pod_endpoint(s, None)?, false, service)
-        }
-        (Source::Pod(s), Target::Address(a)) => match state.addresses().get(a) {
-            Some(AddressOwner::Service { service, .. }) => {
-                via(state.pod_endpoint(s, None)?, false, service)
-            }
-            _ => {
-                let src = state.pod_endpoint(s, Some(a))?;
-                let dst = state.address_endpoint(a)?;
-                Ok(direct(state, core, src, dst, protocol, port))
-            }
-        },
+        (Source::Pod(s), Target::Service(service)) => via(
+            state.pod_endpoint(s, None)?,
+            false,
+            service,
+            Via::ClusterAddress,
+        ),
+        (Source::Pod(s), Target::Address(a)) => to_address(state.pod_endpoint(s, None)?, false, a),
         (Source::Address(a), target) => {
             let src = state.address_endpoint(a)?;
             match target {
@@ -283,49 +334,58 @@ pub fn attempt<C: DecisionCore>(
                     let dst = state.pod_endpoint(d, src.address())?;
                     Ok(direct(state, core, src, dst, protocol, port))
                 }
-                Target::Service(service) => via(src, true, service),
-                Target::Address(b) => {
-                    if let Some(AddressOwner::Service { service, external }) =
-                        state.addresses().get(b)
-                    {
-                        // Rule 6.10: a cluster address is not reachable from outside.
-                        if !external && matches!(src, Endpoint::External { .. }) {
-                            if let Some(p) = pick {
-                                return Err(not_a_backend(p, service));
-                            }
-                            return Ok(Opened {
-                                allowed: Some(false),
-                                refusal: Some(Refusal::NotReachableFromOutside),
-                                backends: Some(BTreeMap::new()),
-                                ..Opened::default()
-                            });
-                        }
-                        return via(src, true, service);
-                    }
-                    let dst = state.address_endpoint(b)?;
-                    if src.pod().is_none() && dst.pod().is_none() {
-                        return Err(OpError::new(
-                            ErrorKind::NoPodEndpoint,
-                            format!("neither {a} nor {b} is a pod address"),
-                        ));
-                    }
-                    Ok(direct(state, core, src, dst, protocol, port))
-                }
+                Target::Service(service) => via(src, true, service, Via::ClusterAddress),
+                Target::Address(b) => to_address(src, true, b),
             }
         }
+    }
+}
+
+fn src_text(e: &Endpoint) -> String {
+    match e.address() {
+        Some(a) => a.to_string(),
+        None => format!("{e:?}"),
+    }
+}
+
+/// A connection refused before any backend (rule 6.18).
+fn refused<V>(refusal: Refusal) -> Opened<V> {
+    Opened {
+        allowed: Some(false),
+        refusal: Some(refusal),
+        backends: Some(BTreeMap::new()),
+        ..Opened::default()
     }
 }
 
 /// Opens the connection an [`attempt`] decided, if it was allowed on a definite path.
 pub fn commit<V>(state: &mut State, mut opened: Opened<V>) -> Opened<V> {
     if let Some(d) = opened.decision.as_ref().filter(|d| d.allowed) {
-        opened.connection = Some(state.new_connection(
+        let id = state.new_connection(
             d.source.clone(),
             d.destination.clone(),
             d.protocol,
             d.port,
             d.service.clone(),
-        ));
+        );
+        opened.connection = Some(id);
+        // Rule 6.16: the connection sets or renews the client's affinity to its backend.
+        let affine = d
+            .service
+            .as_ref()
+            .and_then(|s| state.service(s))
+            .is_some_and(|s| s.session_affinity.is_some());
+        if let (true, Some(arrival), Some(backend)) = (affine, &d.arrival, d.destination.pod()) {
+            if let (Some(client), Some(service)) = (arrival.client, d.service.clone()) {
+                let key = crate::decision::services::AffinityKey {
+                    service,
+                    protocol: d.protocol,
+                    port: arrival.service_port,
+                    client,
+                };
+                state.record_affinity(key, backend.clone(), id);
+            }
+        }
     }
     opened
 }
@@ -501,72 +561,249 @@ fn direct<C: DecisionCore>(
     }
 }
 
+/// The decisions of the backends one node (if any) translates a connection to.
+type NodeDecisions<V> = (Option<String>, BTreeMap<PodId, Decision<V>>);
+
+/// One node a Service connection may be translated on (rules 6.7, 6.13): the endpoints its
+/// proxy uses, and whether it masquerades the client to its own address.
+struct EntryPlan {
+    node: Option<String>,
+    local: bool,
+    masquerade: bool,
+}
+
+/// Rules 6.10, 6.12, 6.13: where a connection sent `via` an address of `svc` is translated,
+/// for a client of `kind` on `client_node`.
+fn entry_plans(
+    state: &State,
+    svc: &crate::service::Service,
+    via: &Via,
+    kind: Kind,
+    client_node: Option<&str>,
+) -> Result<Vec<EntryPlan>, Refusal> {
+    use crate::service::TrafficPolicy;
+    let cluster_local = svc.internal_traffic_policy == TrafficPolicy::Local;
+    let external_local = svc.external_traffic_policy == TrafficPolicy::Local;
+    let plan = |node: Option<&str>| {
+        let node_owned = node.map(str::to_string);
+        if !external_local {
+            // Cluster: every endpoint, and the client is masqueraded to the node's address.
+            return EntryPlan {
+                node: node_owned,
+                local: false,
+                masquerade: true,
+            };
+        }
+        match kind {
+            // Pods are short-circuited to the cluster-wide endpoints, unmasqueraded.
+            Kind::Pod => EntryPlan {
+                node: node_owned,
+                local: false,
+                masquerade: false,
+            },
+            // A node's own traffic is masqueraded and goes to every endpoint.
+            Kind::Node if client_node.is_some() && client_node == node => EntryPlan {
+                node: node_owned,
+                local: false,
+                masquerade: true,
+            },
+            // Everything else: this node's endpoints only, the client kept.
+            _ => EntryPlan {
+                node: node_owned,
+                local: true,
+                masquerade: false,
+            },
+        }
+    };
+    Ok(match via {
+        Via::ClusterAddress => {
+            if kind == Kind::External {
+                return Err(Refusal::NotReachableFromOutside);
+            }
+            vec![EntryPlan {
+                node: client_node.map(str::to_string),
+                local: cluster_local,
+                masquerade: false,
+            }]
+        }
+        Via::NodePort { node, .. } => vec![plan(Some(node))],
+        // A pod's or a node's traffic to an external address is translated on its own node.
+        Via::ExternalAddress { .. } if kind != Kind::External => vec![plan(client_node)],
+        // From outside, the network delivers to a node that can serve it: with `Local`, a node
+        // that has an endpoint (the load balancer's health check), with `Cluster` any node.
+        Via::ExternalAddress { .. } => {
+            let mut nodes: BTreeSet<String> = state.nodes().keys().cloned().collect();
+            nodes.extend(state.pods().filter_map(|p| p.node.clone()));
+            let plans: Vec<EntryPlan> = nodes.iter().map(|n| plan(Some(n))).collect();
+            if plans.is_empty() {
+                vec![plan(None)]
+            } else {
+                plans
+            }
+        }
+    })
+}
+
 /// Rule 6.1: decides every possible backend, then takes the chosen one. `pick` is the backend
 /// the caller observed; without it, a single backend is taken, and several are only decided
-/// unless they all deny.
+/// unless they all deny. Rules 6.12–6.16: the Service port or node port, the load balancer's
+/// source ranges, the nodes that translate the connection with their endpoints, and the
+/// source policy sees.
 #[allow(clippy::too_many_arguments)]
 fn through_service<C: DecisionCore>(
     state: &State,
     core: &C,
     source: Endpoint,
     source_fixed: bool,
-    source_node: Option<String>,
     service: &ServiceId,
+    via: Via,
     protocol: Protocol,
     port: u16,
     pick: Option<&PodId>,
 ) -> Result<Opened<C::Verdict>, OpError> {
+    use crate::decision::services::Endpoints;
     let svc = state
         .service(service)
         .ok_or_else(|| OpError::not_found("service", service))?;
-    let backends = match state.service_backends(
-        svc,
-        source_node.as_deref(),
-        source.address(),
-        protocol,
-        port,
-    ) {
-        Ok(b) => b,
-        Err(refusal) => {
-            if let Some(p) = pick {
-                return Err(not_a_backend(p, service));
-            }
-            return Ok(Opened {
-                allowed: Some(false),
-                refusal: Some(refusal),
-                backends: Some(BTreeMap::new()),
-                ..Opened::default()
-            });
+    let refuse = |refusal: Refusal| -> Result<Opened<C::Verdict>, OpError> {
+        match pick {
+            Some(p) => Err(not_a_backend(p, service)),
+            None => Ok(refused(refusal)),
         }
     };
-    let mut decided = BTreeMap::new();
-    for b in backends {
-        let destination = Endpoint::Pod {
-            pod: b.pod.clone(),
-            address: b.address.clone(),
-        };
-        // A client named by identity uses its address of the backend's family (rule 3.4); a
-        // client named by address keeps it (rules 3.6, 8.5).
-        let source = match &source {
-            Endpoint::Pod { pod, .. } if !source_fixed => {
-                state.pod_endpoint(pod, b.address.as_ref())?
-            }
-            other => other.clone(),
-        };
-        let decision = decide(
-            state,
-            core,
-            &source,
-            &destination,
-            protocol,
-            b.port,
-            Some(service),
-        );
-        decided.insert(b.pod, decision);
+    // The Service port a node port stands for.
+    let service_port = match &via {
+        Via::NodePort { .. } => match svc.node_port(protocol, port) {
+            Some(p) => p.port,
+            None => return refuse(Refusal::NoServicePort),
+        },
+        _ => port,
+    };
+    let target = match state.target_port(svc, protocol, service_port) {
+        Ok(t) => t,
+        Err(r) => return refuse(r),
+    };
+    if let Via::ExternalAddress {
+        load_balancer: true,
+    } = via
+    {
+        let ranges = &svc.load_balancer_source_ranges;
+        let admitted = ranges.is_empty()
+            || source
+                .address()
+                .is_some_and(|a| ranges.iter().any(|n| n.contains(&a.ip)));
+        if !admitted {
+            return refuse(Refusal::SourceRange);
+        }
     }
+    let kind = state.resolve(&source).facts.kind;
+    let client_node = state.node_of(&source).map(str::to_string);
+    let plans = match entry_plans(state, svc, &via, kind, client_node.as_deref()) {
+        Ok(p) => p,
+        Err(r) => return refuse(r),
+    };
+    let masquerade_visible = state.profile().service_snat == ServiceSnat::Visible;
+    // Per node that may translate it: the backends there, each decided.
+    let mut per_node: Vec<NodeDecisions<C::Verdict>> = Vec::new();
+    let mut last_refusal = Refusal::NoBackends;
+    for plan in &plans {
+        let endpoints = if plan.local {
+            Endpoints::Local {
+                node: plan.node.as_deref(),
+            }
+        } else {
+            Endpoints::Cluster {
+                near: plan.node.as_deref(),
+            }
+        };
+        let backends = match state.service_endpoints(
+            svc,
+            &target,
+            endpoints,
+            source.address(),
+            protocol,
+            service_port,
+        ) {
+            Ok(b) => b,
+            Err(r) => {
+                last_refusal = r;
+                continue;
+            }
+        };
+        let mut decided = BTreeMap::new();
+        for b in backends {
+            let destination = Endpoint::Pod {
+                pod: b.pod.clone(),
+                address: b.address.clone(),
+            };
+            // A client named by identity uses its address of the backend's family (rule 3.4);
+            // a client named by address keeps it (rules 3.6, 8.5).
+            let client = match &source {
+                Endpoint::Pod { pod, .. } if !source_fixed => {
+                    state.pod_endpoint(pod, b.address.as_ref())?
+                }
+                other => other.clone(),
+            };
+            let masqueraded = plan.masquerade && plan.node.is_some();
+            let seen = match (&plan.node, masqueraded && masquerade_visible) {
+                (Some(node), true) => Endpoint::Node {
+                    node: node.clone(),
+                    address: state
+                        .node_addresses(node)
+                        .find(|a| {
+                            b.address
+                                .as_ref()
+                                .is_none_or(|d| d.ip.is_ipv4() == a.ip.is_ipv4())
+                        })
+                        .or_else(|| state.node_addresses(node).next())
+                        .cloned(),
+                },
+                _ => client.clone(),
+            };
+            let mut decision = decide(
+                state,
+                core,
+                &seen,
+                &destination,
+                protocol,
+                b.port,
+                Some(service),
+            );
+            decision.arrival = Some(Arrival {
+                via: via.clone(),
+                service_port,
+                client: source.address().map(|a| a.ip),
+                node: plan.node.clone(),
+                masqueraded_from: (masqueraded && masquerade_visible).then_some(client),
+                nodes: Vec::new(),
+            });
+            decided.insert(b.pod, decision);
+        }
+        per_node.push((plan.node.clone(), decided));
+    }
+    if per_node.is_empty() {
+        return refuse(last_refusal);
+    }
+    let decided = fold_nodes(per_node);
     let chosen = match pick {
         Some(p) if decided.contains_key(p) => Some(p.clone()),
-        Some(p) => return Err(not_a_backend(p, service)),
+        Some(p) => {
+            // Rule 6.16: name the affinity that rules the pick out, and where it came from.
+            let affinity = svc.session_affinity.and_then(|a| {
+                let client = source.address()?.ip;
+                let held = state.affinity_of(service, protocol, service_port, client)?;
+                Some(format!(
+                    ": session affinity (ClientIP, {} s) keeps client {client} on pod {} since connection {}, {} s ago",
+                    a.timeout_seconds,
+                    held.backend,
+                    held.connection,
+                    state.clock().saturating_sub(held.last)
+                ))
+            });
+            let mut e = not_a_backend(p, service);
+            e.message.push_str(&affinity.unwrap_or_default());
+            return Err(e);
+        }
         None if decided.len() == 1 => decided.keys().next().cloned(),
         None => None,
     };
@@ -588,6 +825,48 @@ fn through_service<C: DecisionCore>(
         backends: Some(decided),
         backend: Some(chosen),
     })
+}
+
+/// Rule 6.13: one decision per backend from the decisions on each node that may translate the
+/// connection — allowed only if allowed through every such node, undetermined where they
+/// differ, with each node's verdict kept for explanations.
+fn fold_nodes<V: Clone>(per_node: Vec<NodeDecisions<V>>) -> BTreeMap<PodId, Decision<V>> {
+    if per_node.len() == 1 {
+        return per_node
+            .into_iter()
+            .next()
+            .map(|(_, d)| d)
+            .unwrap_or_default();
+    }
+    let mut out: BTreeMap<PodId, Decision<V>> = BTreeMap::new();
+    for (node, decided) in per_node {
+        for (pod, d) in decided {
+            let allowed = d.refusal.is_none() && d.allowed;
+            let via_node = (node.clone().unwrap_or_default(), allowed);
+            match out.get_mut(&pod) {
+                None => {
+                    let mut d = d;
+                    if let Some(a) = d.arrival.as_mut() {
+                        a.nodes.push(via_node);
+                    }
+                    out.insert(pod, d);
+                }
+                Some(first) => {
+                    let outcome = if d.refusal.is_some() {
+                        Outcome::DENY
+                    } else {
+                        d.outcome
+                    };
+                    first.outcome = first.outcome.or(outcome);
+                    first.allowed = first.allowed && allowed;
+                    if let Some(a) = first.arrival.as_mut() {
+                        a.nodes.push(via_node);
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 fn not_a_backend(pod: &PodId, service: &ServiceId) -> OpError {

@@ -69,6 +69,84 @@ pub enum Refusal {
     /// Several backends are possible, their verdicts differ or allow, and the operation did
     /// not say which one was picked (rule 6.1).
     BackendNotChosen,
+    /// The traffic policy is `Local` and the node has no endpoint, while others have (rules
+    /// 6.7, 6.13): dropped.
+    NoLocalEndpoints,
+    /// The client is outside the Service's `loadBalancerSourceRanges` (rule 6.14): dropped.
+    SourceRange,
+    /// An address inside a `ServiceCIDR` that no Service holds (rule 6.17): dropped.
+    UnallocatedServiceAddress,
+}
+
+impl Refusal {
+    /// Rule 6.18: whether the proxy drops the packet (the client sees nothing) rather than
+    /// rejecting it (the client is told: ICMP port unreachable). Refusals before any Service
+    /// (not running, no route) are drops: nothing answers.
+    pub fn dropped(&self) -> bool {
+        !matches!(
+            self,
+            Refusal::NoServicePort | Refusal::NoBackends | Refusal::BackendNotChosen
+        )
+    }
+
+    /// The kebab-case name traces use for the refusal (`refused` in an observation).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Refusal::NotRunning { .. } => "not-running",
+            Refusal::NoRoute => "no-route",
+            Refusal::NoServicePort => "no-service-port",
+            Refusal::NoBackends => "no-backends",
+            Refusal::ExternalName => "external-name",
+            Refusal::NotReachableFromOutside => "not-reachable-from-outside",
+            Refusal::BackendNotChosen => "backend-not-chosen",
+            Refusal::NoLocalEndpoints => "no-local-endpoints",
+            Refusal::SourceRange => "source-range",
+            Refusal::UnallocatedServiceAddress => "unallocated-service-address",
+        }
+    }
+}
+
+/// How a connection through a Service arrived (rules 6.10, 6.12, 6.13): the address the
+/// client sent to, the node that translated it, and the client as it sent it when policy sees
+/// another source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Arrival {
+    /// What the client sent to.
+    pub via: Via,
+    /// The Service port the client used (before translation).
+    pub service_port: u16,
+    /// The client's address as the proxy saw it, which session affinity is kept for (rule
+    /// 6.16).
+    pub client: Option<std::net::IpAddr>,
+    /// The node whose proxy translated the connection, when known.
+    pub node: Option<String>,
+    /// The client as it sent the connection, when it was masqueraded to `node`'s address
+    /// (`externalTrafficPolicy: Cluster`, or a node's own traffic) and policy sees that.
+    pub masqueraded_from: Option<Endpoint>,
+    /// When the network may deliver the traffic to any of several nodes (an external address
+    /// from outside): each node and whether the connection is allowed through it.
+    pub nodes: Vec<(String, bool)>,
+}
+
+/// The kind of address a Service connection was sent to (rules 6.10, 6.12).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Via {
+    /// A cluster address (`clusterIP`), or the Service by name.
+    ClusterAddress,
+    /// A node's address on a node port.
+    NodePort {
+        /// The node.
+        node: String,
+        /// The node port.
+        port: u16,
+    },
+    /// An external address: `externalIPs`, or a load-balancer ingress address.
+    ExternalAddress {
+        /// Whether it is a load-balancer address.
+        load_balancer: bool,
+    },
 }
 
 /// The decision for one new connection between two endpoints, with everything that went into
@@ -97,6 +175,8 @@ pub struct Decision<V = DirectionVerdict> {
     pub refusal: Option<Refusal>,
     /// Set when the traffic is outside policy.
     pub exemption: Option<Exemption>,
+    /// How the connection arrived through its Service, if it went through one.
+    pub arrival: Option<Arrival>,
     /// The source pod's egress verdict; `None` when the source is not a policed pod.
     pub egress: Option<V>,
     /// The destination pod's ingress verdict; `None` when the destination is not a policed pod.

@@ -1,11 +1,20 @@
-//! Which pods a connection through a Service may reach (rules 6.2–6.9, 8.5, 8.6).
+//! Which pods a connection through a Service may reach (rules 6.2–6.9, 6.13, 6.15, 6.16, 8.5,
+//! 8.6): the endpoints a node's proxy uses, as kube-proxy chooses them (`CategorizeEndpoints`
+//! in kubernetes `pkg/proxy/topology.go`; the conditions as the EndpointSlice controller writes
+//! them, `podToEndpoint`).
 
 use crate::decision::Refusal;
-use crate::ident::PodId;
+use crate::ident::{ConnectionId, PodId, ServiceId};
 use crate::net::{Address, PortRef, Protocol, PRIMARY_INTERFACE};
+use crate::pod::Pod;
 use crate::profile::MultiNetwork;
-use crate::service::{Service, ServiceType, TrafficPolicy};
+use crate::service::{Service, ServiceType, TrafficDistribution, TrafficPolicy};
 use crate::state::{AddressOwner, State};
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// The node label that names a node's zone (rule 6.15).
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 
 /// A possible backend of a Service for one client (rule 6.5).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,9 +27,66 @@ pub struct Backend {
     pub port: u16,
 }
 
+/// Which endpoints a proxy may use (rules 6.7, 6.13, 6.15).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoints<'a> {
+    /// Every endpoint of the cluster, narrowed by `trafficDistribution` around this node.
+    Cluster {
+        /// The node the traffic is on, whose node and zone topology prefers.
+        near: Option<&'a str>,
+    },
+    /// The endpoints on this node only.
+    Local {
+        /// The node.
+        node: Option<&'a str>,
+    },
+}
+
+/// A client's session affinity to one backend (rule 6.16): kept per Service port and client
+/// address, renewed by every connection that uses it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AffinityKey {
+    /// The Service.
+    pub service: ServiceId,
+    /// The Service port's protocol.
+    pub protocol: Protocol,
+    /// The Service port.
+    pub port: u16,
+    /// The client's address as the proxy sees it.
+    pub client: IpAddr,
+}
+
+/// Where a client's session affinity points (rule 6.16).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Affinity {
+    /// The backend.
+    pub backend: PodId,
+    /// The clock (seconds) of the last connection that used it.
+    pub last: u64,
+    /// That connection.
+    pub connection: ConnectionId,
+}
+
+/// One endpoint's conditions, as the EndpointSlice controller writes them (rule 6.5).
+struct Conditions {
+    /// `ready`: serving and not terminating, or `publishNotReadyAddresses`.
+    ready: bool,
+    /// `serving` and `terminating`: still answering while it shuts down.
+    serving_terminating: bool,
+}
+
+fn conditions(pod: &Pod, service: &Service) -> Conditions {
+    let serving = pod.ready;
+    Conditions {
+        ready: service.publish_not_ready_addresses || (serving && !pod.terminating),
+        serving_terminating: serving && pod.terminating,
+    }
+}
+
 impl State {
-    /// Rules 6.2–6.9: the possible backends of `service` for a client on `source_node` using
-    /// `source_address`, for `(protocol, port)`.
+    /// Rules 6.2–6.9: the possible backends of `service` through its cluster address, for a
+    /// client on `source_node` using `source_address`, for `(protocol, port)`:
+    /// `internalTrafficPolicy` decides the endpoints (rule 6.7).
     pub fn service_backends(
         &self,
         service: &Service,
@@ -29,24 +95,56 @@ impl State {
         protocol: Protocol,
         port: u16,
     ) -> Result<Vec<Backend>, Refusal> {
+        let endpoints = match service.internal_traffic_policy {
+            TrafficPolicy::Cluster => Endpoints::Cluster { near: source_node },
+            TrafficPolicy::Local => Endpoints::Local { node: source_node },
+        };
+        let target = self.target_port(service, protocol, port)?;
+        self.service_endpoints(service, &target, endpoints, source_address, protocol, port)
+    }
+
+    /// Rules 6.2, 6.8, 6.9: the target port a client's `(protocol, port)` goes to.
+    pub fn target_port(
+        &self,
+        service: &Service,
+        protocol: Protocol,
+        port: u16,
+    ) -> Result<PortRef, Refusal> {
         if service.service_type == ServiceType::ExternalName {
             return Err(Refusal::ExternalName);
         }
-        let target = if service.headless {
-            PortRef::Number(port)
-        } else {
-            service
-                .port(protocol, port)
-                .ok_or(Refusal::NoServicePort)?
-                .target_port
-                .clone()
-        };
+        if service.headless {
+            return Ok(PortRef::Number(port));
+        }
+        Ok(service
+            .port(protocol, port)
+            .ok_or(Refusal::NoServicePort)?
+            .target_port
+            .clone())
+    }
+
+    /// Rules 6.3, 6.5–6.7, 6.13, 6.15, 6.16: the endpoints a proxy uses for `service` on
+    /// `target`, for a client using `source_address` on the Service port `(protocol, port)`.
+    /// Ready endpoints first; when there are none, the serving ones that are terminating —
+    /// chosen separately for the cluster-wide and the node-local sets. No endpoint anywhere
+    /// rejects (`no-backends`); a node-local set that is empty while others exist drops
+    /// (`no-local-endpoints`).
+    pub fn service_endpoints(
+        &self,
+        service: &Service,
+        target: &PortRef,
+        endpoints: Endpoints<'_>,
+        source_address: Option<&Address>,
+        protocol: Protocol,
+        port: u16,
+    ) -> Result<Vec<Backend>, Refusal> {
         let source_network = source_address.and_then(|a| match self.addresses().get(a) {
             Some(AddressOwner::Pod { network, .. }) => Some(network.as_str()),
             _ => None,
         });
         let type2 = self.profile().multi_network == MultiNetwork::Type2;
-        let mut out = Vec::new();
+        // Every endpoint with an address and the target port, with its conditions.
+        let mut all: Vec<(Backend, &Pod, Conditions)> = Vec::new();
         for pod_id in self
             .lookup_service_2_pod_mappings(&service.id)
             .unwrap_or_default()
@@ -54,15 +152,10 @@ impl State {
             let Some(pod) = self.pod(&pod_id) else {
                 continue;
             };
-            if !pod.is_live() || !(pod.ready || service.publish_not_ready_addresses) {
+            if !pod.is_live() {
                 continue;
             }
-            if service.internal_traffic_policy == TrafficPolicy::Local
-                && (source_node.is_none() || pod.node.as_deref() != source_node)
-            {
-                continue;
-            }
-            let port = match &target {
+            let port = match target {
                 PortRef::Number(n) => *n,
                 PortRef::Name(name) => match pod.named_port_numbers(name, protocol).next() {
                     Some(n) => n,
@@ -96,16 +189,103 @@ impl State {
             else {
                 continue;
             };
-            out.push(Backend {
-                pod: pod_id,
-                address: Some(address),
-                port,
-            });
+            let c = conditions(pod, service);
+            if c.ready || c.serving_terminating {
+                all.push((
+                    Backend {
+                        pod: pod_id,
+                        address: Some(address),
+                        port,
+                    },
+                    pod,
+                    c,
+                ));
+            }
         }
-        if out.is_empty() {
-            Err(Refusal::NoBackends)
-        } else {
-            Ok(out)
+        if all.is_empty() {
+            return Err(Refusal::NoBackends);
         }
+        let on = |node: Option<&str>, pod: &Pod| node.is_some() && pod.node.as_deref() == node;
+        // Ready ones, else serving-terminating ones, of a subset.
+        let usable = |keep: &dyn Fn(&Pod) -> bool| -> Vec<&(Backend, &Pod, Conditions)> {
+            let ready: Vec<_> = all.iter().filter(|(_, p, c)| c.ready && keep(p)).collect();
+            if ready.is_empty() {
+                all.iter()
+                    .filter(|(_, p, c)| c.serving_terminating && keep(p))
+                    .collect()
+            } else {
+                ready
+            }
+        };
+        let chosen: Vec<&(Backend, &Pod, Conditions)> = match endpoints {
+            Endpoints::Local { node } => usable(&|p| on(node, p)),
+            Endpoints::Cluster { near } => {
+                let ready: Vec<_> = all.iter().filter(|(_, _, c)| c.ready).collect();
+                match self.topology(service, near, &ready) {
+                    Some(narrowed) => narrowed,
+                    None => usable(&|_| true),
+                }
+            }
+        };
+        if chosen.is_empty() {
+            return Err(Refusal::NoLocalEndpoints);
+        }
+        let mut out: Vec<Backend> = chosen.into_iter().map(|(b, _, _)| b.clone()).collect();
+        // Rule 6.16: a client with live affinity keeps its backend while it is one of these.
+        if let (Some(_), Some(client)) = (service.session_affinity, source_address) {
+            if let Some(a) = self.affinity_of(&service.id, protocol, port, client.ip) {
+                if out.iter().any(|b| b.pod == a.backend) {
+                    out.retain(|b| b.pod == a.backend);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Rule 6.15: the ready endpoints `trafficDistribution` narrows to around node `near`, or
+    /// `None` when it does not apply (not set, no ready endpoint, an endpoint without a zone,
+    /// none nearby).
+    fn topology<'e, 'p>(
+        &self,
+        service: &Service,
+        near: Option<&str>,
+        ready: &[&'e (Backend, &'p Pod, Conditions)],
+    ) -> Option<Vec<&'e (Backend, &'p Pod, Conditions)>> {
+        let distribution = service.traffic_distribution?;
+        let near = near?;
+        if ready.is_empty() {
+            return None;
+        }
+        if distribution == TrafficDistribution::PreferSameNode {
+            let same: Vec<_> = ready
+                .iter()
+                .copied()
+                .filter(|(_, p, _)| p.node.as_deref() == Some(near))
+                .collect();
+            if !same.is_empty() {
+                return Some(same);
+            }
+        }
+        let zone_of = |node: Option<&str>| -> Option<&str> {
+            self.nodes()
+                .get(node?)
+                .and_then(|l| l.get(ZONE_LABEL))
+                .map(String::as_str)
+        };
+        // The EndpointSlice controller gives zone hints only to endpoints whose zone it knows;
+        // kube-proxy uses hints only when every ready endpoint has one.
+        if ready
+            .iter()
+            .any(|(_, p, _)| zone_of(p.node.as_deref()).is_none())
+        {
+            return None;
+        }
+        let zone = zone_of(Some(near))?;
+        let same: Vec<_> = ready
+            .iter()
+            .copied()
+            .filter(|(_, p, _)| zone_of(p.node.as_deref()) == Some(zone))
+            .collect();
+        (!same.is_empty()).then_some(same)
     }
 }

@@ -4,8 +4,10 @@
 use super::{LoadError, Manifest, Object, Origin};
 use crate::error::{ErrorKind, OpError};
 use crate::ident::{PodId, ServiceId};
+use crate::manifest::kinds::service::NODE_PORTS;
 use crate::net::{Address, DEFAULT_DOMAIN, DEFAULT_NETWORK, PRIMARY_INTERFACE};
 use crate::pod::{Attachment, Pod};
+use crate::service::{Service, ServiceType};
 use crate::state::{AddressOwner, Effects, State};
 use ipnet::Ipv4Net;
 use std::collections::{BTreeMap, BTreeSet};
@@ -413,6 +415,11 @@ impl Manifest {
         })
         .collect();
         services.sort_by(|a, b| a.1 .0.id.cmp(&b.1 .0.id));
+        // Node ports the manifest asks for: never handed out to others.
+        let explicit_node_ports: BTreeSet<u16> = services
+            .iter()
+            .flat_map(|(_, (s, _, _, _))| s.ports.iter().filter_map(|p| p.node_port))
+            .collect();
         let mut pool = Allocator::new(SERVICE_CIDR);
         // The cluster addresses each Service has now, in one pass over the address mapping.
         let mut current: BTreeMap<ServiceId, Vec<Address>> = BTreeMap::new();
@@ -450,12 +457,11 @@ impl Manifest {
                 };
             }
             current.insert(service.id.clone(), cluster.clone());
+            let service = with_node_ports(service, &w.state, &explicit_node_ports);
             let r = if w.state.service(&service.id).is_some() {
-                w.state
-                    .update_service(service.clone(), cluster, external.clone())
+                w.state.update_service(service, cluster, external.clone())
             } else {
-                w.state
-                    .add_service(service.clone(), cluster, external.clone())
+                w.state.add_service(service, cluster, external.clone())
             };
             w.record(o, r)?;
         }
@@ -555,4 +561,40 @@ impl Manifest {
         *state = w.state;
         Ok(effects)
     }
+}
+
+/// Rules 6.12, 9.5: a NodePort or LoadBalancer Service port without a `nodePort` keeps the one
+/// it has, else gets the lowest free one of the node port range, in identity order, as the
+/// API server would allocate one.
+fn with_node_ports(service: &Service, state: &State, reserved: &BTreeSet<u16>) -> Service {
+    let mut service = service.clone();
+    if !matches!(
+        service.service_type,
+        ServiceType::NodePort | ServiceType::LoadBalancer
+    ) {
+        return service;
+    }
+    let existing = state.service(&service.id);
+    let mut used: BTreeSet<u16> = state
+        .services()
+        .filter(|s| s.id != service.id)
+        .flat_map(|s| s.ports.iter().filter_map(|p| p.node_port))
+        .chain(reserved.iter().copied())
+        .collect();
+    for i in 0..service.ports.len() {
+        if service.ports[i].node_port.is_some() {
+            continue;
+        }
+        let (protocol, port) = (service.ports[i].protocol, service.ports[i].port);
+        let kept = existing
+            .and_then(|e| e.port(protocol, port))
+            .and_then(|p| p.node_port)
+            .filter(|n| !used.contains(n));
+        let n = kept.or_else(|| NODE_PORTS.clone().find(|n| !used.contains(n)));
+        if let Some(n) = n {
+            used.insert(n);
+            service.ports[i].node_port = Some(n);
+        }
+    }
+    service
 }

@@ -236,7 +236,14 @@ impl Loader {
             Kind::Namespace => ready(vec![namespace::namespace_object(&obj, value)?]),
             Kind::Node => ready(vec![node::node_object(&obj, value)?]),
             Kind::Pod => ready(vec![pod::pod_object(&obj, value)?]),
-            Kind::Service => ready(vec![service::service_object(&obj, value)?]),
+            Kind::Service => {
+                let (object, warnings) = service::service_object(&obj, value)?;
+                for w in warnings {
+                    self.warnings
+                        .push(format!("{file}: document {document}: {}: {w}", obj.label()));
+                }
+                ready(vec![object])
+            }
             Kind::EndpointSlice => match endpoint_slice::endpoint_slice_object(&obj, value)? {
                 Ok(o) => ready(vec![o]),
                 Err(warning) => {

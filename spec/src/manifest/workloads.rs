@@ -195,6 +195,7 @@ fn make_pod(
             phase: PodPhase::Running,
             ready: true,
             ports: t.parts.ports.clone(),
+            terminating: false,
         },
         attachments: Vec::new(),
         auto_address: true,

@@ -19,6 +19,7 @@ mod networks;
 mod nodes;
 mod pods;
 mod policies;
+mod service_paths;
 mod services;
 
 use crate::admin::{AdminPolicyId, ClusterNetworkPolicy};
@@ -113,6 +114,13 @@ pub struct State {
     addresses: BTreeMap<Address, AddressOwner>,
     connections: BTreeMap<ConnectionId, Connection>,
     next_connection_id: ConnectionId,
+    /// `ServiceCIDR` objects: the ranges cluster addresses are allocated from (rule 6.17).
+    service_cidrs: BTreeMap<String, Vec<ipnet::IpNet>>,
+    /// The clock, in seconds since the trace began (rule 6.16).
+    clock: u64,
+    /// Session affinities (rule 6.16).
+    affinities:
+        BTreeMap<crate::decision::services::AffinityKey, crate::decision::services::Affinity>,
 }
 
 impl Default for State {
@@ -144,6 +152,9 @@ impl State {
             addresses: BTreeMap::new(),
             connections: BTreeMap::new(),
             next_connection_id: 1,
+            service_cidrs: BTreeMap::new(),
+            clock: 0,
+            affinities: BTreeMap::new(),
         }
     }
 

@@ -21,6 +21,7 @@ impl State {
         if self.services.contains_key(&service.id) {
             return Err(OpError::already_exists("service", &service.id));
         }
+        self.check_node_ports_free(&service)?;
         let mappings = service_mappings(&service.id, addresses, external_addresses);
         self.check_addresses_free(mappings.iter().map(|(a, _)| a))?;
         for (a, _) in &mappings {
@@ -41,6 +42,7 @@ impl State {
         if !self.services.contains_key(&service.id) {
             return Err(OpError::not_found("service", &service.id));
         }
+        self.check_node_ports_free(&service)?;
         let mappings = service_mappings(&service.id, addresses, external_addresses);
         for (a, _) in &mappings {
             self.check_domain(&a.domain)?;
@@ -60,6 +62,36 @@ impl State {
         }
         self.services.insert(id, service);
         Ok(self.settle())
+    }
+
+    /// Rule 6.12: a node port belongs to one Service (of any protocol: the allocator keeps
+    /// one range of numbers).
+    fn check_node_ports_free(&self, service: &Service) -> Result<(), OpError> {
+        for n in service.ports.iter().filter_map(|p| p.node_port) {
+            if let Some(other) = self
+                .services
+                .values()
+                .find(|s| s.id != service.id && s.ports.iter().any(|p| p.node_port == Some(n)))
+            {
+                return Err(OpError::new(
+                    ErrorKind::AddressInUse,
+                    format!("node port {n} is already allocated to service {}", other.id),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Rule 6.12: the Service whose node port `(protocol, port)` is, if a `NodePort` or
+    /// `LoadBalancer` Service has it.
+    pub fn node_port_service(&self, protocol: crate::net::Protocol, port: u16) -> Option<&Service> {
+        use crate::service::ServiceType;
+        self.services.values().find(|s| {
+            matches!(
+                s.service_type,
+                ServiceType::NodePort | ServiceType::LoadBalancer
+            ) && s.node_port(protocol, port).is_some()
+        })
     }
 
     /// `removeService`: removes the Service and its pod and address mappings (rule 2.5).

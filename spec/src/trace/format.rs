@@ -95,6 +95,25 @@ pub enum Op {
         /// The network.
         name: String,
     },
+    /// `addServiceCIDR`: a `ServiceCIDR` range cluster addresses come from (rule 6.17).
+    #[serde(rename = "addServiceCIDR")]
+    AddServiceCidr {
+        /// Its name.
+        name: String,
+        /// Its CIDRs (one per family).
+        cidrs: Vec<ipnet::IpNet>,
+    },
+    /// `removeServiceCIDR`.
+    #[serde(rename = "removeServiceCIDR")]
+    RemoveServiceCidr {
+        /// Its name.
+        name: String,
+    },
+    /// `advanceClock`: time passes (rule 6.16).
+    AdvanceClock {
+        /// How many seconds.
+        seconds: u64,
+    },
     /// `addPod`.
     AddPod {
         /// The pod.
@@ -395,7 +414,9 @@ impl Op {
             RemoveNamespace => "removeNamespace", AddNode => "addNode", RemoveNode => "removeNode",
             AddExternalEntity => "addExternalEntity", AddIpAddressDomain => "addIpAddressDomain",
             RemoveIpAddressDomain => "removeIpAddressDomain", AddNetwork => "addNetwork",
-            RemoveNetwork => "removeNetwork", AddPod => "addPod", RemovePod => "removePod",
+            RemoveNetwork => "removeNetwork", AddServiceCidr => "addServiceCIDR",
+            RemoveServiceCidr => "removeServiceCIDR", AdvanceClock => "advanceClock",
+            AddPod => "addPod", RemovePod => "removePod",
             SetPodLabels => "setPodLabels", AddService => "addService",
             RemoveService => "removeService", AddPod2ServiceMapping => "addPod2ServiceMapping",
             RemovePod2ServiceMapping => "removePod2ServiceMapping",
@@ -430,7 +451,7 @@ impl Op {
     }
 
     /// Every operation name, in declaration order.
-    pub const NAMES: [&'static str; 47] = [
+    pub const NAMES: [&'static str; 50] = [
         "addNamespace",
         "setNamespaceLabels",
         "removeNamespace",
@@ -441,6 +462,9 @@ impl Op {
         "removeIpAddressDomain",
         "addNetwork",
         "removeNetwork",
+        "addServiceCIDR",
+        "removeServiceCIDR",
+        "advanceClock",
         "addPod",
         "removePod",
         "setPodLabels",
@@ -515,6 +539,9 @@ impl Op {
             | Op::RemoveIpAddressDomain { .. }
             | Op::AddNetwork { .. }
             | Op::RemoveNetwork { .. }
+            | Op::AddServiceCidr { .. }
+            | Op::RemoveServiceCidr { .. }
+            | Op::AdvanceClock { .. }
             | Op::AddExternalEntity { .. } => Touched::NothingIndexed,
             // A namespace cascade, node addresses (host-network pods), manifests.
             Op::RemoveNamespace { .. }
@@ -546,6 +573,7 @@ impl Op {
                 | Op::OpenServiceConnection { .. }
                 | Op::OpenConnectionWithIpAddresses { .. }
                 | Op::ClosePodConnection { .. }
+                | Op::AdvanceClock { .. }
         )
     }
 }
@@ -567,8 +595,9 @@ pub enum Touched<'a> {
     Anything,
 }
 
-/// What an engine observed for one operation. Fields that do not apply are absent.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What an engine observed for one operation. Fields that do not apply are absent. Equality
+/// ignores `message`: engines word their errors differently, and only the kind is a contract.
+#[derive(Clone, Debug, Default, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Observation {
     /// The operation was refused with this kind of error (rule 2.9).
@@ -606,6 +635,47 @@ pub struct Observation {
     /// The result of a lookup returning addresses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addresses: Option<BTreeSet<Address>>,
+    /// Rule 6.18: why a connection was refused before or instead of policy, by name
+    /// (`no-backends`, `no-local-endpoints`, …; docs/TRACES.md says which are dropped and
+    /// which rejected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    /// The engine's sentence for an error; never compared, never written.
+    #[serde(skip)]
+    pub message: Option<String>,
+}
+
+impl PartialEq for Observation {
+    fn eq(&self, other: &Self) -> bool {
+        // Destructured so that a new field cannot be left out of the comparison unnoticed.
+        let Observation {
+            error,
+            allowed,
+            ties,
+            connection,
+            backend,
+            backends,
+            allowed_backends,
+            closed,
+            pods,
+            services,
+            addresses,
+            refused,
+            message: _,
+        } = self;
+        *error == other.error
+            && *allowed == other.allowed
+            && *ties == other.ties
+            && *connection == other.connection
+            && *backend == other.backend
+            && *backends == other.backends
+            && *allowed_backends == other.allowed_backends
+            && *closed == other.closed
+            && *pods == other.pods
+            && *services == other.services
+            && *addresses == other.addresses
+            && *refused == other.refused
+    }
 }
 
 impl Observation {
@@ -613,6 +683,15 @@ impl Observation {
     pub fn error(kind: ErrorKind) -> Self {
         Observation {
             error: Some(kind),
+            ..Observation::default()
+        }
+    }
+
+    /// An observation of a refused operation, with the engine's sentence for it.
+    pub fn failed(e: &crate::error::OpError) -> Self {
+        Observation {
+            error: Some(e.kind),
+            message: Some(e.message.clone()),
             ..Observation::default()
         }
     }
@@ -650,7 +729,7 @@ impl Observation {
         if self.allowed.is_some() && self.allowed != observed.allowed && !tied {
             out.push("allowed");
         }
-        check!(ties => "ties", connection => "connection", backend => "backend",
+        check!(ties => "ties", refused => "refused", connection => "connection", backend => "backend",
             backends => "backends", allowed_backends => "allowedBackends", closed => "closed",
             pods => "pods", services => "services", addresses => "addresses");
         out

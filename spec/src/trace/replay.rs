@@ -96,7 +96,11 @@ impl fmt::Display for Divergence {
         }
         writeln!(f, "  op:       {}", to_json(&self.op))?;
         writeln!(f, "  expected: {}", to_json(&self.expected))?;
-        write!(f, "  observed: {}", to_json(&self.observed))
+        write!(f, "  observed: {}", to_json(&self.observed))?;
+        match &self.observed.message {
+            Some(why) if self.fields.contains(&"error") => write!(f, "\n  because: {why}"),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -133,6 +133,7 @@ pub(crate) fn pod_object(obj: &Obj, value: Value) -> Result<Object, LoadError> {
             phase,
             ready,
             ports: parts.ports,
+            terminating: pod.metadata.deletion_timestamp.is_some(),
         },
         attachments,
         auto_address,
