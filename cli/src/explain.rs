@@ -6,10 +6,10 @@
 use netsem_spec::decision::connect::{attempt, Source, Target};
 use netsem_spec::decision::core::direction_name;
 use netsem_spec::decision::{
-    Decision, DirectionVerdict, Exemption, PeerOutcome, Refusal, SpecCore,
+    Decision, DirectionVerdict, Exemption, PeerOutcome, Refusal, RuleMatch, SpecCore,
 };
 use netsem_spec::policy::PolicyType;
-use netsem_spec::{AddressOwner, Endpoint, ErrorKind, Protocol, State};
+use netsem_spec::{AddressOwner, Endpoint, ErrorKind, PolicyId, Protocol, State};
 use std::fmt::Write as _;
 
 fn endpoint_text(state: &State, e: &Endpoint) -> String {
@@ -157,6 +157,30 @@ fn decision_text(state: &mut State, d: &Decision, out: &mut String) {
             );
         }
     }
+    let mattered = switches_flipping(state, d);
+    let _ = writeln!(
+        out,
+        "  profile switches that would change the verdict: {}",
+        if mattered.is_empty() {
+            "none".to_string()
+        } else {
+            mattered.join(", ")
+        }
+    );
+}
+
+/// The decision printed as `explain` prints it (the connection, the verdict, each direction's
+/// policies and rules, the switches that would change the verdict).
+pub fn decision(state: &mut State, d: &Decision) -> String {
+    let mut out = String::new();
+    decision_text(state, d, &mut out);
+    out
+}
+
+/// The profile switches (`switch=value`, from [`netsem_spec::Profile::neighbours`]) each of which
+/// alone would flip the verdict of `d`. The state's profile is changed only while they are
+/// tried, and restored.
+pub fn switches_flipping(state: &mut State, d: &Decision) -> Vec<String> {
     let profile = *state.profile();
     let mut mattered = Vec::new();
     for (name, other) in profile.neighbours() {
@@ -176,15 +200,177 @@ fn decision_text(state: &mut State, d: &Decision, out: &mut String) {
         }
     }
     state.set_profile(profile);
-    let _ = writeln!(
-        out,
-        "  profile switches that would change the verdict: {}",
-        if mattered.is_empty() {
-            "none".to_string()
-        } else {
-            mattered.join(", ")
+    mattered
+}
+
+/// What decided one direction of a connection, or the connection as a whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Because {
+    /// Refused before policy (rules 2.3, 6.x, 8.6).
+    Refused(Refusal),
+    /// Outside policy under the profile (rules 7.1, 7.2, 7.5, 7.7).
+    Exempt(Exemption),
+    /// No policy isolates the pod in this direction (rules 5.2, 5.3).
+    NotIsolated(PolicyType, netsem_spec::PodId),
+    /// The first rule of a selecting policy that matches (rules 5.4, 5.6).
+    AllowedBy(PolicyType, RuleMatch),
+    /// Isolated by these policies, and none of their rules matches (rules 5.2, 5.4, 5.5).
+    NoRuleMatches(PolicyType, netsem_spec::PodId, Vec<PolicyId>),
+    /// Isolated, and the protocol is denied whatever the rules say (rule 7.7).
+    OtherProtocolDenied(PolicyType, netsem_spec::PodId, Vec<PolicyId>),
+}
+
+impl Because {
+    /// The direction this is about; `None` for the connection as a whole.
+    pub fn direction(&self) -> Option<PolicyType> {
+        match self {
+            Because::Refused(_) | Because::Exempt(_) => None,
+            Because::NotIsolated(d, _)
+            | Because::AllowedBy(d, _)
+            | Because::NoRuleMatches(d, _, _)
+            | Because::OtherProtocolDenied(d, _, _) => Some(*d),
         }
-    );
+    }
+}
+
+impl std::fmt::Display for Because {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |v: &[PolicyId]| {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Because::Refused(Refusal::NotRunning { pod }) => {
+                write!(f, "refused: pod {pod} is not running [rule 2.3]")
+            }
+            Because::Refused(Refusal::NoRoute) => {
+                write!(f, "refused: no route between the networks [rule 8.6]")
+            }
+            Because::Refused(r) => write!(f, "refused by the Service: {r:?} [rules 6.2-6.10]"),
+            Because::Exempt(e) => f.write_str(match e {
+                Exemption::PodToSelf => "exempt: pod to itself (pod-to-self=allowed) [rule 7.1]",
+                Exemption::ServiceHairpin => {
+                    "exempt: pod to itself through a Service (service-hairpin=allowed) [rule 7.2]"
+                }
+                Exemption::OwnNode => {
+                    "exempt: pod and its own node (node-traffic=always-allowed) [rule 7.5]"
+                }
+                Exemption::OtherProtocol => {
+                    "exempt: protocol not filtered (other-protocols=allowed) [rule 7.7]"
+                }
+            }),
+            Because::NotIsolated(d, pod) => write!(
+                f,
+                "{} of {pod} not isolated [rules 5.2, 5.3]",
+                direction_name(*d)
+            ),
+            Because::AllowedBy(d, m) => {
+                let word = if *d == PolicyType::Ingress {
+                    "from"
+                } else {
+                    "to"
+                };
+                let peer = match m.peer {
+                    Some(i) => format!("{word}[{i}]"),
+                    None => "any peer".to_string(),
+                };
+                write!(
+                    f,
+                    "allowed by {} {}[{}] {peer} [rules 5.4, 5.6]",
+                    m.policy,
+                    direction_name(*d),
+                    m.rule
+                )
+            }
+            Because::NoRuleMatches(d, pod, policies) => write!(
+                f,
+                "{} of {pod} isolated by {}, no rule matches [rules 5.2, 5.4]",
+                direction_name(*d),
+                list(policies)
+            ),
+            Because::OtherProtocolDenied(d, pod, policies) => write!(
+                f,
+                "{} of {pod} isolated by {}, other-protocols=denied [rule 7.7]",
+                direction_name(*d),
+                list(policies)
+            ),
+        }
+    }
+}
+
+/// What decided a connection: the verdict and its reasons, the connection's own (a refusal, an
+/// exemption) or one per policed direction, egress first. Only the directions that decided are
+/// listed: for a denied connection, the denying directions; for an allowed one, both.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attribution {
+    /// The verdict.
+    pub allowed: bool,
+    /// Why.
+    pub because: Vec<Because>,
+}
+
+impl Attribution {
+    /// The reasons about `direction` (and those about the whole connection).
+    pub fn about(&self, direction: Option<PolicyType>) -> Vec<&Because> {
+        self.because
+            .iter()
+            .filter(|b| direction.is_none() || b.direction().is_none_or(|d| Some(d) == direction))
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Attribution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.because.iter().map(ToString::to_string).collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+/// The one place that says what decided a connection (the "which policy" question): the
+/// refusal or exemption, else, per policed direction, the first allowing rule, or the policies
+/// that isolate the pod without any rule matching. `check --attribute`, the disagreements of
+/// `check`, `serve`'s `explain` and the suite all read it.
+pub fn deciding(d: &Decision) -> Attribution {
+    let mut because = Vec::new();
+    if let Some(r) = &d.refusal {
+        because.push(Because::Refused(r.clone()));
+    } else if let Some(e) = d.exemption {
+        because.push(Because::Exempt(e));
+    } else {
+        for (direction, verdict, pod) in [
+            (PolicyType::Egress, &d.egress, d.source.pod()),
+            (PolicyType::Ingress, &d.ingress, d.destination.pod()),
+        ] {
+            let (Some(v), Some(pod)) = (verdict, pod) else {
+                continue;
+            };
+            let isolating = || v.policies.iter().map(|p| p.policy.clone()).collect();
+            if !v.isolated() {
+                if d.allowed {
+                    because.push(Because::NotIsolated(direction, pod.clone()));
+                }
+            } else if v.allowed() {
+                if d.allowed {
+                    let first = v.allowing().next().expect("an allowed isolated direction");
+                    because.push(Because::AllowedBy(direction, first));
+                }
+            } else if v.other_protocol_denied {
+                because.push(Because::OtherProtocolDenied(
+                    direction,
+                    pod.clone(),
+                    isolating(),
+                ));
+            } else {
+                because.push(Because::NoRuleMatches(direction, pod.clone(), isolating()));
+            }
+        }
+    }
+    Attribution {
+        allowed: d.allowed,
+        because,
+    }
 }
 
 /// Explains a connection from `source` to `target`; returns the text and whether it is

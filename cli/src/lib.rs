@@ -3,7 +3,9 @@
 
 mod check;
 mod explain;
+mod flows;
 mod format;
+mod junit;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use netsem_oracle::Oracle;
@@ -140,6 +142,9 @@ enum Command {
         /// Which engine replays them.
         #[arg(long, value_enum, default_value_t = ReplayEngine::Oracle)]
         engine: ReplayEngine,
+        /// Also write a JUnit XML report here: one test case per trace (docs/FORMATS.md).
+        #[arg(long)]
+        junit: Option<PathBuf>,
     },
     /// Check what another implementation observed against the semantics.
     #[command(
@@ -149,9 +154,20 @@ enum Command {
         /// Manifest files or directories describing the cluster.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// The observations: a matrix (.jsonl) or a trace (.yaml/.json).
+        /// The observations: a matrix (jsonl), a trace (YAML/JSON), Hubble flows (`hubble observe
+        /// -o json`) or flows in the plain format (jsonl or csv); the format is told from the
+        /// content.
         #[arg(long)]
         observed: PathBuf,
+        /// Read the observations in this format instead of telling it from the content.
+        #[arg(long, value_enum)]
+        observed_format: Option<flows::ObservedFormat>,
+        /// For flows: print, for every judged flow, the policy and rule that decided it.
+        #[arg(long)]
+        attribute: bool,
+        /// Also write a JUnit XML report here (docs/FORMATS.md).
+        #[arg(long)]
+        junit: Option<PathBuf>,
         /// Implementation-defined choices (docs/SEMANTICS.md §7). Default: an observed trace's
         /// own `profile:`, else `default`.
         #[arg(long, value_parser = parse_profile)]
@@ -267,21 +283,35 @@ pub fn run(
                 }
             }
         }),
-        Command::Run { traces, engine } => {
+        Command::Run {
+            traces,
+            engine,
+            junit,
+        } => {
             let mut code = EXIT_OK;
+            let mut suite = junit::Suite::new(format!("netsem.run.{}", engine.name()));
             for path in traces {
                 let trace = match Trace::load(&path) {
                     Ok(t) => t,
                     Err(e) => {
                         let _ = writeln!(err, "error: {e}");
                         code = EXIT_BAD_INPUT;
+                        suite.case(
+                            path.display().to_string(),
+                            junit::Outcome::Failure {
+                                kind: "UnreadableTrace".into(),
+                                message: "the trace cannot be read".into(),
+                                text: e.to_string(),
+                            },
+                        );
                         continue;
                     }
                 };
                 let profile = trace.profile();
                 let mut e = netsem_harness::engines::build(engine.name(), profile)
                     .expect("every replay engine is registered");
-                match replay(e.as_mut(), &trace) {
+                let started = std::time::Instant::now();
+                let outcome = match replay(e.as_mut(), &trace) {
                     Ok(done) if done.skipped.is_empty() => {
                         let _ = writeln!(
                             out,
@@ -290,6 +320,7 @@ pub fn run(
                             trace.steps.len(),
                             e.name()
                         );
+                        junit::Outcome::Pass
                     }
                     Ok(done) => {
                         let _ = writeln!(
@@ -301,13 +332,29 @@ pub fn run(
                             done.judged,
                             done.skipped.values().sum::<usize>()
                         );
+                        junit::Outcome::Pass
                     }
                     Err(d) => {
                         let _ = writeln!(out, "FAIL {} ({})\n{d}", path.display(), e.name());
                         if code == EXIT_OK {
                             code = EXIT_DISAGREE;
                         }
+                        junit::Outcome::Failure {
+                            kind: "Divergence".into(),
+                            message: format!("step {} diverges in {}", d.step, d.fields.join(", ")),
+                            text: d.to_string(),
+                        }
                     }
+                };
+                suite.case(path.display().to_string(), outcome);
+                if let Some(last) = suite.cases.last_mut() {
+                    last.time = junit::seconds(started.elapsed());
+                }
+            }
+            if let Some(file) = junit {
+                if let Err(e) = junit::write(&file, &[suite]) {
+                    let _ = writeln!(err, "error: {e}");
+                    return EXIT_BAD_INPUT;
                 }
             }
             Ok(code)
@@ -315,9 +362,24 @@ pub fn run(
         Command::Check {
             paths,
             observed,
+            observed_format,
+            attribute,
+            junit,
             profile,
-        } => load(&paths, profile.unwrap_or_default(), err)
-            .and_then(|state| check::check(state, &observed, profile, out, err)),
+        } => load(&paths, profile.unwrap_or_default(), err).and_then(|state| {
+            let options = check::Options {
+                format: observed_format,
+                attribute,
+            };
+            let (code, suite) = check::check(state, &observed, profile, options, out, err)?;
+            if let Some(file) = junit {
+                junit::write(&file, &[suite]).map_err(|e| {
+                    let _ = writeln!(err, "error: {e}");
+                    EXIT_BAD_INPUT
+                })?;
+            }
+            Ok(code)
+        }),
     };
     result.unwrap_or_else(|code| code)
 }

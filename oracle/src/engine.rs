@@ -79,6 +79,13 @@ impl Oracle {
         &self.state
     }
 
+    /// The decision core over the oracle's indexes, for the spec's connection primitives:
+    /// `netsem_spec::decision::connect::attempt(oracle.state(), oracle.core(), …)` decides a
+    /// connection as the engine would, without changing anything.
+    pub fn core(&self) -> &IndexCore {
+        &self.core
+    }
+
     /// The profile in force.
     pub fn profile(&self) -> &Profile {
         self.state.profile()

@@ -17,4 +17,4 @@ mod matrix;
 
 pub use matrix::CompressedMatrix;
 
-pub use engine::{Oracle, PodRef};
+pub use engine::{IndexCore, Oracle, PodRef};
