@@ -169,14 +169,6 @@ fn decision_text(state: &mut State, d: &Decision, out: &mut String) {
     );
 }
 
-/// The decision printed as `explain` prints it (the connection, the verdict, each direction's
-/// policies and rules, the switches that would change the verdict).
-pub fn decision(state: &mut State, d: &Decision) -> String {
-    let mut out = String::new();
-    decision_text(state, d, &mut out);
-    out
-}
-
 /// The profile switches (`switch=value`, from [`netsem_spec::Profile::neighbours`]) each of which
 /// alone would flip the verdict of `d`. The state's profile is changed only while they are
 /// tried, and restored.

@@ -807,10 +807,16 @@ fn plain_json(line: usize, text: &str) -> Result<Flow, FlowError> {
     let de = &mut serde_json::Deserializer::from_str(text);
     let plain: Plain = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        // serde_json's position is within the record, not the file: the line and field say it.
+        let message = match message.rfind(" at line ") {
+            Some(i) => message[..i].to_string(),
+            None => message,
+        };
         FlowError {
             line,
             field: (path != ".").then_some(path),
-            message: e.into_inner().to_string(),
+            message,
         }
     })?;
     plain.into_flow(line)
@@ -954,9 +960,19 @@ mod tests {
     fn csv_and_jsonl_read_the_same_flows() {
         let jsonl = "{\"netsemFlows\":1}\n{\"src\":\"10.0.0.1\",\"dst\":\"10.0.0.2\",\"protocol\":\"TCP\",\"port\":80,\"verdict\":\"denied\",\"dstName\":\"x/a\"}\n";
         let csv = "# netsemFlows 1\nsrc,dst,protocol,port,verdict,dstName\n10.0.0.1,10.0.0.2,TCP,80,denied,x/a\n";
+        let flows = |text, format| -> Vec<Flow> {
+            read(text, format)
+                .unwrap()
+                .into_iter()
+                .map(|r| match r {
+                    Record::Flow(f) => Flow { line: 0, ..f },
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
         assert_eq!(
-            read(jsonl, ObservedFormat::FlowsJsonl).unwrap(),
-            read(csv, ObservedFormat::FlowsCsv).unwrap()
+            flows(jsonl, ObservedFormat::FlowsJsonl),
+            flows(csv, ObservedFormat::FlowsCsv)
         );
         assert_eq!(detect(jsonl), ObservedFormat::FlowsJsonl);
         assert_eq!(detect(csv), ObservedFormat::FlowsCsv);

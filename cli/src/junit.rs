@@ -204,8 +204,17 @@ pub fn render(suites: &[Suite]) -> String {
     x
 }
 
-/// Writes `suites` to `path`; an error names the file.
-pub fn write(path: &std::path::Path, suites: &[Suite]) -> Result<(), String> {
+/// Writes `suites` to `path` (`-`: to `stdout`); an error names the file.
+pub fn write(
+    path: &std::path::Path,
+    suites: &[Suite],
+    stdout: &mut dyn std::io::Write,
+) -> Result<(), String> {
+    if path == std::path::Path::new("-") {
+        return stdout
+            .write_all(render(suites).as_bytes())
+            .map_err(|e| format!("writing the JUnit report: {e}"));
+    }
     std::fs::write(path, render(suites)).map_err(|e| format!("{}: {e}", path.display()))
 }
 

@@ -66,6 +66,15 @@ impl ReplayEngine {
     }
 }
 
+/// The plain flow format's two flavours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum PlainFormat {
+    /// JSON lines, `{"netsemFlows":1}` first.
+    Jsonl,
+    /// CSV, `# netsemFlows 1` and a header first.
+    Csv,
+}
+
 #[derive(Args, Debug)]
 struct ProfileArg {
     /// Implementation-defined choices: `default`, `strict`, then `,switch=value` overrides
@@ -142,9 +151,21 @@ enum Command {
         /// Which engine replays them.
         #[arg(long, value_enum, default_value_t = ReplayEngine::Oracle)]
         engine: ReplayEngine,
-        /// Also write a JUnit XML report here: one test case per trace (docs/FORMATS.md).
+        /// Also write a JUnit XML report here: one test case per trace (docs/FORMATS.md); `-`
+        /// writes it to stdout instead of the text report.
         #[arg(long)]
         junit: Option<PathBuf>,
+    },
+    /// Print the connection attempts of a flow log (Hubble or plain) in the plain flow format.
+    #[command(
+        after_help = "Examples:\n  hubble observe -o json > flows.jsonl; netsem flows flows.jsonl > attempts.jsonl\n  netsem flows attempts.jsonl --format csv\n\nOnly the records `check` judges as connection attempts are written; the others are counted on stderr."
+    )]
+    Flows {
+        /// The flow log (Hubble `-o json`/`-o jsonpb`, or the plain format as jsonl or csv).
+        file: PathBuf,
+        /// The plain format's flavour to write.
+        #[arg(long, value_enum, default_value_t = PlainFormat::Jsonl)]
+        format: PlainFormat,
     },
     /// Check what another implementation observed against the semantics.
     #[command(
@@ -165,7 +186,8 @@ enum Command {
         /// For flows: print, for every judged flow, the policy and rule that decided it.
         #[arg(long)]
         attribute: bool,
-        /// Also write a JUnit XML report here (docs/FORMATS.md).
+        /// Also write a JUnit XML report here (docs/FORMATS.md); `-` writes it to stdout instead
+        /// of the text report.
         #[arg(long)]
         junit: Option<PathBuf>,
         /// Implementation-defined choices (docs/SEMANTICS.md §7). Default: an observed trace's
@@ -189,6 +211,77 @@ fn load(paths: &[PathBuf], profile: Profile, err: &mut dyn Write) -> Result<Stat
             Err(EXIT_BAD_INPUT)
         }
     }
+}
+
+/// `netsem flows`: the connection attempts of a flow log, in the plain format.
+fn convert_flows(
+    file: &std::path::Path,
+    format: PlainFormat,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, i32> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        let _ = writeln!(err, "error: {}: {e}", file.display());
+        EXIT_BAD_INPUT
+    })?;
+    let kind = flows::detect(&text);
+    if !matches!(
+        kind,
+        flows::ObservedFormat::Hubble
+            | flows::ObservedFormat::FlowsJsonl
+            | flows::ObservedFormat::FlowsCsv
+    ) {
+        let _ = writeln!(
+            err,
+            "error: {}: not a flow log (Hubble, or the plain flow format)",
+            file.display()
+        );
+        return Err(EXIT_BAD_INPUT);
+    }
+    let records = flows::read(&text, kind).map_err(|e| {
+        let _ = writeln!(err, "error: {}: {e}", file.display());
+        EXIT_BAD_INPUT
+    })?;
+    let mut skipped = std::collections::BTreeMap::new();
+    let mut lines = Vec::new();
+    match format {
+        PlainFormat::Jsonl => lines.push(format!(
+            "{{\"netsemFlows\":{}}}",
+            flows::PLAIN_FLOWS_VERSION
+        )),
+        PlainFormat::Csv => {
+            lines.push(format!("# netsemFlows {}", flows::PLAIN_FLOWS_VERSION));
+            lines.push(flows::PLAIN_COLUMNS.join(","));
+        }
+    }
+    for r in &records {
+        match r {
+            flows::Record::Flow(f) => {
+                let plain = flows::Plain::of(f);
+                lines.push(match format {
+                    PlainFormat::Jsonl => serde_json::to_string(&plain).expect("a plain flow"),
+                    PlainFormat::Csv => plain.csv_row(),
+                });
+            }
+            flows::Record::Classified { class, .. } => {
+                *skipped.entry(class.name()).or_insert(0) += 1
+            }
+        }
+    }
+    for l in lines {
+        if writeln!(out, "{l}").is_err() {
+            return Ok(EXIT_OK);
+        }
+    }
+    if !skipped.is_empty() {
+        let counts: Vec<String> = skipped.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let _ = writeln!(
+            err,
+            "not connection attempts, not written: {}",
+            counts.join(", ")
+        );
+    }
+    Ok(EXIT_OK)
 }
 
 /// Runs the command line with `args` (the first is the program name).
@@ -288,6 +381,13 @@ pub fn run(
             engine,
             junit,
         } => {
+            let to_stdout = junit.as_deref() == Some(std::path::Path::new("-"));
+            let mut sink = std::io::sink();
+            let (out, junit_out): (&mut dyn Write, &mut dyn Write) = if to_stdout {
+                (&mut sink, out)
+            } else {
+                (out, &mut std::io::sink())
+            };
             let mut code = EXIT_OK;
             let mut suite = junit::Suite::new(format!("netsem.run.{}", engine.name()));
             for path in traces {
@@ -352,13 +452,14 @@ pub fn run(
                 }
             }
             if let Some(file) = junit {
-                if let Err(e) = junit::write(&file, &[suite]) {
+                if let Err(e) = junit::write(&file, &[suite], junit_out) {
                     let _ = writeln!(err, "error: {e}");
                     return EXIT_BAD_INPUT;
                 }
             }
             Ok(code)
         }
+        Command::Flows { file, format } => convert_flows(&file, format, out, err),
         Command::Check {
             paths,
             observed,
@@ -371,9 +472,12 @@ pub fn run(
                 format: observed_format,
                 attribute,
             };
-            let (code, suite) = check::check(state, &observed, profile, options, out, err)?;
+            let to_stdout = junit.as_deref() == Some(std::path::Path::new("-"));
+            let mut sink = std::io::sink();
+            let text: &mut dyn Write = if to_stdout { &mut sink } else { out };
+            let (code, suite) = check::check(state, &observed, profile, options, text, err)?;
             if let Some(file) = junit {
-                junit::write(&file, &[suite]).map_err(|e| {
+                junit::write(&file, &[suite], out).map_err(|e| {
                     let _ = writeln!(err, "error: {e}");
                     EXIT_BAD_INPUT
                 })?;
