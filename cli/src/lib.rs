@@ -6,6 +6,7 @@ mod explain;
 mod flows;
 mod format;
 mod junit;
+mod serve;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use netsem_oracle::Oracle;
@@ -166,6 +167,19 @@ enum Command {
         /// The plain format's flavour to write.
         #[arg(long, value_enum, default_value_t = PlainFormat::Jsonl)]
         format: PlainFormat,
+    },
+    /// Answer queries (load, apply, delete, decide, explain, matrix) as JSON-RPC 2.0 lines.
+    #[command(
+        after_help = "Examples:\n  netsem serve --stdio examples/shop\n  echo '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"decide\",\"params\":{\"from\":\"frontend/web-0\",\"to\":\"backend/api-0\",\"port\":8080}}' | netsem serve --stdio examples/shop\n\nOne request per line on stdin, one response per line on stdout, in order (docs/FORMATS.md, \"The query server\").\nErrors are responses; the server stops at end of input or on `shutdown`."
+    )]
+    Serve {
+        /// Read requests from stdin and answer on stdout (the only transport).
+        #[arg(long, required = true)]
+        stdio: bool,
+        /// Manifests to load first (more can be loaded with `load`).
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        profile: ProfileArg,
     },
     /// Check what another implementation observed against the semantics.
     #[command(
@@ -460,6 +474,28 @@ pub fn run(
             Ok(code)
         }
         Command::Flows { file, format } => convert_flows(&file, format, out, err),
+        Command::Serve {
+            stdio: _,
+            paths,
+            profile,
+        } => {
+            let state = if paths.is_empty() {
+                Ok(State::new(profile.profile))
+            } else {
+                load(&paths, profile.profile, err)
+            };
+            state.and_then(|state| {
+                let mut stdin = std::io::BufReader::with_capacity(1 << 16, std::io::stdin());
+                match serve::serve(state, &mut stdin, out) {
+                    Ok(()) => Ok(EXIT_OK),
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(EXIT_OK),
+                    Err(e) => {
+                        let _ = writeln!(err, "error: serve: {e}");
+                        Err(EXIT_BAD_INPUT)
+                    }
+                }
+            })
+        }
         Command::Check {
             paths,
             observed,
