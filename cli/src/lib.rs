@@ -7,6 +7,7 @@ mod flows;
 mod format;
 mod junit;
 mod serve;
+pub mod suite;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use netsem_oracle::Oracle;
@@ -65,6 +66,25 @@ impl ReplayEngine {
             ReplayEngine::Model => "model",
         }
     }
+}
+
+#[derive(Subcommand, Debug)]
+enum GenCommand {
+    /// Write a conformance suite: a probe topology and cases of steps, each probe with the
+    /// verdict netsem computes (docs/CONFORMANCE.md).
+    #[command(
+        after_help = "Examples:\n  netsem gen suite --out suite/\n  netsem gen suite --out suite/ --seed 7 --profile default,ip-block-pods=external-only\n\nThe same seed and profile always write the same files."
+    )]
+    Suite {
+        /// The directory to write (created if needed; files of the same names are replaced).
+        #[arg(long)]
+        out: PathBuf,
+        /// Picks the ports the cases use.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[command(flatten)]
+        profile: ProfileArg,
+    },
 }
 
 /// The plain flow format's two flavours.
@@ -168,6 +188,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = PlainFormat::Jsonl)]
         format: PlainFormat,
     },
+    /// Generate test material: `netsem gen suite --out DIR` writes a conformance suite.
+    #[command(subcommand)]
+    Gen(GenCommand),
     /// Answer queries (load, apply, delete, decide, explain, matrix) as JSON-RPC 2.0 lines.
     #[command(
         after_help = "Examples:\n  netsem serve --stdio examples/shop\n  echo '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"decide\",\"params\":{\"from\":\"frontend/web-0\",\"to\":\"backend/api-0\",\"port\":8080}}' | netsem serve --stdio examples/shop\n\nOne request per line on stdin, one response per line on stdout, in order (docs/FORMATS.md, \"The query server\").\nErrors are responses; the server stops at end of input or on `shutdown`."
@@ -186,9 +209,13 @@ enum Command {
         after_help = "Examples:\n  netsem check cluster/ --observed observed.jsonl\n  netsem check cluster/ --observed attempts.yaml --profile default,ip-block-pods=external-only\n\nThe observation is either a connectivity matrix in the jsonl format of `netsem matrix`, or a trace\n(docs/TRACES.md) of attempted operations with their observed outcomes, replayed on top of the manifests.\nEvery disagreement is listed with its explanation. Exit code 0 when there is none, 1 otherwise, 2 on bad input."
     )]
     Check {
-        /// Manifest files or directories describing the cluster.
-        #[arg(required = true)]
+        /// Manifest files or directories describing the cluster (not with --suite).
+        #[arg(required_unless_present = "suite", conflicts_with = "suite")]
         paths: Vec<PathBuf>,
+        /// A conformance suite (`netsem gen suite`); --observed is then its results file or a
+        /// directory of results files.
+        #[arg(long)]
+        suite: Option<PathBuf>,
         /// The observations: a matrix (jsonl), a trace (YAML/JSON), Hubble flows (`hubble observe
         /// -o json`) or flows in the plain format (jsonl or csv); the format is told from the
         /// content.
@@ -497,6 +524,62 @@ pub fn run(
             })
         }
         Command::Check {
+            suite: Some(dir),
+            observed,
+            junit,
+            ..
+        } => {
+            let to_stdout = junit.as_deref() == Some(std::path::Path::new("-"));
+            let mut sink = std::io::sink();
+            let text: &mut dyn Write = if to_stdout { &mut sink } else { out };
+            match suite::check(&dir, &observed, text) {
+                Ok((code, report)) => match junit {
+                    Some(file) => match junit::write(&file, &[report], out) {
+                        Ok(()) => Ok(code),
+                        Err(e) => {
+                            let _ = writeln!(err, "error: {e}");
+                            Err(EXIT_BAD_INPUT)
+                        }
+                    },
+                    None => Ok(code),
+                },
+                Err(e) => {
+                    let _ = writeln!(err, "error: {e}");
+                    Err(EXIT_BAD_INPUT)
+                }
+            }
+        }
+        Command::Gen(GenCommand::Suite {
+            out: dir,
+            seed,
+            profile,
+        }) => {
+            let (suite, files) = suite::generate(seed, profile.profile);
+            match suite::write(&dir, &files) {
+                Ok(()) => {
+                    let probes: usize = suite
+                        .cases
+                        .iter()
+                        .flat_map(|c| &c.steps)
+                        .map(|s| s.probes.len())
+                        .sum();
+                    let _ = writeln!(
+                        out,
+                        "wrote {} ({} cases, {probes} probes, profile {}, seed {seed})",
+                        dir.display(),
+                        suite.cases.len(),
+                        suite.profile
+                    );
+                    Ok(EXIT_OK)
+                }
+                Err(e) => {
+                    let _ = writeln!(err, "error: {e}");
+                    Err(EXIT_BAD_INPUT)
+                }
+            }
+        }
+        Command::Check {
+            suite: None,
             paths,
             observed,
             observed_format,

@@ -238,6 +238,7 @@ fn every_report_is_valid_under_both_schemas() {
         "check examples/shop --observed tests/corpus/observed/shop-attempts.yaml".to_string(),
         format!("run {}", corpus.join(" ")),
         "run tests/corpus/diverging/wrong-expectation.yaml tests/corpus/invalid/syntax.yaml".to_string(),
+        "check --suite tests/data/suite --observed cli/tests/cases/check/judges_a_suite_run/results.jsonl".to_string(),
     ];
     for args in reports {
         let (code, xml) = junit(&args);
