@@ -335,7 +335,7 @@ fn semantics_verdict(opened: &Opened<bool>, scope: Scope) -> Option<bool> {
 
 /// Judges every flow record: decided by the oracle (no state is copied per flow), explained by
 /// the spec only where it disagrees or `--attribute` asks.
-fn check_flows(
+pub(crate) fn check_flows(
     state: State,
     records: &[Record],
     attribute: bool,

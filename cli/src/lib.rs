@@ -238,6 +238,29 @@ enum Command {
     },
 }
 
+/// `check` on a flow log (Hubble or the plain format, told from the content) over `state`: the
+/// report goes to `out`; returns the exit code (0 agreement, 1 a security finding or outage) and
+/// the summary line. For embedding and the benchmarks; the command line is [`run`].
+pub fn check_flow_log(
+    state: State,
+    text: &str,
+    attribute: bool,
+    out: &mut dyn Write,
+) -> Result<(i32, String), String> {
+    let format = flows::detect(text);
+    if !matches!(
+        format,
+        flows::ObservedFormat::Hubble
+            | flows::ObservedFormat::FlowsJsonl
+            | flows::ObservedFormat::FlowsCsv
+    ) {
+        return Err("not a flow log (Hubble, or the plain flow format)".into());
+    }
+    let records = flows::read(text, format).map_err(|e| e.to_string())?;
+    let (code, suite) = check::check_flows(state, &records, attribute, out);
+    Ok((code, suite.out))
+}
+
 /// Loads manifests into a state, printing warnings to `err`.
 fn load(paths: &[PathBuf], profile: Profile, err: &mut dyn Write) -> Result<State, i32> {
     match netsem_spec::manifest::load_state(paths, profile) {
