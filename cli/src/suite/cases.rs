@@ -444,7 +444,7 @@ pub fn cases(seed: u64) -> Vec<CaseDef> {
             ),
             step(
                 "label x/c role=db",
-                "apiVersion: v1\nkind: Pod\nmetadata: {name: c, namespace: x, labels: {pod: c, role: db}}\nspec:\n  nodeName: kind-worker2\n  containers:\n    - name: cont-80-tcp\n      image: registry.k8s.io/e2e-test-images/agnhost:2.43\n      ports: [{name: serve-80-tcp, containerPort: 80, protocol: TCP}]\n    - name: cont-81-tcp\n      image: registry.k8s.io/e2e-test-images/agnhost:2.43\n      ports: [{name: serve-81-tcp, containerPort: 81, protocol: TCP}]\n".to_string(),
+                super::grid_pod("x", "c", ", role: db"),
                 (p, TCP),
             ),
         ],
@@ -487,7 +487,7 @@ pub fn cases(seed: u64) -> Vec<CaseDef> {
             ),
             StepDef {
                 description: "delete y/c",
-                delete: "apiVersion: v1\nkind: Pod\nmetadata: {name: c, namespace: \"y\"}\nspec:\n  containers: [{name: cont-80-tcp, image: registry.k8s.io/e2e-test-images/agnhost:2.43}]\n".to_string(),
+                delete: super::grid_pod("y", "c", ""),
                 grid: Some((p, TCP)),
                 deletes_pods: vec![pod("y/c")],
                 ..StepDef::default()

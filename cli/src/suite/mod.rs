@@ -159,53 +159,56 @@ pub struct SuiteFile {
     pub cases: Vec<Case>,
 }
 
+/// The manifest of grid pod `ns/pod` (on its node, with its containers), with `labels` added
+/// to `pod: <pod>` (and `app: web` for x/a and x/b): what the topology applies, and what a case
+/// that changes the pod's labels applies (only the labels differ, as a pod update must).
+pub fn grid_pod(ns: &str, pod: &str, labels: &str) -> String {
+    let node = if pod == "a" {
+        "kind-worker"
+    } else {
+        "kind-worker2"
+    };
+    let web = if ns == "x" && pod != "c" {
+        ", app: web"
+    } else {
+        ""
+    };
+    let mut t = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}, namespace: \"{ns}\", labels: {{pod: {pod}{web}{labels}}}}}\nspec:\n  nodeName: {node}\n  terminationGracePeriodSeconds: 0\n  containers:\n"
+    );
+    for proto in ["tcp", "udp", "sctp"] {
+        for port in [80, 81] {
+            let cmd = match proto {
+                "tcp" => {
+                    format!("[/agnhost, serve-hostname, --tcp, --http=false, --port, \"{port}\"]")
+                }
+                "udp" => {
+                    format!("[/agnhost, serve-hostname, --udp, --http=false, --port, \"{port}\"]")
+                }
+                _ => "[/agnhost, porter]".to_string(),
+            };
+            let env = if proto == "sctp" {
+                format!("\n      env: [{{name: SERVE_SCTP_PORT_{port}, value: foo}}]")
+            } else {
+                String::new()
+            };
+            let _ = write!(
+                t,
+                "    - name: cont-{port}-{proto}\n      image: registry.k8s.io/e2e-test-images/agnhost:2.43\n      command: {cmd}{env}\n      ports: [{{name: serve-{port}-{proto}, containerPort: {port}, protocol: {}}}]\n",
+                proto.to_uppercase()
+            );
+        }
+    }
+    t
+}
+
 /// The topology: nodes and namespaces, then the pods and Services of the probe grid and the
 /// objects single cases use.
 pub fn topology() -> String {
     let mut t = include_str!("topology.yaml").to_string();
-    let containers = |extra: &str| {
-        let mut c = String::from("  containers:\n");
-        for proto in ["tcp", "udp", "sctp"] {
-            for port in [80, 81] {
-                let cmd = match proto {
-                    "tcp" => format!(
-                        "[/agnhost, serve-hostname, --tcp, --http=false, --port, \"{port}\"]"
-                    ),
-                    "udp" => format!(
-                        "[/agnhost, serve-hostname, --udp, --http=false, --port, \"{port}\"]"
-                    ),
-                    _ => "[/agnhost, porter]".to_string(),
-                };
-                let env = if proto == "sctp" {
-                    format!("\n      env: [{{name: SERVE_SCTP_PORT_{port}, value: foo}}]")
-                } else {
-                    String::new()
-                };
-                let _ = write!(
-                    c,
-                    "    - name: cont-{port}-{proto}\n      image: registry.k8s.io/e2e-test-images/agnhost:2.43\n      command: {cmd}{env}\n      ports: [{{name: serve-{port}-{proto}, containerPort: {port}, protocol: {}}}]\n{extra}",
-                    proto.to_uppercase()
-                );
-            }
-        }
-        c
-    };
     for ns in ["x", "y", "z"] {
-        for (pod, node) in [
-            ("a", "kind-worker"),
-            ("b", "kind-worker2"),
-            ("c", "kind-worker2"),
-        ] {
-            let web = if ns == "x" && pod != "c" {
-                ", app: web"
-            } else {
-                ""
-            };
-            let _ = write!(
-                t,
-                "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}, namespace: \"{ns}\", labels: {{pod: {pod}{web}}}}}\nspec:\n  nodeName: {node}\n  terminationGracePeriodSeconds: 0\n{}",
-                containers("")
-            );
+        for pod in ["a", "b", "c"] {
+            let _ = write!(t, "---\n{}", grid_pod(ns, pod, ""));
             let _ = write!(
                 t,
                 "---\napiVersion: v1\nkind: Service\nmetadata: {{name: s-{ns}-{pod}, namespace: \"{ns}\"}}\nspec:\n  selector: {{pod: {pod}}}\n  ports:\n"
