@@ -129,7 +129,7 @@ impl Class {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
     /// A connection attempt to judge.
-    Flow(Flow),
+    Flow(Box<Flow>),
     /// A record that is not judged, with why; `count` is the events it stands for (lost events).
     Classified {
         /// The line, from 1.
@@ -316,9 +316,9 @@ impl Ctx<'_> {
     }
 
     /// An enum by its value name, or by its number (protojson accepts both).
-    fn enumeration<'v>(
+    fn enumeration(
         &self,
-        o: &'v Map<String, Value>,
+        o: &Map<String, Value>,
         field: &str,
         names: &[&'static str],
     ) -> Result<Option<&'static str>, FlowError> {
@@ -542,7 +542,8 @@ fn hubble_flow(ctx: &Ctx<'_>, f: &Map<String, Value>) -> Result<Record, FlowErro
         Established(&'static str),
         Other(String),
     }
-    let ported = |name: &str| -> Result<Option<(Protocol, u16, &Map<String, Value>)>, FlowError> {
+    type Ported<'m> = Option<(Protocol, u16, &'m Map<String, Value>)>;
+    let ported = |name: &str| -> Result<Ported<'_>, FlowError> {
         let Some(p) = l4c.obj(l4, name)? else {
             return Ok(None);
         };
@@ -673,7 +674,7 @@ fn hubble_flow(ctx: &Ctx<'_>, f: &Map<String, Value>) -> Result<Record, FlowErro
     };
     let src_name = endpoint_pod(ctx, ctx.obj(f, "source")?)?;
     let dst_name = endpoint_pod(ctx, ctx.obj(f, "destination")?)?;
-    Ok(Record::Flow(Flow {
+    Ok(Record::Flow(Box::new(Flow {
         line,
         time,
         src,
@@ -686,7 +687,7 @@ fn hubble_flow(ctx: &Ctx<'_>, f: &Map<String, Value>) -> Result<Record, FlowErro
         scope,
         said,
         plugin_policies: policy_names(ctx, f)?,
-    }))
+    })))
 }
 
 /// A plain flow record (docs/FORMATS.md, "The plain flow format"): the JSON line, and the CSV
@@ -853,7 +854,7 @@ pub fn read(text: &str, format: ObservedFormat) -> Result<Vec<Record>, FlowError
                 ));
             }
             for (n, l) in lines {
-                out.push(Record::Flow(plain_json(n, l)?));
+                out.push(Record::Flow(Box::new(plain_json(n, l)?)));
             }
         }
         ObservedFormat::FlowsCsv => {
@@ -919,7 +920,7 @@ pub fn read(text: &str, format: ObservedFormat) -> Result<Vec<Record>, FlowError
                     o.insert((*c).to_string(), value);
                 }
                 let text = Value::Object(o).to_string();
-                out.push(Record::Flow(plain_json(n, &text)?));
+                out.push(Record::Flow(Box::new(plain_json(n, &text)?)));
             }
         }
         ObservedFormat::Matrix | ObservedFormat::Trace => {
@@ -965,7 +966,7 @@ mod tests {
                 .unwrap()
                 .into_iter()
                 .map(|r| match r {
-                    Record::Flow(f) => Flow { line: 0, ..f },
+                    Record::Flow(f) => Flow { line: 0, ..*f },
                     other => panic!("{other:?}"),
                 })
                 .collect()
