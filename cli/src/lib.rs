@@ -193,7 +193,7 @@ enum Command {
     Gen(GenCommand),
     /// Answer queries (load, apply, delete, decide, explain, matrix) as JSON-RPC 2.0 lines.
     #[command(
-        after_help = "Examples:\n  netsem serve --stdio examples/shop\n  echo '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"decide\",\"params\":{\"from\":\"frontend/web-0\",\"to\":\"backend/api-0\",\"port\":8080}}' | netsem serve --stdio examples/shop\n\nOne request per line on stdin, one response per line on stdout, in order (docs/FORMATS.md, \"The query server\").\nErrors are responses; the server stops at end of input or on `shutdown`."
+        after_help = "Examples:\n  netsem serve --stdio examples/shop\n  echo '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"decide\",\"params\":{\"from\":\"frontend/admin-console\",\"to\":\"backend/api\",\"port\":8080}}' | netsem serve --stdio examples/shop\n\nOne request per line on stdin, one response per line on stdout, in order (docs/FORMATS.md, \"The query server\").\nErrors are responses; the server stops at end of input or on `shutdown`."
     )]
     Serve {
         /// Read requests from stdin and answer on stdout (the only transport).
