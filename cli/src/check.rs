@@ -12,7 +12,7 @@ use netsem_spec::matrix::{MatrixEntry, MatrixView};
 use netsem_spec::trace::to_json;
 use netsem_spec::{
     Address, AllowedPorts, Engine, Opened, PodId, PolicyType, PortRanges, Profile, Protocol,
-    SpecCore, SpecEngine, State, Trace,
+    Refusal, SpecCore, SpecEngine, State, Trace,
 };
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -323,13 +323,19 @@ fn semantics_verdict(opened: &Opened<bool>, scope: Scope) -> Option<bool> {
     let Some(d) = &opened.decision else {
         return opened.allowed;
     };
-    let filter = |v: &Option<bool>| {
-        d.refusal.is_none() && (d.exemption.is_some() || v.is_none_or(|allowed| allowed))
+    // A refusal speaks for a filter only when it is about that filter's end (or the route).
+    let refused = |end: Option<&PodId>| match &d.refusal {
+        None => false,
+        Some(Refusal::NotRunning { pod }) => Some(pod) == end,
+        Some(_) => true,
+    };
+    let filter = |v: &Option<bool>, end| {
+        !refused(end) && (d.exemption.is_some() || v.is_none_or(|allowed| allowed))
     };
     Some(match scope {
         Scope::Connection => d.allowed,
-        Scope::Egress => filter(&d.egress),
-        Scope::Ingress => filter(&d.ingress),
+        Scope::Egress => filter(&d.egress, d.source.pod()),
+        Scope::Ingress => filter(&d.ingress, d.destination.pod()),
     })
 }
 
@@ -378,7 +384,7 @@ pub(crate) fn check_flows(
     let count = |j: Judged| judged.get(&j).map_or(0, Vec::len);
     let total: usize = judged.values().map(Vec::len).sum();
     let summary = format!(
-        "judged {total} flow(s): {} agree, {} security finding(s), {} outage(s), {} unknown, {} undecided\nnot judged: {}",
+        "{total} connection attempt(s): {} agree, {} security finding(s), {} outage(s), {} unknown, {} undecided\nnot judged: {}",
         count(Judged::Agree),
         count(Judged::Security),
         count(Judged::Outage),

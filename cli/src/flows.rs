@@ -780,10 +780,14 @@ impl Plain {
         }
     }
 
-    /// The CSV row, in [`PLAIN_COLUMNS`] order.
-    pub fn csv_row(&self) -> String {
+    /// The CSV row, in [`PLAIN_COLUMNS`] order; `Err(column)` when a cell would contain a comma
+    /// (only free text can: `time`).
+    pub fn csv_row(&self) -> Result<String, &'static str> {
+        if self.time.as_deref().is_some_and(|t| t.contains(',')) {
+            return Err("time");
+        }
         let opt = |v: Option<String>| v.unwrap_or_default();
-        [
+        Ok([
             opt(self.time.clone()),
             self.src.to_string(),
             self.dst.to_string(),
@@ -800,7 +804,7 @@ impl Plain {
                 .and_then(|s| serde_json::to_value(s).ok())
                 .and_then(|v| v.as_str().map(str::to_string))),
         ]
-        .join(",")
+        .join(","))
     }
 }
 

@@ -214,7 +214,7 @@ enum Command {
         paths: Vec<PathBuf>,
         /// A conformance suite (`netsem gen suite`); --observed is then its results file or a
         /// directory of results files.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["observed_format", "attribute", "profile"])]
         suite: Option<PathBuf>,
         /// The observations: a matrix (jsonl), a trace (YAML/JSON), Hubble flows (`hubble observe
         /// -o json`) or flows in the plain format (jsonl or csv); the format is told from the
@@ -324,7 +324,15 @@ fn convert_flows(
                 let plain = flows::Plain::of(f);
                 lines.push(match format {
                     PlainFormat::Jsonl => serde_json::to_string(&plain).expect("a plain flow"),
-                    PlainFormat::Csv => plain.csv_row(),
+                    PlainFormat::Csv => plain.csv_row().map_err(|field| {
+                        let _ = writeln!(
+                            err,
+                            "error: {}: line {}: {field}: contains a comma, which a CSV cell of the plain format cannot; write JSON lines instead",
+                            file.display(),
+                            f.line
+                        );
+                        EXIT_BAD_INPUT
+                    })?,
                 });
             }
             flows::Record::Classified { class, .. } => {

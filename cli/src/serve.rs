@@ -216,12 +216,26 @@ fn dispatch(server: &mut Server, method: &str, params: &Value) -> Result<String,
 
 fn dispatch_json(server: &mut Server, method: &str, params: &Value) -> Result<Value, Failure> {
     match method {
-        "hello" => Ok(json!({
+        "hello" => {
+            // A client may say which protocol version it speaks; this server speaks one.
+            if let Some(v) = field(params, "protocolVersion") {
+                if v.as_u64() != Some(PROTOCOL_VERSION) {
+                    return Err(Failure {
+                        code: INVALID_PARAMS,
+                        message: format!(
+                            "params.protocolVersion: this server speaks protocol version {PROTOCOL_VERSION}, not {v}"
+                        ),
+                        data: Some(json!({ "protocolVersion": PROTOCOL_VERSION })),
+                    });
+                }
+            }
+            Ok(json!({
             "protocolVersion": PROTOCOL_VERSION,
             "server": "netsem",
             "serverVersion": env!("CARGO_PKG_VERSION"),
             "methods": METHODS,
-        })),
+            }))
+        }
         "load" => {
             let profile = parsed::<Profile>(params, "profile")?.unwrap_or_default();
             let paths: Vec<String> = match field(params, "paths") {
