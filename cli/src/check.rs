@@ -11,8 +11,8 @@ use netsem_spec::decision::{Source, Target};
 use netsem_spec::matrix::{MatrixEntry, MatrixView};
 use netsem_spec::trace::to_json;
 use netsem_spec::{
-    Address, AllowedPorts, Engine, Opened, PodId, PolicyType, PortRanges, Profile, Protocol,
-    Refusal, SpecCore, SpecEngine, State, Trace,
+    Address, AllowedPorts, Decision, DirectionVerdict, Engine, Opened, PodId, PolicyType,
+    PortRanges, Profile, Protocol, Refusal, SpecCore, SpecEngine, State, Trace,
 };
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -317,26 +317,59 @@ fn scope_direction(scope: Scope) -> Option<PolicyType> {
     }
 }
 
-/// What the semantics says of the part of the connection the record is evidence of, decided by
-/// the oracle: `None` when it depends on a Service backend nobody named.
-fn semantics_verdict(opened: &Opened<bool>, scope: Scope) -> Option<bool> {
-    let Some(d) = &opened.decision else {
-        return opened.allowed;
-    };
-    // A refusal speaks for a filter only when it is about that filter's end (or the route).
+/// Whether the part of the connection a record is evidence of is allowed by `d`: the whole
+/// connection, or one filter (its exemption holds for each filter alone, rule 5.4; a refusal
+/// counts only when it is about that filter's end, or the route).
+fn scope_allows<V>(d: &Decision<V>, scope: Scope, allows: impl Fn(&V) -> bool) -> bool {
     let refused = |end: Option<&PodId>| match &d.refusal {
         None => false,
         Some(Refusal::NotRunning { pod }) => Some(pod) == end,
         Some(_) => true,
     };
-    let filter = |v: &Option<bool>, end| {
-        !refused(end) && (d.exemption.is_some() || v.is_none_or(|allowed| allowed))
+    let filter = |v: &Option<V>, end| {
+        !refused(end) && (d.exemption.is_some() || v.as_ref().is_none_or(&allows))
     };
-    Some(match scope {
+    match scope {
         Scope::Connection => d.allowed,
         Scope::Egress => filter(&d.egress, d.source.pod()),
         Scope::Ingress => filter(&d.ingress, d.destination.pod()),
-    })
+    }
+}
+
+/// What the semantics says of the part of the connection the record is evidence of, decided by
+/// the oracle: `None` when it depends on a Service backend nobody named.
+fn semantics_verdict(opened: &Opened<bool>, scope: Scope) -> Option<bool> {
+    match &opened.decision {
+        Some(d) => Some(scope_allows(d, scope, |v| *v)),
+        None => opened.allowed,
+    }
+}
+
+/// The single profile switches (`Profile::neighbours`) under which the semantics would say what
+/// the plugin did about the record's scope. The state's profile is restored.
+fn switches_making_right(
+    state: &mut State,
+    d: &Decision,
+    scope: Scope,
+    plugin: bool,
+) -> Vec<String> {
+    let profile = *state.profile();
+    let mut out = Vec::new();
+    for (name, other) in profile.neighbours() {
+        state.set_profile(other);
+        let again = state.decide(
+            &d.source,
+            &d.destination,
+            d.protocol,
+            d.port,
+            d.service.as_ref(),
+        );
+        if scope_allows(&again, scope, DirectionVerdict::allowed) == plugin {
+            out.push(name);
+        }
+    }
+    state.set_profile(profile);
+    out
 }
 
 /// Judges every flow record: decided by the oracle (no state is copied per flow), explained by
@@ -564,6 +597,20 @@ fn judge_flow(
     );
     if !flow.plugin_policies.is_empty() {
         let _ = writeln!(text, "    the plugin: {}", flow.plugin_policies.join("; "));
+    }
+    if judged != Judged::Agree {
+        if let Some(d) = &spec_opened.decision {
+            let switches = switches_making_right(spec, d, flow.scope, plugin);
+            let _ = writeln!(
+                text,
+                "    would make the plugin right: {}",
+                if switches.is_empty() {
+                    "no single profile switch".to_string()
+                } else {
+                    switches.join(", ")
+                }
+            );
+        }
     }
     if judged != Judged::Agree {
         if let Ok((t, _)) = explain(spec, &source, &target, flow.protocol, flow.port) {
