@@ -952,6 +952,139 @@ mod tests {
         );
     }
 
+    /// A flow line with `extra` fields and the given `l4`.
+    fn line(l4: &str, extra: &str) -> String {
+        format!(
+            r#"{{"flow":{{"IP":{{"source":"10.0.0.1","destination":"10.0.0.2"}},"l4":{l4}{extra}}}}}"#
+        )
+    }
+
+    fn class(text: &str) -> Class {
+        match hubble_line(1, text).unwrap() {
+            Record::Classified { class, .. } => class,
+            Record::Flow(f) => panic!("judged: {f:?}"),
+        }
+    }
+
+    fn judged(text: &str) -> Flow {
+        match hubble_line(1, text).unwrap() {
+            Record::Flow(f) => *f,
+            other => panic!("not judged: {other:?}"),
+        }
+    }
+
+    const SYN: &str = r#"{"TCP":{"destination_port":80,"flags":{"SYN":true}}}"#;
+
+    #[test]
+    fn every_row_of_the_hubble_table() {
+        let fwd = r#","verdict":"FORWARDED""#;
+        // Replies and established traffic are classified, not judged as new connections.
+        assert_eq!(
+            class(&line(
+                r#"{"TCP":{"destination_port":1,"flags":{"SYN":true,"ACK":true}}}"#,
+                fwd
+            )),
+            Class::Reply
+        );
+        assert_eq!(
+            class(&line(
+                r#"{"TCP":{"destination_port":80,"flags":{"ACK":true}}}"#,
+                fwd
+            )),
+            Class::Established
+        );
+        assert_eq!(
+            class(&line(SYN, r#","verdict":"FORWARDED","is_reply":true"#)),
+            Class::Reply
+        );
+        assert_eq!(
+            class(&line(
+                r#"{"UDP":{"destination_port":53}}"#,
+                r#","verdict":"FORWARDED","trace_reason":"REPLY""#
+            )),
+            Class::Reply
+        );
+        assert_eq!(
+            class(&line(
+                r#"{"UDP":{"destination_port":53}}"#,
+                r#","verdict":"FORWARDED","trace_reason":"ESTABLISHED""#
+            )),
+            Class::Established
+        );
+        assert_eq!(class(&line(r#"{"ICMPv4":{}}"#, fwd)), Class::Reply);
+        assert_eq!(
+            class(&line(r#"{"ICMPv6":{"type":129}}"#, fwd)),
+            Class::Reply
+        );
+        assert_eq!(
+            class(&line(r#"{"ICMPv4":{"type":3,"code":1}}"#, fwd)),
+            Class::NotL3L4
+        );
+        // Socket load balancing, L7, no verdict, drops that are not policy.
+        assert_eq!(
+            class(&line(SYN, r#","verdict":"TRACED""#)),
+            Class::Translation
+        );
+        assert_eq!(
+            class(&line(SYN, r#","verdict":"TRANSLATED""#)),
+            Class::Translation
+        );
+        assert_eq!(
+            class(&line(SYN, r#","verdict":"FORWARDED","Type":"L7""#)),
+            Class::NotL3L4
+        );
+        assert_eq!(class(&line(SYN, r#","verdict":"ERROR""#)), Class::NoVerdict);
+        assert_eq!(class(&line(SYN, "")), Class::NoVerdict);
+        assert_eq!(
+            class(&line(SYN, r#","verdict":"DROPPED","drop_reason":155"#)),
+            Class::OtherDrop
+        );
+        assert_eq!(
+            class(r#"{"flow":{"verdict":"FORWARDED","l4":{"UDP":{"destination_port":53}}}}"#),
+            Class::NotL3L4
+        );
+        assert_eq!(
+            class(r#"{"node_status":{"state_change":"NODE_CONNECTED"}}"#),
+            Class::NonFlow
+        );
+        let Record::Classified { class, count, .. } =
+            hubble_line(1, r#"{"lost_events":{"num_events_lost":"7"}}"#).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((class, count), (Class::Lost, 7));
+        // Verdicts and scopes.
+        let f = judged(&line(
+            SYN,
+            r#","verdict":"REDIRECTED","traffic_direction":"EGRESS""#,
+        ));
+        assert_eq!((f.verdict, f.scope), (Verdict::Allowed, Scope::Egress));
+        let f = judged(&line(
+            SYN,
+            r#","verdict":"AUDIT","traffic_direction":"INGRESS""#,
+        ));
+        assert_eq!((f.verdict, f.scope), (Verdict::Denied, Scope::Ingress));
+        let f = judged(&line(SYN, r#","verdict":"DROPPED","drop_reason":181"#));
+        assert_eq!((f.verdict, f.scope), (Verdict::Denied, Scope::Connection));
+        let f = judged(&line(
+            SYN,
+            r#","verdict":"FORWARDED","traffic_direction":"INGRESS""#,
+        ));
+        assert_eq!((f.verdict, f.scope), (Verdict::Allowed, Scope::Connection));
+        let f = judged(&line(r#"{"ICMPv6":{"type":128}}"#, fwd));
+        assert_eq!((f.protocol, f.port), (Protocol::Other(58), 0));
+        let f = judged(&line(
+            r#"{"SCTP":{"destination_port":81}}"#,
+            r#","verdict":"FORWARDED","trace_reason":"NEW""#,
+        ));
+        assert_eq!((f.protocol, f.port), (Protocol::Sctp, 81));
+        // The bare flow (HUBBLE_COMPAT=legacy-json-output) reads as the wrapped one.
+        let bare = r#"{"verdict":"FORWARDED","IP":{"source":"10.0.0.1","destination":"10.0.0.2"},"l4":{"TCP":{"destination_port":80,"flags":{"SYN":true}}},"source":{"namespace":"x","pod_name":"a"}}"#;
+        let f = judged(bare);
+        assert_eq!(f.src_name, Some(PodId::new("x", "a")));
+        assert_eq!(detect(bare), ObservedFormat::Hubble);
+    }
+
     #[test]
     fn a_bad_address_names_the_field() {
         let e = hubble_line(3, r#"{"flow":{"verdict":"FORWARDED","IP":{"source":"nope","destination":"10.0.0.2"},"l4":{"UDP":{"destination_port":53}}}}"#).unwrap_err();
