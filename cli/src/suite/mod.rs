@@ -10,10 +10,10 @@ mod cases;
 
 use crate::explain;
 use crate::junit::{Outcome, Suite as JunitSuite};
-use netsem_spec::decision::connect::{self, Request};
 use netsem_spec::decision::{Source, Target};
+use netsem_spec::trace::{drive, Flow, Step as TraceStep};
 use netsem_spec::{
-    manifest, Address, ConnectionId, Engine, Op, PodId, Profile, Protocol, ServiceId, SpecCore,
+    manifest, Address, ConnectionId, Observation, Op, PodId, Profile, Protocol, ServiceId,
     SpecEngine, State,
 };
 use serde::{Deserialize, Serialize};
@@ -243,127 +243,180 @@ fn load_topology(profile: Profile) -> State {
     state
 }
 
-/// A probe's verdict on `engine` now; `held` connections are looked up in `open`.
-fn verdict(
-    engine: &mut SpecEngine,
-    probe: &ProbeDef,
-    open: &mut BTreeMap<String, Option<ConnectionId>>,
-) -> (Expect, BTreeMap<String, Expect>) {
-    let key = probe.key();
-    let target = match &probe.to {
-        To::Pod(p) => Target::Pod(p.clone()),
-        To::Service(s) => Target::Service(s.clone()),
-        To::Ip(a) => Target::Address(a.clone()),
-    };
-    let request = Request {
-        source: Source::Pod(probe.from.clone()),
-        target,
-        protocol: probe.protocol,
-        port: probe.port,
-        pick: None,
-    };
-    if probe.held {
-        if let Some(id) = open.get(&key) {
-            let alive = id.is_some_and(|id| engine.state.connections().contains_key(&id));
-            return (
-                if alive {
-                    Expect::Allowed
-                } else {
-                    Expect::Denied
-                },
-                BTreeMap::new(),
-            );
-        }
-        let opened = connect::open(&mut engine.state, &SpecCore, &request);
-        let id = opened.as_ref().ok().and_then(|o| o.connection);
-        open.insert(key, id);
-        return (
-            if id.is_some() {
-                Expect::Allowed
-            } else {
-                Expect::Denied
-            },
-            BTreeMap::new(),
-        );
-    }
-    match connect::attempt(
-        &engine.state,
-        &SpecCore,
-        &request.source,
-        &request.target,
-        request.protocol,
-        request.port,
-        None,
-    ) {
-        Ok(o) => match o.allowed {
-            Some(true) => (Expect::Allowed, BTreeMap::new()),
-            Some(false) => (Expect::Denied, BTreeMap::new()),
-            None => (
-                Expect::Either,
-                o.backends
-                    .iter()
-                    .flatten()
-                    .map(|(p, d)| {
-                        (
-                            p.to_string(),
-                            if d.allowed {
-                                Expect::Allowed
-                            } else {
-                                Expect::Denied
-                            },
-                        )
-                    })
-                    .collect(),
-            ),
+/// What a trace step of a case is for.
+#[derive(Clone, Copy, Debug)]
+enum Role {
+    /// Applies or deletes the manifests of suite step `step`.
+    Change { step: usize },
+    /// Asks probe `probe` of suite step `step`.
+    Probe { step: usize, probe: usize },
+}
+
+/// The trace operation that asks a probe: the connection primitive it names (rules 3.6, 6.1).
+fn probe_op(state: &State, p: &ProbeDef) -> Op {
+    match &p.to {
+        To::Pod(to) => Op::OpenPodConnection {
+            from: p.from.clone(),
+            to: to.clone(),
+            protocol: p.protocol,
+            port: p.port,
         },
-        // The case definitions only name objects of the topology.
-        Err(e) => panic!("probe {key}: {}", e.message),
+        To::Service(service) => Op::OpenServiceConnection {
+            from: p.from.clone(),
+            service: service.clone(),
+            protocol: p.protocol,
+            port: p.port,
+            backend: None,
+        },
+        To::Ip(to) => Op::OpenConnectionWithIpAddresses {
+            from: state
+                .pod_endpoint(&p.from, Some(to))
+                .ok()
+                .and_then(|e| e.address().cloned())
+                .expect("a client of the topology has an address"),
+            to: to.clone(),
+            protocol: p.protocol,
+            port: p.port,
+            backend: None,
+        },
     }
 }
 
-/// Applies one step's changes (rule 9.1 through the engine, so rule 7.4 re-checks).
-fn change(engine: &mut SpecEngine, step: &StepDef) {
-    for text in [&step.delete, &step.apply] {
-        if let Err(e) = manifest::parse_str("<case>", text) {
-            panic!("a case's manifest: {e}");
+/// A case as a trace: each suite step's deletions and applications, then its probes as the
+/// connection primitives they name; a held probe is opened once, at the first step that lists
+/// it. `until` stops after the changes of that suite step.
+fn case_steps(case: &CaseDef, state: &State, until: Option<usize>) -> (Vec<TraceStep>, Vec<Role>) {
+    let (mut steps, mut roles) = (Vec::new(), Vec::new());
+    let mut opened = std::collections::BTreeSet::new();
+    for (i, step) in case.steps.iter().enumerate() {
+        for (text, delete) in [(&step.delete, true), (&step.apply, false)] {
+            if text.is_empty() {
+                continue;
+            }
+            let manifest = text.clone();
+            let op = if delete {
+                Op::Delete {
+                    manifest,
+                    file: None,
+                }
+            } else {
+                Op::Apply {
+                    manifest,
+                    file: None,
+                }
+            };
+            steps.push(TraceStep {
+                op,
+                expect: Observation::default(),
+            });
+            roles.push(Role::Change { step: i });
+        }
+        if until == Some(i) {
+            break;
+        }
+        for (j, p) in case.probes(i).iter().enumerate() {
+            if p.held && !opened.insert(p.key()) {
+                continue;
+            }
+            steps.push(TraceStep {
+                op: probe_op(state, p),
+                expect: Observation::default(),
+            });
+            roles.push(Role::Probe { step: i, probe: j });
         }
     }
-    if !step.delete.is_empty() {
-        let o = engine.execute(&Op::Delete {
-            manifest: step.delete.clone(),
-            file: None,
-        });
-        assert!(o.error.is_none(), "a case's delete: {:?}", o.error);
-    }
-    if !step.apply.is_empty() {
-        let o = engine.execute(&Op::Apply {
-            manifest: step.apply.clone(),
-            file: None,
-        });
-        assert!(o.error.is_none(), "a case's apply: {:?}", o.error);
-    }
+    (steps, roles)
 }
 
 /// Every probe's verdict at every step of `case` under `profile`.
 type Verdicts = Vec<Vec<(Expect, BTreeMap<String, Expect>)>>;
 
+fn word_of(allowed: bool) -> Expect {
+    if allowed {
+        Expect::Allowed
+    } else {
+        Expect::Denied
+    }
+}
+
+/// Replays `case` on the spec through the one replay loop ([`drive`]) and reads every probe's
+/// verdict from the observations: `allowed`, or for a Service whose backends differ, each
+/// backend's; a held connection is alive until an observation reports it `closed` (rules 2.2,
+/// 7.4). With `until`, stops after that step's changes and returns the engine there.
 fn run_case(case: &CaseDef, profile: Profile, until: Option<usize>) -> (SpecEngine, Verdicts) {
     let mut engine = SpecEngine {
         state: load_topology(profile),
     };
-    let mut open = BTreeMap::new();
-    let mut out = Vec::new();
-    for (i, step) in case.steps.iter().enumerate() {
-        change(&mut engine, step);
-        if until == Some(i) {
-            return (engine, out);
+    let (steps, roles) = case_steps(case, &engine.state, until);
+    let mut observed: Vec<Observation> = Vec::with_capacity(steps.len());
+    drive(&mut engine, &steps, |r| {
+        if matches!(roles[r.index], Role::Change { .. }) {
+            assert!(
+                r.observed.error.is_none(),
+                "case {}: a change fails: {:?}",
+                case.id,
+                r.observed.error
+            );
         }
-        out.push(
-            case.probes(i)
-                .iter()
-                .map(|p| verdict(&mut engine, p, &mut open))
-                .collect(),
-        );
+        observed.push(r.observed);
+        Flow::Continue
+    });
+    if until.is_some() {
+        return (engine, Vec::new());
+    }
+    let mut out: Verdicts = (0..case.steps.len())
+        .map(|i| vec![(Expect::Denied, BTreeMap::new()); case.probes(i).len()])
+        .collect();
+    // Held connections: the id each got, and whether it is still open, step by step.
+    let mut held: BTreeMap<String, Option<ConnectionId>> = BTreeMap::new();
+    let mut closed = std::collections::BTreeSet::new();
+    let mut k = 0;
+    for (i, out_step) in out.iter_mut().enumerate() {
+        let probes = case.probes(i);
+        let mut asked = std::collections::BTreeSet::new();
+        // This step's trace steps: its changes, then its probes (roles are in that order).
+        while k < roles.len() {
+            let o = &observed[k];
+            closed.extend(o.closed.iter().flatten().copied());
+            match roles[k] {
+                Role::Change { step } if step == i => {}
+                Role::Probe { step, probe } if step == i => {
+                    asked.insert(probe);
+                    let p = &probes[probe];
+                    if p.held {
+                        held.insert(p.key(), o.connection);
+                    }
+                    out_step[probe] = match o.allowed {
+                        Some(a) => (word_of(a), BTreeMap::new()),
+                        None => (
+                            Expect::Either,
+                            o.backends
+                                .iter()
+                                .flatten()
+                                .map(|b| {
+                                    let ok =
+                                        o.allowed_backends.as_ref().is_some_and(|s| s.contains(b));
+                                    (b.to_string(), word_of(ok))
+                                })
+                                .collect(),
+                        ),
+                    };
+                }
+                // The next step's changes.
+                _ => break,
+            }
+            k += 1;
+        }
+        // A held probe opened at an earlier step: alive unless reported closed since.
+        for (j, p) in probes.iter().enumerate() {
+            if p.held && !asked.contains(&j) {
+                let id = held.get(&p.key()).copied().flatten();
+                out_step[j] = (
+                    word_of(id.is_some_and(|id| !closed.contains(&id))),
+                    BTreeMap::new(),
+                );
+            }
+        }
     }
     (engine, out)
 }
