@@ -384,6 +384,8 @@ pub(crate) fn check_flows(
     let mut spec = oracle.state().clone();
     let mut judged: BTreeMap<Judged, Vec<String>> = BTreeMap::new();
     let mut classes: BTreeMap<Class, (usize, u64)> = BTreeMap::new();
+    // Ends the plugin did not name whose address maps to nothing: judged as the outside.
+    let mut unmapped: std::collections::BTreeSet<Address> = std::collections::BTreeSet::new();
     for record in records {
         let flow = match record {
             Record::Flow(f) => f,
@@ -406,6 +408,13 @@ pub(crate) fn check_flows(
             }
         };
         let (verdict, text) = judge_flow(&oracle, &mut spec, flow, attribute);
+        if verdict != Judged::Unknown {
+            for (name, address) in [(&flow.src_name, &flow.src), (&flow.dst_name, &flow.dst)] {
+                if name.is_none() && spec.addresses().get(address).is_none() {
+                    unmapped.insert(address.clone());
+                }
+            }
+        }
         if let Some(text) = &text {
             let _ = write!(out, "{text}");
         }
@@ -435,6 +444,13 @@ pub(crate) fn check_flows(
             })
             .collect::<Vec<_>>()
             .join(", ")
+    );
+    let listed: Vec<String> = unmapped.iter().take(10).map(ToString::to_string).collect();
+    let summary = format!(
+        "{summary}\naddresses no manifest maps, judged as outside the cluster [rule 3.6]: {}{}{}",
+        unmapped.len(),
+        if listed.is_empty() { "" } else { ": " },
+        listed.join(", ") + if unmapped.len() > 10 { ", …" } else { "" }
     );
     let _ = writeln!(out, "{summary}");
     let mut suite = Suite::new("netsem.check.flows");

@@ -514,6 +514,22 @@ fn hubble_flow(ctx: &Ctx<'_>, f: &Map<String, Value>) -> Result<Record, FlowErro
         Some("SOCK") => return Ok(classified(line, Class::Translation, "socket event")),
         _ => {}
     }
+    // The datapath event behind the flow (pkg/monitor/api MessageType*), for flows whose `Type`
+    // a field mask removed: debug (2), capture (3), access log (129) and agent (130) events are
+    // no L3/L4 connection events; trace-sock (7) events are socket translations.
+    if let Some(e) = ctx.obj(f, "event_type")? {
+        let c = Ctx {
+            line,
+            prefix: &format!("{}event_type.", ctx.prefix),
+        };
+        match c.uint(e, "type")? {
+            Some(7) => return Ok(classified(line, Class::Translation, "trace-sock event")),
+            Some(t @ (2 | 3 | 129 | 130)) => {
+                return Ok(classified(line, Class::NotL3L4, format!("event type {t}")))
+            }
+            _ => {}
+        }
+    }
     let ip = ctx.obj(f, "IP")?;
     let ipc = Ctx {
         line,
@@ -1034,6 +1050,20 @@ mod tests {
             Class::NotL3L4
         );
         assert_eq!(class(&line(SYN, r#","verdict":"ERROR""#)), Class::NoVerdict);
+        assert_eq!(
+            class(&line(
+                SYN,
+                r#","verdict":"FORWARDED","event_type":{"type":129}"#
+            )),
+            Class::NotL3L4
+        );
+        assert_eq!(
+            class(&line(
+                SYN,
+                r#","verdict":"FORWARDED","eventType":{"type":7,"subType":1}"#
+            )),
+            Class::Translation
+        );
         assert_eq!(class(&line(SYN, "")), Class::NoVerdict);
         assert_eq!(
             class(&line(SYN, r#","verdict":"DROPPED","drop_reason":155"#)),
