@@ -512,17 +512,20 @@ fn judge_flow(
     flow: &Flow,
     attribute: bool,
 ) -> (Judged, Option<String>) {
-    let what = format!(
-        "line {}: {} -> {} {}",
-        flow.line,
-        end_text(spec, flow.src_name.as_ref(), &flow.src),
-        end_text(spec, flow.dst_name.as_ref(), &flow.dst),
-        if flow.protocol.is_kubernetes() {
-            format!("{} {}", flow.protocol, flow.port)
-        } else {
-            flow.protocol.to_string()
-        }
-    );
+    // How the flow is named in the report; made only for flows that are printed.
+    let what = |spec: &State| {
+        format!(
+            "line {}: {} -> {} {}",
+            flow.line,
+            end_text(spec, flow.src_name.as_ref(), &flow.src),
+            end_text(spec, flow.dst_name.as_ref(), &flow.dst),
+            if flow.protocol.is_kubernetes() {
+                format!("{} {}", flow.protocol, flow.port)
+            } else {
+                flow.protocol.to_string()
+            }
+        )
+    };
     let ends = flow_end(spec, flow.src_name.as_ref(), &flow.src)
         .and_then(|s| Ok((s, flow_end(spec, flow.dst_name.as_ref(), &flow.dst)?)));
     let (source, target) = match ends {
@@ -536,7 +539,12 @@ fn judge_flow(
                 End::Address(a) => Target::Address(a),
             },
         ),
-        Err(why) => return (Judged::Unknown, Some(format!("UNKNOWN {what}: {why}\n"))),
+        Err(why) => {
+            return (
+                Judged::Unknown,
+                Some(format!("UNKNOWN {}: {why}\n", what(spec))),
+            )
+        }
     };
     let opened = match attempt(
         oracle.state(),
@@ -554,14 +562,18 @@ fn judge_flow(
             } else {
                 e.message
             };
-            return (Judged::Unknown, Some(format!("UNKNOWN {what}: {why}\n")));
+            return (
+                Judged::Unknown,
+                Some(format!("UNKNOWN {}: {why}\n", what(spec))),
+            );
         }
     };
     let Some(semantics) = semantics_verdict(&opened, flow.scope) else {
         return (
             Judged::Undecided,
             Some(format!(
-                "UNDECIDED {what}: the Service's possible backends are decided differently and the flow does not say which was picked [rule 6.1]\n"
+                "UNDECIDED {}: the Service's possible backends are decided differently and the flow does not say which was picked [rule 6.1]\n",
+                what(spec)
             )),
         );
     };
@@ -575,7 +587,7 @@ fn judge_flow(
         return (judged, None);
     }
     // The spec's own decision, for the explanation: the same primitive with the reference core.
-    let spec_opened = attempt(
+    let spec_opened = match attempt(
         spec,
         &SpecCore,
         &source,
@@ -583,8 +595,16 @@ fn judge_flow(
         flow.protocol,
         flow.port,
         None,
-    )
-    .expect("the oracle decided the same request");
+    ) {
+        Ok(o) => o,
+        // The oracle decided the same request: an error here is the engines disagreeing.
+        Err(e) => {
+            return (
+                judged,
+                Some(format!("{} {}: {}\n", judged.word(), what(spec), e.message)),
+            )
+        }
+    };
     let attribution = spec_opened
         .decision
         .as_ref()
@@ -604,8 +624,9 @@ fn judge_flow(
     let mut text = String::new();
     let _ = writeln!(
         text,
-        "{} {what}: the plugin {} it ({}, {}), the semantics {}: {attribution}",
+        "{} {}: the plugin {} it ({}, {}), the semantics {}: {attribution}",
         judged.word(),
+        what(spec),
         words(plugin),
         flow.said,
         scope_text(flow.scope),
