@@ -7,11 +7,11 @@ use netsem_spec::admin::Action;
 use netsem_spec::decision::connect::{attempt, Source, Target};
 use netsem_spec::decision::core::direction_name;
 use netsem_spec::decision::{
-    Decision, DirectionVerdict, Exemption, PeerOutcome, Refusal, SpecCore, TierDecision,
+    Decision, DirectionVerdict, Exemption, PeerOutcome, Refusal, RuleMatch, SpecCore, TierDecision,
     TierVerdict,
 };
 use netsem_spec::policy::PolicyType;
-use netsem_spec::{AddressOwner, Endpoint, ErrorKind, Protocol, State};
+use netsem_spec::{AddressOwner, Endpoint, ErrorKind, PolicyId, Protocol, State};
 use std::fmt::Write as _;
 
 fn endpoint_text(state: &State, e: &Endpoint) -> String {
@@ -281,6 +281,22 @@ fn decision_text(state: &mut State, d: &Decision, out: &mut String) {
             );
         }
     }
+    let mattered = switches_flipping(state, d);
+    let _ = writeln!(
+        out,
+        "  profile switches that would change the verdict: {}",
+        if mattered.is_empty() {
+            "none".to_string()
+        } else {
+            mattered.join(", ")
+        }
+    );
+}
+
+/// The profile switches (`switch=value`, from [`netsem_spec::Profile::neighbours`]) each of which
+/// alone would flip the verdict of `d`. The state's profile is changed only while they are
+/// tried, and restored.
+pub fn switches_flipping(state: &mut State, d: &Decision) -> Vec<String> {
     let profile = *state.profile();
     let mut mattered = Vec::new();
     for (name, other) in profile.neighbours() {
@@ -300,15 +316,241 @@ fn decision_text(state: &mut State, d: &Decision, out: &mut String) {
         }
     }
     state.set_profile(profile);
-    let _ = writeln!(
-        out,
-        "  profile switches that would change the verdict: {}",
-        if mattered.is_empty() {
-            "none".to_string()
-        } else {
-            mattered.join(", ")
+    mattered
+}
+
+/// What decided one direction of a connection, or the connection as a whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Because {
+    /// Refused before policy (rules 2.3, 6.x, 8.6).
+    Refused(Refusal),
+    /// Outside policy under the profile (rules 7.1, 7.2, 7.5, 7.7).
+    Exempt(Exemption),
+    /// No policy isolates the pod in this direction (rules 5.2, 5.3).
+    NotIsolated(PolicyType, netsem_spec::PodId),
+    /// The first rule of a selecting policy that matches (rules 5.4, 5.6).
+    AllowedBy(PolicyType, RuleMatch),
+    /// Isolated by these policies, and none of their rules matches (rules 5.2, 5.4, 5.5).
+    NoRuleMatches(PolicyType, netsem_spec::PodId, Vec<PolicyId>),
+    /// Isolated, and the protocol is denied whatever the rules say (rule 7.7).
+    OtherProtocolDenied(PolicyType, netsem_spec::PodId, Vec<PolicyId>),
+    /// An admin tier's rule decided (rules 11.3, 11.4): the tier (`Admin`, `Baseline`), the
+    /// policy, the rule's index and its action.
+    Tier(
+        PolicyType,
+        &'static str,
+        netsem_spec::admin::AdminPolicyId,
+        usize,
+        Action,
+    ),
+    /// Admin policies of one tier and priority disagree: the implementation may apply either
+    /// (rule 11.6).
+    Tied(PolicyType, Vec<netsem_spec::admin::AdminPolicyId>),
+}
+
+impl Because {
+    /// The direction this is about; `None` for the connection as a whole.
+    pub fn direction(&self) -> Option<PolicyType> {
+        match self {
+            Because::Refused(_) | Because::Exempt(_) => None,
+            Because::NotIsolated(d, _)
+            | Because::AllowedBy(d, _)
+            | Because::NoRuleMatches(d, _, _)
+            | Because::OtherProtocolDenied(d, _, _)
+            | Because::Tier(d, ..)
+            | Because::Tied(d, _) => Some(*d),
         }
-    );
+    }
+}
+
+impl std::fmt::Display for Because {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |v: &[PolicyId]| {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Because::Refused(Refusal::NotRunning { pod }) => {
+                write!(f, "refused: pod {pod} is not running [rule 2.3]")
+            }
+            Because::Refused(Refusal::NoRoute) => {
+                write!(f, "refused: no route between the networks [rule 8.6]")
+            }
+            Because::Refused(r) => write!(
+                f,
+                "refused by the Service: {} ({}) [rules 6.2-6.18]",
+                r.name(),
+                if r.dropped() { "dropped" } else { "rejected" }
+            ),
+            Because::Tier(d, tier, policy, rule, action) => write!(
+                f,
+                "{action} by {policy} {}[{rule}] in the {tier} tier [rules 11.3, 11.4]",
+                direction_name(*d)
+            ),
+            Because::Tied(d, policies) => write!(
+                f,
+                "{} undetermined: tied admin policies {} [rule 11.6]",
+                direction_name(*d),
+                policies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Because::Exempt(e) => f.write_str(match e {
+                Exemption::PodToSelf => "exempt: pod to itself (pod-to-self=allowed) [rule 7.1]",
+                Exemption::ServiceHairpin => {
+                    "exempt: pod to itself through a Service (service-hairpin=allowed) [rule 7.2]"
+                }
+                Exemption::OwnNode => {
+                    "exempt: pod and its own node (node-traffic=always-allowed) [rule 7.5]"
+                }
+                Exemption::OtherProtocol => {
+                    "exempt: protocol not filtered (other-protocols=allowed) [rule 7.7]"
+                }
+            }),
+            Because::NotIsolated(d, pod) => write!(
+                f,
+                "{} of {pod} not isolated [rules 5.2, 5.3]",
+                direction_name(*d)
+            ),
+            Because::AllowedBy(d, m) => {
+                let word = if *d == PolicyType::Ingress {
+                    "from"
+                } else {
+                    "to"
+                };
+                let peer = match m.peer {
+                    Some(i) => format!("{word}[{i}]"),
+                    None => "any peer".to_string(),
+                };
+                write!(
+                    f,
+                    "allowed by {} {}[{}] {peer} [rules 5.4, 5.6]",
+                    m.policy,
+                    direction_name(*d),
+                    m.rule
+                )
+            }
+            Because::NoRuleMatches(d, pod, policies) => write!(
+                f,
+                "{} of {pod} isolated by {}, no rule matches [rules 5.2, 5.4]",
+                direction_name(*d),
+                list(policies)
+            ),
+            Because::OtherProtocolDenied(d, pod, policies) => write!(
+                f,
+                "{} of {pod} isolated by {}, other-protocols=denied [rule 7.7]",
+                direction_name(*d),
+                list(policies)
+            ),
+        }
+    }
+}
+
+/// What decided a connection: the verdict and its reasons, the connection's own (a refusal, an
+/// exemption) or one per policed direction, egress first. Only the directions that decided are
+/// listed: for a denied connection, the denying directions; for an allowed one, both.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attribution {
+    /// The verdict.
+    pub allowed: bool,
+    /// Why.
+    pub because: Vec<Because>,
+}
+
+impl Attribution {
+    /// The reasons about `direction` (and those about the whole connection).
+    pub fn about(&self, direction: Option<PolicyType>) -> Vec<&Because> {
+        self.because
+            .iter()
+            .filter(|b| direction.is_none() || b.direction().is_none_or(|d| Some(d) == direction))
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Attribution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.because.iter().map(ToString::to_string).collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+/// The one place that says what decided a connection (the "which policy" question): the
+/// refusal or exemption, else, per policed direction, the first allowing rule, or the policies
+/// that isolate the pod without any rule matching. `check --attribute`, the disagreements of
+/// `check`, `serve`'s `explain` and the suite all read it.
+pub fn deciding(d: &Decision) -> Attribution {
+    let mut because = Vec::new();
+    if let Some(r) = &d.refusal {
+        because.push(Because::Refused(r.clone()));
+    } else if let Some(e) = d.exemption {
+        because.push(Because::Exempt(e));
+    } else {
+        for (direction, verdict, pod) in [
+            (PolicyType::Egress, &d.egress, d.source.pod()),
+            (PolicyType::Ingress, &d.ingress, d.destination.pod()),
+        ] {
+            let (Some(v), Some(pod)) = (verdict, pod) else {
+                continue;
+            };
+            let tier_decided = |t: &TierDecision, name: &'static str| match t {
+                TierDecision::Decided {
+                    action: action @ (Action::Accept | Action::Deny),
+                    policy,
+                    rule,
+                } => Some(Because::Tier(
+                    direction,
+                    name,
+                    policy.clone(),
+                    *rule,
+                    *action,
+                )),
+                TierDecision::Tie { policies, .. } => {
+                    Some(Because::Tied(direction, policies.clone()))
+                }
+                _ => None,
+            };
+            // Rule 11.3: the admin tier, then NetworkPolicy, then the baseline tier.
+            if let Some(b) = tier_decided(&v.admin.decision, "Admin") {
+                because.push(b);
+                continue;
+            }
+            let isolating = || v.policies.iter().map(|p| p.policy.clone()).collect();
+            if !v.isolated() {
+                if let Some(b) = tier_decided(&v.baseline.decision, "Baseline") {
+                    because.push(b);
+                } else if d.allowed {
+                    because.push(Because::NotIsolated(direction, pod.clone()));
+                }
+            } else if v.network_policy_allows() == Some(true) {
+                if d.allowed {
+                    match v.allowing().next() {
+                        Some(first) => because.push(Because::AllowedBy(direction, first)),
+                        None => {
+                            if let Some(e) = v.exemption {
+                                because.push(Because::Exempt(e));
+                            }
+                        }
+                    }
+                }
+            } else if v.other_protocol_denied {
+                because.push(Because::OtherProtocolDenied(
+                    direction,
+                    pod.clone(),
+                    isolating(),
+                ));
+            } else {
+                because.push(Because::NoRuleMatches(direction, pod.clone(), isolating()));
+            }
+        }
+    }
+    Attribution {
+        allowed: d.allowed,
+        because,
+    }
 }
 
 /// Explains a connection from `source` to `target`; returns the text and whether it is

@@ -3,7 +3,11 @@
 
 mod check;
 mod explain;
+mod flows;
 mod format;
+mod junit;
+mod serve;
+pub mod suite;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use netsem_oracle::Oracle;
@@ -62,6 +66,34 @@ impl ReplayEngine {
             ReplayEngine::Model => "model",
         }
     }
+}
+
+#[derive(Subcommand, Debug)]
+enum GenCommand {
+    /// Write a conformance suite: a probe topology and cases of steps, each probe with the
+    /// verdict netsem computes (docs/CONFORMANCE.md).
+    #[command(
+        after_help = "Examples:\n  netsem gen suite --out suite/\n  netsem gen suite --out suite/ --seed 7 --profile default,ip-block-pods=external-only\n\nThe same seed and profile always write the same files."
+    )]
+    Suite {
+        /// The directory to write (created if needed; files of the same names are replaced).
+        #[arg(long)]
+        out: PathBuf,
+        /// Picks the ports the cases use.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[command(flatten)]
+        profile: ProfileArg,
+    },
+}
+
+/// The plain flow format's two flavours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum PlainFormat {
+    /// JSON lines, `{"netsemFlows":1}` first.
+    Jsonl,
+    /// CSV, `# netsemFlows 1` and a header first.
+    Csv,
 }
 
 #[derive(Args, Debug)]
@@ -140,23 +172,93 @@ enum Command {
         /// Which engine replays them.
         #[arg(long, value_enum, default_value_t = ReplayEngine::Oracle)]
         engine: ReplayEngine,
+        /// Also write a JUnit XML report here: one test case per trace (docs/FORMATS.md); `-`
+        /// writes it to stdout instead of the text report.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+    },
+    /// Print the connection attempts of a flow log (Hubble or plain) in the plain flow format.
+    #[command(
+        after_help = "Examples:\n  hubble observe -o json > flows.jsonl; netsem flows flows.jsonl > attempts.jsonl\n  netsem flows attempts.jsonl --format csv\n\nOnly the records `check` judges as connection attempts are written; the others are counted on stderr."
+    )]
+    Flows {
+        /// The flow log (Hubble `-o json`/`-o jsonpb`, or the plain format as jsonl or csv).
+        file: PathBuf,
+        /// The plain format's flavour to write.
+        #[arg(long, value_enum, default_value_t = PlainFormat::Jsonl)]
+        format: PlainFormat,
+    },
+    /// Generate test material: `netsem gen suite --out DIR` writes a conformance suite.
+    #[command(subcommand)]
+    Gen(GenCommand),
+    /// Answer queries (load, apply, delete, decide, explain, matrix) as JSON-RPC 2.0 lines.
+    #[command(
+        after_help = "Examples:\n  netsem serve --stdio examples/shop\n  echo '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"decide\",\"params\":{\"from\":\"frontend/admin-console\",\"to\":\"backend/api\",\"port\":8080}}' | netsem serve --stdio examples/shop\n\nOne request per line on stdin, one response per line on stdout, in order (docs/FORMATS.md, \"The query server\").\nErrors are responses; the server stops at end of input or on `shutdown`."
+    )]
+    Serve {
+        /// Read requests from stdin and answer on stdout (the only transport).
+        #[arg(long, required = true)]
+        stdio: bool,
+        /// Manifests to load first (more can be loaded with `load`).
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        profile: ProfileArg,
     },
     /// Check what another implementation observed against the semantics.
     #[command(
         after_help = "Examples:\n  netsem check cluster/ --observed observed.jsonl\n  netsem check cluster/ --observed attempts.yaml --profile default,ip-block-pods=external-only\n\nThe observation is either a connectivity matrix in the jsonl format of `netsem matrix`, or a trace\n(docs/TRACES.md) of attempted operations with their observed outcomes, replayed on top of the manifests.\nEvery disagreement is listed with its explanation. Exit code 0 when there is none, 1 otherwise, 2 on bad input."
     )]
     Check {
-        /// Manifest files or directories describing the cluster.
-        #[arg(required = true)]
+        /// Manifest files or directories describing the cluster (not with --suite).
+        #[arg(required_unless_present = "suite", conflicts_with = "suite")]
         paths: Vec<PathBuf>,
-        /// The observations: a matrix (.jsonl) or a trace (.yaml/.json).
+        /// A conformance suite (`netsem gen suite`); --observed is then its results file or a
+        /// directory of results files.
+        #[arg(long, conflicts_with_all = ["observed_format", "attribute", "profile"])]
+        suite: Option<PathBuf>,
+        /// The observations: a matrix (jsonl), a trace (YAML/JSON), Hubble flows (`hubble observe
+        /// -o json`) or flows in the plain format (jsonl or csv); the format is told from the
+        /// content.
         #[arg(long)]
         observed: PathBuf,
+        /// Read the observations in this format instead of telling it from the content.
+        #[arg(long, value_enum)]
+        observed_format: Option<flows::ObservedFormat>,
+        /// For flows: print, for every judged flow, the policy and rule that decided it.
+        #[arg(long)]
+        attribute: bool,
+        /// Also write a JUnit XML report here (docs/FORMATS.md); `-` writes it to stdout instead
+        /// of the text report.
+        #[arg(long)]
+        junit: Option<PathBuf>,
         /// Implementation-defined choices (docs/SEMANTICS.md §7). Default: an observed trace's
         /// own `profile:`, else `default`.
         #[arg(long, value_parser = parse_profile)]
         profile: Option<Profile>,
     },
+}
+
+/// `check` on a flow log (Hubble or the plain format, told from the content) over `state`: the
+/// report goes to `out`; returns the exit code (0 agreement, 1 a security finding or outage) and
+/// the summary line. For embedding and the benchmarks; the command line is [`run`].
+pub fn check_flow_log(
+    state: State,
+    text: &str,
+    attribute: bool,
+    out: &mut dyn Write,
+) -> Result<(i32, String), String> {
+    let format = flows::detect(text);
+    if !matches!(
+        format,
+        flows::ObservedFormat::Hubble
+            | flows::ObservedFormat::FlowsJsonl
+            | flows::ObservedFormat::FlowsCsv
+    ) {
+        return Err("not a flow log (Hubble, or the plain flow format)".into());
+    }
+    let records = flows::read(text, format).map_err(|e| e.to_string())?;
+    let (code, suite) = check::check_flows(state, &records, attribute, out);
+    Ok((code, suite.out))
 }
 
 /// Loads manifests into a state, printing warnings to `err`.
@@ -173,6 +275,85 @@ fn load(paths: &[PathBuf], profile: Profile, err: &mut dyn Write) -> Result<Stat
             Err(EXIT_BAD_INPUT)
         }
     }
+}
+
+/// `netsem flows`: the connection attempts of a flow log, in the plain format.
+fn convert_flows(
+    file: &std::path::Path,
+    format: PlainFormat,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, i32> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        let _ = writeln!(err, "error: {}: {e}", file.display());
+        EXIT_BAD_INPUT
+    })?;
+    let kind = flows::detect(&text);
+    if !matches!(
+        kind,
+        flows::ObservedFormat::Hubble
+            | flows::ObservedFormat::FlowsJsonl
+            | flows::ObservedFormat::FlowsCsv
+    ) {
+        let _ = writeln!(
+            err,
+            "error: {}: not a flow log (Hubble, or the plain flow format)",
+            file.display()
+        );
+        return Err(EXIT_BAD_INPUT);
+    }
+    let records = flows::read(&text, kind).map_err(|e| {
+        let _ = writeln!(err, "error: {}: {e}", file.display());
+        EXIT_BAD_INPUT
+    })?;
+    let mut skipped = std::collections::BTreeMap::new();
+    let mut lines = Vec::new();
+    match format {
+        PlainFormat::Jsonl => lines.push(format!(
+            "{{\"netsemFlows\":{}}}",
+            flows::PLAIN_FLOWS_VERSION
+        )),
+        PlainFormat::Csv => {
+            lines.push(format!("# netsemFlows {}", flows::PLAIN_FLOWS_VERSION));
+            lines.push(flows::PLAIN_COLUMNS.join(","));
+        }
+    }
+    for r in &records {
+        match r {
+            flows::Record::Flow(f) => {
+                let plain = flows::Plain::of(f);
+                lines.push(match format {
+                    PlainFormat::Jsonl => serde_json::to_string(&plain).expect("a plain flow"),
+                    PlainFormat::Csv => plain.csv_row().map_err(|field| {
+                        let _ = writeln!(
+                            err,
+                            "error: {}: line {}: {field}: contains a comma, which a CSV cell of the plain format cannot; write JSON lines instead",
+                            file.display(),
+                            f.line
+                        );
+                        EXIT_BAD_INPUT
+                    })?,
+                });
+            }
+            flows::Record::Classified { class, .. } => {
+                *skipped.entry(class.name()).or_insert(0) += 1
+            }
+        }
+    }
+    for l in lines {
+        if writeln!(out, "{l}").is_err() {
+            return Ok(EXIT_OK);
+        }
+    }
+    if !skipped.is_empty() {
+        let counts: Vec<String> = skipped.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let _ = writeln!(
+            err,
+            "not connection attempts, not written: {}",
+            counts.join(", ")
+        );
+    }
+    Ok(EXIT_OK)
 }
 
 /// Runs the command line with `args` (the first is the program name).
@@ -267,21 +448,42 @@ pub fn run(
                 }
             }
         }),
-        Command::Run { traces, engine } => {
+        Command::Run {
+            traces,
+            engine,
+            junit,
+        } => {
+            let to_stdout = junit.as_deref() == Some(std::path::Path::new("-"));
+            let mut sink = std::io::sink();
+            let (out, junit_out): (&mut dyn Write, &mut dyn Write) = if to_stdout {
+                (&mut sink, out)
+            } else {
+                (out, &mut std::io::sink())
+            };
             let mut code = EXIT_OK;
+            let mut suite = junit::Suite::new(format!("netsem.run.{}", engine.name()));
             for path in traces {
                 let trace = match Trace::load(&path) {
                     Ok(t) => t,
                     Err(e) => {
                         let _ = writeln!(err, "error: {e}");
                         code = EXIT_BAD_INPUT;
+                        suite.case(
+                            path.display().to_string(),
+                            junit::Outcome::Failure {
+                                kind: "UnreadableTrace".into(),
+                                message: "the trace cannot be read".into(),
+                                text: e.to_string(),
+                            },
+                        );
                         continue;
                     }
                 };
                 let profile = trace.profile();
                 let mut e = netsem_harness::engines::build(engine.name(), profile)
                     .expect("every replay engine is registered");
-                match replay(e.as_mut(), &trace) {
+                let started = std::time::Instant::now();
+                let outcome = match replay(e.as_mut(), &trace) {
                     Ok(done) if done.skipped.is_empty() => {
                         let _ = writeln!(
                             out,
@@ -290,6 +492,7 @@ pub fn run(
                             trace.steps.len(),
                             e.name()
                         );
+                        junit::Outcome::Pass
                     }
                     Ok(done) => {
                         let _ = writeln!(
@@ -301,23 +504,136 @@ pub fn run(
                             done.judged,
                             done.skipped.values().sum::<usize>()
                         );
+                        junit::Outcome::Pass
                     }
                     Err(d) => {
                         let _ = writeln!(out, "FAIL {} ({})\n{d}", path.display(), e.name());
                         if code == EXIT_OK {
                             code = EXIT_DISAGREE;
                         }
+                        junit::Outcome::Failure {
+                            kind: "Divergence".into(),
+                            message: format!("step {} diverges in {}", d.step, d.fields.join(", ")),
+                            text: d.to_string(),
+                        }
                     }
+                };
+                suite.case(path.display().to_string(), outcome);
+                if let Some(last) = suite.cases.last_mut() {
+                    last.time = junit::seconds(started.elapsed());
+                }
+            }
+            if let Some(file) = junit {
+                if let Err(e) = junit::write(&file, &[suite], junit_out) {
+                    let _ = writeln!(err, "error: {e}");
+                    return EXIT_BAD_INPUT;
                 }
             }
             Ok(code)
         }
+        Command::Flows { file, format } => convert_flows(&file, format, out, err),
+        Command::Serve {
+            stdio: _,
+            paths,
+            profile,
+        } => {
+            let state = if paths.is_empty() {
+                Ok(State::new(profile.profile))
+            } else {
+                load(&paths, profile.profile, err)
+            };
+            state.and_then(|state| {
+                let mut stdin = std::io::BufReader::with_capacity(1 << 16, std::io::stdin());
+                match serve::serve(state, &mut stdin, out) {
+                    Ok(()) => Ok(EXIT_OK),
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(EXIT_OK),
+                    Err(e) => {
+                        let _ = writeln!(err, "error: serve: {e}");
+                        Err(EXIT_BAD_INPUT)
+                    }
+                }
+            })
+        }
         Command::Check {
+            suite: Some(dir),
+            observed,
+            junit,
+            ..
+        } => {
+            let to_stdout = junit.as_deref() == Some(std::path::Path::new("-"));
+            let mut sink = std::io::sink();
+            let text: &mut dyn Write = if to_stdout { &mut sink } else { out };
+            match suite::check(&dir, &observed, text) {
+                Ok((code, report)) => match junit {
+                    Some(file) => match junit::write(&file, &[report], out) {
+                        Ok(()) => Ok(code),
+                        Err(e) => {
+                            let _ = writeln!(err, "error: {e}");
+                            Err(EXIT_BAD_INPUT)
+                        }
+                    },
+                    None => Ok(code),
+                },
+                Err(e) => {
+                    let _ = writeln!(err, "error: {e}");
+                    Err(EXIT_BAD_INPUT)
+                }
+            }
+        }
+        Command::Gen(GenCommand::Suite {
+            out: dir,
+            seed,
+            profile,
+        }) => {
+            let (suite, files) = suite::generate(seed, profile.profile);
+            match suite::write(&dir, &files) {
+                Ok(()) => {
+                    let probes: usize = suite
+                        .cases
+                        .iter()
+                        .flat_map(|c| &c.steps)
+                        .map(|s| s.probes.len())
+                        .sum();
+                    let _ = writeln!(
+                        out,
+                        "wrote {} ({} cases, {probes} probes, profile {}, seed {seed})",
+                        dir.display(),
+                        suite.cases.len(),
+                        suite.profile
+                    );
+                    Ok(EXIT_OK)
+                }
+                Err(e) => {
+                    let _ = writeln!(err, "error: {e}");
+                    Err(EXIT_BAD_INPUT)
+                }
+            }
+        }
+        Command::Check {
+            suite: None,
             paths,
             observed,
+            observed_format,
+            attribute,
+            junit,
             profile,
-        } => load(&paths, profile.unwrap_or_default(), err)
-            .and_then(|state| check::check(state, &observed, profile, out, err)),
+        } => load(&paths, profile.unwrap_or_default(), err).and_then(|state| {
+            let options = check::Options {
+                format: observed_format,
+                attribute,
+            };
+            let to_stdout = junit.as_deref() == Some(std::path::Path::new("-"));
+            let mut sink = std::io::sink();
+            let text: &mut dyn Write = if to_stdout { &mut sink } else { out };
+            let (code, suite) = check::check(state, &observed, profile, options, text, err)?;
+            if let Some(file) = junit {
+                junit::write(&file, &[suite], out).map_err(|e| {
+                    let _ = writeln!(err, "error: {e}");
+                    EXIT_BAD_INPUT
+                })?;
+            }
+            Ok(code)
+        }),
     };
     result.unwrap_or_else(|code| code)
 }

@@ -6,12 +6,14 @@ use crate::index::{Index, PeerRef, PodSlot, Verdict};
 use netsem_spec::admin::AdminPolicyId;
 use netsem_spec::decision::resolve::{gate, Facts, Kind};
 use netsem_spec::decision::{DecisionCore, Outcome, Party, Query};
+use netsem_spec::decision::{Source, Target};
 use netsem_spec::engine::{self, Engine};
+use netsem_spec::manifest::LoadError;
 use netsem_spec::net::Protocol;
 use netsem_spec::policy::PolicyType;
 use netsem_spec::profile::{MultiNetwork, Profile};
 use netsem_spec::trace::Touched;
-use netsem_spec::{Observation, Op, PodId, State};
+use netsem_spec::{Observation, Op, OpError, PodId, State};
 
 /// The decision core of the oracle: policy selection and rule matching from the indexes.
 #[derive(Clone, Debug)]
@@ -89,9 +91,65 @@ impl Oracle {
         }
     }
 
+    /// An oracle over the cluster of a manifest text (YAML, several documents, or JSON; rules
+    /// 9.1–9.7), under `profile`: what an implementation's tests start from.
+    pub fn from_manifests(text: &str, profile: Profile) -> Result<Self, LoadError> {
+        let manifest = netsem_spec::manifest::parse_str("<manifests>", text)?;
+        let mut state = State::new(profile);
+        manifest.apply(&mut state)?;
+        Ok(Self::from_state(state))
+    }
+
+    /// Whether a new connection from `source` to `target` on `(protocol, port)` is allowed:
+    /// `Some(verdict)`, or `None` when it goes through a Service whose possible backends are
+    /// decided differently (rule 6.1). The spec's own primitive
+    /// (`netsem_spec::decision::connect::attempt`) over the oracle's core; nothing changes.
+    pub fn allows(
+        &self,
+        source: &Source,
+        target: &Target,
+        protocol: Protocol,
+        port: u16,
+    ) -> Result<Option<bool>, OpError> {
+        netsem_spec::decision::connect::attempt(
+            &self.state,
+            &self.core,
+            source,
+            target,
+            protocol,
+            port,
+            None,
+        )
+        .map(|o| o.allowed)
+    }
+
+    /// [`Oracle::allows`] between two pods named by identity.
+    pub fn allows_pods(
+        &self,
+        from: &PodId,
+        to: &PodId,
+        protocol: Protocol,
+        port: u16,
+    ) -> Result<bool, OpError> {
+        self.allows(
+            &Source::Pod(from.clone()),
+            &Target::Pod(to.clone()),
+            protocol,
+            port,
+        )
+        .map(|v| v.expect("a connection between two pods is always decided"))
+    }
+
     /// The store.
     pub fn state(&self) -> &State {
         &self.state
+    }
+
+    /// The decision core over the oracle's indexes, for the spec's connection primitives:
+    /// `netsem_spec::decision::connect::attempt(oracle.state(), oracle.core(), …)` decides a
+    /// connection as the engine would, without changing anything.
+    pub fn core(&self) -> &IndexCore {
+        &self.core
     }
 
     /// The profile in force.
