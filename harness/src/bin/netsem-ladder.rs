@@ -126,7 +126,13 @@ enum Sink<'a> {
 /// Runs `program args` under `timeout` (and `/usr/bin/time -v` when present), once.
 fn timed(program: &Path, args: &[&str], sink: Sink, bound: Duration, scratch: &Path) -> Run {
     let time = Path::new("/usr/bin/time");
-    let report = scratch.with_extension("time");
+    // `scratch` names the run: `NAME.time` gets time(1)'s report, `NAME.stderr` the stderr.
+    let with = |ext: &str| {
+        let mut p = scratch.as_os_str().to_owned();
+        p.push(ext);
+        PathBuf::from(p)
+    };
+    let report = with(".time");
     let _ = std::fs::remove_file(&report);
     let mut cmd = if time.exists() {
         let mut c = Command::new(time);
@@ -141,7 +147,7 @@ fn timed(program: &Path, args: &[&str], sink: Sink, bound: Duration, scratch: &P
         .args(args)
         .stdin(Stdio::null())
         .stderr(Stdio::from(
-            std::fs::File::create(scratch.with_extension("stderr")).expect("a scratch file"),
+            std::fs::File::create(with(".stderr")).expect("a scratch file"),
         ));
     let start = Instant::now();
     let (status, out_bytes) = match sink {
