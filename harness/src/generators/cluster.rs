@@ -2,8 +2,10 @@
 //! labels, pods of many apps with named container ports, one Service per app, and policies
 //! using every selector and port form (default deny, pod and namespace selectors with
 //! `matchExpressions`, ipBlock with except, named ports, endPort ranges, DNS egress).
-//! Deterministic in `(pods, policies, seed)`.
+//! Deterministic in `(pods, policies, seed)`. [`manifests`] writes a cluster as the Kubernetes
+//! YAML a user would hand the command line (and a peer tool): the end-to-end benchmarks read it.
 
+use super::scenario::{namespace_manifest, pod_manifest, policy_manifest, service_manifest};
 use netsem_spec::net::{PortRef, Protocol};
 use netsem_spec::policy::{IpBlock, NetworkPolicy, Peer, PolicyPort, PolicyType, Rule};
 use netsem_spec::{
@@ -12,6 +14,8 @@ use netsem_spec::{
 };
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// The size of a generated cluster.
@@ -101,8 +105,9 @@ pub fn cluster(size: Size, seed: u64) -> Vec<Op> {
         let mut svc = Service::new(
             ServiceId::new(ns_name(ns), app_name(a)),
             Some(labels(&[("app", app_name(a))])),
+            // Kubernetes requires each port of a multi-port Service to be named.
             vec![ServicePort {
-                name: None,
+                name: Some("http".into()),
                 protocol: Protocol::Tcp,
                 port: 80,
                 target_port: PortRef::Name("http".into()),
@@ -318,6 +323,88 @@ pub fn cluster(size: Size, seed: u64) -> Vec<Op> {
     ops
 }
 
+/// The cluster that `ops` (of [`cluster`]) builds, as Kubernetes manifests: `(relative path,
+/// YAML text)` pairs, `00-namespaces.yaml` then `NAMESPACE/pods.yaml`, `services.yaml` and
+/// `networkpolicies.yaml`, each a multi-document YAML file in the order of `ops`. Loading the
+/// files gives the state `ops` build (a test checks it through the matrix).
+///
+/// # Panics
+/// On an operation other than those [`cluster`] emits.
+pub fn manifests(ops: &[Op]) -> Vec<(String, String)> {
+    let mut namespaces = Vec::new();
+    let mut files: BTreeMap<(String, &str), Vec<Value>> = BTreeMap::new();
+    for op in ops {
+        let (ns, file, doc) = match op {
+            Op::AddNamespace { name, labels } => {
+                namespaces.push(namespace_manifest(name, labels));
+                continue;
+            }
+            Op::AddPod {
+                pod,
+                addresses,
+                attachments,
+            } => {
+                assert!(attachments.is_empty(), "cluster pods have one network");
+                (&pod.id.namespace, "pods", pod_manifest(pod, addresses))
+            }
+            Op::AddService {
+                service,
+                addresses,
+                external_addresses,
+            } => {
+                assert!(
+                    external_addresses.is_empty(),
+                    "cluster Services are internal"
+                );
+                let ip = addresses.first().map(|a| a.ip);
+                (
+                    &service.id.namespace,
+                    "services",
+                    service_manifest(service, ip),
+                )
+            }
+            Op::AddNetworkPolicy { policy } => (
+                &policy.id.namespace,
+                "networkpolicies",
+                policy_manifest(policy),
+            ),
+            other => panic!("not an operation of the cluster generator: {other:?}"),
+        };
+        files.entry((ns.clone(), file)).or_default().push(doc);
+    }
+    let mut out = vec![("00-namespaces.yaml".to_string(), yaml(&namespaces))];
+    out.extend(
+        files
+            .into_iter()
+            .map(|((ns, file), docs)| (format!("{ns}/{file}.yaml"), yaml(&docs))),
+    );
+    out
+}
+
+/// Documents as one multi-document YAML text.
+fn yaml(docs: &[Value]) -> String {
+    let mut text = String::new();
+    for doc in docs {
+        text.push_str("---\n");
+        text.push_str(&serde_saphyr::to_string(doc).expect("a manifest serializes"));
+    }
+    text
+}
+
+/// Writes [`manifests`] of `ops` under `dir` (created if need be); returns the bytes written.
+pub fn write_manifests(ops: &[Op], dir: &std::path::Path) -> std::io::Result<u64> {
+    let mut bytes = 0;
+    for (path, text) in manifests(ops) {
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, &text)?;
+        bytes += text.len() as u64;
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,5 +424,32 @@ mod tests {
             .filter(|o| matches!(o, Op::AddNetworkPolicy { .. }))
             .count();
         assert_eq!((pods, policies), (120, 24));
+    }
+
+    /// The manifests load into the cluster the operations build: the same matrix, pod for pod.
+    #[test]
+    fn manifests_load_as_the_cluster() {
+        let ops = cluster(
+            Size {
+                pods: 90,
+                policies: 24,
+            },
+            5,
+        );
+        let dir = std::env::temp_dir().join(format!("netsem-cluster-{}", std::process::id()));
+        let bytes = write_manifests(&ops, &dir).expect("the manifests are written");
+        assert!(bytes > 0);
+        let loaded = netsem_spec::manifest::load_state(&[&dir], Default::default());
+        std::fs::remove_dir_all(&dir).expect("the directory is removed");
+        let (loaded, warnings) = loaded.expect("the manifests load");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let mut built = netsem_spec::SpecEngine::default();
+        for op in &ops {
+            netsem_spec::Engine::execute(&mut built, op);
+        }
+        let from_ops = netsem_oracle::Oracle::from_state(built.state).compressed_matrix();
+        let from_yaml = netsem_oracle::Oracle::from_state(loaded).compressed_matrix();
+        use netsem_spec::matrix::MatrixView;
+        assert_eq!(from_ops.to_matrix(), from_yaml.to_matrix());
     }
 }

@@ -608,75 +608,14 @@ fn manifest(u: &mut Unstructured, c: &Ctx) -> Result<String> {
             let id = known_admin_policy_id(u, c.state())?;
             admin_manifest(&cluster_network_policy(u, id)?)
         }
-        0 => json!({
-            "apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": pick(u, &NAMESPACES)?, "labels": labels(u)?},
-        }),
+        0 => namespace_manifest(pick(u, &NAMESPACES)?, &labels(u)?),
         1 => {
             let (pod, addresses, _) = pod(u)?;
-            let ports: Vec<Value> = pod
-                .ports
-                .iter()
-                .map(|p| {
-                    let mut v =
-                        json!({"containerPort": p.port, "protocol": p.protocol.to_string()});
-                    if let Some(n) = &p.name {
-                        v["name"] = json!(n);
-                    }
-                    v
-                })
-                .collect();
-            let mut status = json!({"phase": format!("{:?}", pod.phase)});
-            if !addresses.is_empty() {
-                status["podIPs"] = json!(addresses
-                    .iter()
-                    .map(|ip| json!({"ip": ip.to_string()}))
-                    .collect::<Vec<_>>());
-            }
-            // One container per port: port names are unique within a container only.
-            let mut containers: Vec<Value> = ports
-                .into_iter()
-                .enumerate()
-                .map(|(i, p)| json!({"name": format!("c{i}"), "image": "app", "ports": [p]}))
-                .collect();
-            if containers.is_empty() {
-                containers.push(json!({"name": "c", "image": "app"}));
-            }
-            let mut spec = json!({"containers": containers});
-            if let Some(node) = &pod.node {
-                spec["nodeName"] = json!(node);
-            }
-            json!({
-                "apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": pod.id.name, "namespace": pod.id.namespace, "labels": pod.labels},
-                "spec": spec, "status": status,
-            })
+            pod_manifest(&pod, &addresses)
         }
         2 => {
             let (svc, addresses, _) = service(u, c)?;
-            let ports: Vec<Value> = svc
-                .ports
-                .iter()
-                .map(|p| {
-                    json!({"name": p.name, "port": p.port, "protocol": p.protocol.to_string(),
-                    "targetPort": match &p.target_port {
-                        PortRef::Number(n) => json!(n),
-                        PortRef::Name(s) => json!(s),
-                    }})
-                })
-                .collect();
-            let mut spec = json!({"ports": ports});
-            if let Some(sel) = &svc.selector {
-                spec["selector"] = json!(sel);
-            }
-            if let Some(a) = addresses.first() {
-                spec["clusterIP"] = json!(a.ip.to_string());
-            }
-            json!({
-                "apiVersion": "v1", "kind": "Service",
-                "metadata": {"name": svc.id.name, "namespace": svc.id.namespace},
-                "spec": spec,
-            })
+            service_manifest(&svc, addresses.first().map(|a| a.ip))
         }
         _ => {
             let id = c.policy(u)?;
@@ -689,6 +628,81 @@ fn manifest(u: &mut Unstructured, c: &Ctx) -> Result<String> {
 /// JSON is YAML: manifests are written as JSON text, so no YAML writer is needed.
 fn serde_saphyr_free_yaml(doc: &Value) -> String {
     serde_json::to_string_pretty(doc).expect("a manifest serializes")
+}
+
+/// A Namespace as the `v1` object it stands for.
+pub fn namespace_manifest(name: &str, labels: &Labels) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": name, "labels": labels},
+    })
+}
+
+/// A Pod as the `v1` object it stands for, its addresses as `status.podIPs`.
+pub fn pod_manifest(pod: &Pod, addresses: &[IpAddr]) -> Value {
+    let ports: Vec<Value> = pod
+        .ports
+        .iter()
+        .map(|p| {
+            let mut v = json!({"containerPort": p.port, "protocol": p.protocol.to_string()});
+            if let Some(n) = &p.name {
+                v["name"] = json!(n);
+            }
+            v
+        })
+        .collect();
+    let mut status = json!({"phase": format!("{:?}", pod.phase)});
+    if !addresses.is_empty() {
+        status["podIPs"] = json!(addresses
+            .iter()
+            .map(|ip| json!({"ip": ip.to_string()}))
+            .collect::<Vec<_>>());
+    }
+    // One container per port: port names are unique within a container only.
+    let mut containers: Vec<Value> = ports
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| json!({"name": format!("c{i}"), "image": "app", "ports": [p]}))
+        .collect();
+    if containers.is_empty() {
+        containers.push(json!({"name": "c", "image": "app"}));
+    }
+    let mut spec = json!({"containers": containers});
+    if let Some(node) = &pod.node {
+        spec["nodeName"] = json!(node);
+    }
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": pod.id.name, "namespace": pod.id.namespace, "labels": pod.labels},
+        "spec": spec, "status": status,
+    })
+}
+
+/// A Service as the `v1` object it stands for, with `cluster_ip` as `spec.clusterIP`.
+pub fn service_manifest(svc: &Service, cluster_ip: Option<IpAddr>) -> Value {
+    let ports: Vec<Value> = svc
+        .ports
+        .iter()
+        .map(|p| {
+            json!({"name": p.name, "port": p.port, "protocol": p.protocol.to_string(),
+            "targetPort": match &p.target_port {
+                PortRef::Number(n) => json!(n),
+                PortRef::Name(s) => json!(s),
+            }})
+        })
+        .collect();
+    let mut spec = json!({"ports": ports});
+    if let Some(sel) = &svc.selector {
+        spec["selector"] = json!(sel);
+    }
+    if let Some(ip) = cluster_ip {
+        spec["clusterIP"] = json!(ip.to_string());
+    }
+    json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": svc.id.name, "namespace": svc.id.namespace},
+        "spec": spec,
+    })
 }
 
 /// A NetworkPolicy as the `networking.k8s.io/v1` object it stands for.
