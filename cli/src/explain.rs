@@ -220,6 +220,51 @@ fn direction_text(
 }
 
 /// Prints one decision, and which single profile switches would flip it.
+/// Rules 6.12, 6.13, 7.10: how a Service connection reached its backend, and which source the
+/// backend's policy sees.
+fn arrival_text(state: &State, d: &Decision, out: &mut String) {
+    use netsem_spec::decision::Via;
+    let Some(a) = &d.arrival else {
+        return;
+    };
+    let node = a
+        .node
+        .as_deref()
+        .map(|n| format!(" on node {n}"))
+        .unwrap_or_default();
+    let via = match &a.via {
+        Via::ClusterAddress => return,
+        Via::NodePort { port, .. } => format!("node port {port} (Service port {})", a.service_port),
+        Via::ExternalAddress {
+            load_balancer: true,
+        } => "a load-balancer address".to_string(),
+        Via::ExternalAddress { .. } => "an external address".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "  arrived through {via}, translated{node} [rules 6.12, 6.13]"
+    );
+    if let Some(from) = &a.masqueraded_from {
+        let _ = writeln!(
+            out,
+            "  masqueraded: the client {} is seen as the node's address (service-snat=visible) [rules 6.13, 7.10]",
+            endpoint_text(state, from)
+        );
+    }
+    if a.nodes.len() > 1 {
+        let list: Vec<String> = a
+            .nodes
+            .iter()
+            .map(|(n, ok)| format!("{n}: {}", if *ok { "allowed" } else { "denied" }))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  the network may deliver it to any node; allowed only if allowed through each: {} [rule 6.13]",
+            list.join(", ")
+        );
+    }
+}
+
 fn decision_text(state: &mut State, d: &Decision, out: &mut String) {
     let _ = writeln!(
         out,
@@ -229,6 +274,7 @@ fn decision_text(state: &mut State, d: &Decision, out: &mut String) {
         endpoint_text(state, &d.destination),
         d.port
     );
+    arrival_text(state, d, out);
     if d.undetermined() {
         let _ = writeln!(
             out,
@@ -301,9 +347,14 @@ pub fn switches_flipping(state: &mut State, d: &Decision) -> Vec<String> {
     let mut mattered = Vec::new();
     for (name, other) in profile.neighbours() {
         state.set_profile(other);
+        // Rule 7.10: with the masquerade hidden, policy sees the client the node masqueraded.
+        let source = match d.arrival.as_ref().and_then(|a| a.masqueraded_from.as_ref()) {
+            Some(client) if other.service_snat != profile.service_snat => client,
+            _ => &d.source,
+        };
         let flipped = state
             .decide(
-                &d.source,
+                source,
                 &d.destination,
                 d.protocol,
                 d.port,
@@ -579,40 +630,48 @@ pub fn explain(
         decision_text(state, d, &mut out);
         return Ok((out, d.verdict()));
     };
+    // What the connection was sent to: a Service (by name, cluster or external address), a
+    // node port (rule 6.12), or an unallocated address of a ServiceCIDR (rule 6.17).
     let service = match target {
-        Target::Service(s) => s.clone(),
+        Target::Service(s) => Some(s.clone()),
         Target::Address(a) => match state.addresses().get(a) {
-            Some(AddressOwner::Service { service, .. }) => service.clone(),
-            _ => unreachable!("only a Service has backends"),
+            Some(AddressOwner::Service { service, .. }) => Some(service.clone()),
+            Some(AddressOwner::Node { .. }) => state
+                .node_port_service(protocol, port)
+                .map(|s| s.id.clone()),
+            _ => None,
         },
-        Target::Pod(_) => unreachable!("only a Service has backends"),
+        Target::Pod(_) => None,
+    };
+    let to = match (&service, target) {
+        (Some(s), Target::Address(a)) => format!("service {s} ({a})"),
+        (Some(s), _) => format!("service {s}"),
+        (None, Target::Address(a)) => a.to_string(),
+        (None, _) => "?".to_string(),
     };
     if backends.is_empty() {
-        let _ = match (&opened.refusal, target) {
-            (Some(Refusal::NotReachableFromOutside), Target::Address(a)) => {
-                writeln!(
-                    out,
-                    "{protocol} {} -> service {service} ({a}) port {port}",
-                    source_text(state, source)
-                )
-                .and_then(|_| writeln!(out, "  verdict: DENIED, refused: a cluster address of a Service is not reachable from outside the cluster [rule 6.10]"))
-            }
-            (refusal, _) => writeln!(
-                out,
-                "{protocol} {} -> service {service} port {port}",
-                source_text(state, source)
-            )
-            .and_then(|_| {
-                writeln!(
-                    out,
-                    "  verdict: DENIED, refused by the Service: {:?} [rules 6.2, 6.5-6.8]",
-                    refusal.clone().unwrap_or(Refusal::NoBackends)
-                )
-            }),
+        let refusal = opened.refusal.clone().unwrap_or(Refusal::NoBackends);
+        let why = match &refusal {
+            Refusal::NotReachableFromOutside => "a cluster address of a Service is not reachable from outside the cluster [rule 6.10]".to_string(),
+            Refusal::UnallocatedServiceAddress => "the address lies in a ServiceCIDR but no Service holds it [rule 6.17]".to_string(),
+            Refusal::SourceRange => "the client is outside the Service's loadBalancerSourceRanges [rule 6.14]".to_string(),
+            Refusal::NoLocalEndpoints => "the traffic policy is Local and the node that receives the connection has no endpoint [rules 6.7, 6.13]".to_string(),
+            r => format!("refused by the Service: {} [rules 6.2, 6.5-6.8]", r.name()),
         };
+        let how = if refusal.dropped() {
+            "dropped"
+        } else {
+            "rejected"
+        };
+        let _ = writeln!(
+            out,
+            "{protocol} {} -> {to} port {port}",
+            source_text(state, source)
+        )
+        .and_then(|_| writeln!(out, "  verdict: DENIED, {how}: {why} [rule 6.18]"));
         return Ok((out, Some(false)));
     }
-    let _ = writeln!(out, "service {service} port {port}/{protocol} has {} possible backend(s); each is decided pod to pod on its target port [rules 6.1, 6.4]", backends.len());
+    let _ = writeln!(out, "{to} port {port}/{protocol} has {} possible backend(s); each is decided pod to pod on its target port [rules 6.1, 6.4]", backends.len());
     for d in backends.values() {
         let _ = writeln!(out);
         decision_text(state, d, &mut out);
