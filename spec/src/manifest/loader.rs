@@ -110,18 +110,21 @@ impl Loader {
     pub(crate) fn add_text(&mut self, file: &str, text: &str) -> Result<(), LoadError> {
         for (document, value) in parse::documents(file, text)? {
             if !value.is_null() {
-                self.add_value(file, document, value, "")?;
+                self.add_value(file, document, value, "", None)?;
             }
         }
         Ok(())
     }
 
+    /// One object (or list) of `document`. `list` is the kind and apiVersion of the typed list
+    /// the object is an item of (`PodList`, `v1`), if any.
     fn add_value(
         &mut self,
         file: &str,
         document: usize,
-        value: Value,
+        mut value: Value,
         prefix: &str,
+        list: Option<(&str, &str)>,
     ) -> Result<(), LoadError> {
         let raw = |field: &str, message: String| LoadError {
             file: file.to_string(),
@@ -131,7 +134,7 @@ impl Loader {
             message,
             kind: ErrorKind::InvalidManifest,
         };
-        let Value::Object(map) = &value else {
+        let Value::Object(map) = &mut value else {
             return Err(raw(
                 "",
                 format!(
@@ -140,14 +143,33 @@ impl Loader {
                 ),
             ));
         };
+        // Rule 9.3: an item of a typed list (`PodList`, …) that has neither `kind` nor
+        // `apiVersion` takes the list's kind without `List` and the list's apiVersion, as
+        // apimachinery's list decoding does (what the API server and `kubectl get --raw` return).
+        let missing = |m: &serde_json::Map<String, Value>, key: &str| {
+            m.get(key).and_then(Value::as_str).is_none_or(str::is_empty)
+        };
+        if let Some((list_kind, list_version)) = list {
+            if missing(map, "kind") && missing(map, "apiVersion") {
+                let item_kind = list_kind.strip_suffix("List").unwrap_or(list_kind);
+                if !item_kind.is_empty() {
+                    map.insert("kind".into(), Value::String(item_kind.to_string()));
+                    map.insert("apiVersion".into(), Value::String(list_version.to_string()));
+                }
+            }
+        }
+        let map = &*map;
         let text = |key: &str| map.get(key).and_then(Value::as_str).unwrap_or("");
         let kind = text("kind").to_string();
         let api_version = text("apiVersion").to_string();
         if kind.is_empty() {
-            return Err(raw(
-                "kind",
-                "Required value: every object needs a `kind`".into(),
-            ));
+            let message = if list.is_some() {
+                "Required value: Object 'Kind' is missing: an item of a `kind: List` must name \
+                 its kind (only a typed list, such as `PodList`, names it for its items)"
+            } else {
+                "Required value: every object needs a `kind`"
+            };
+            return Err(raw("kind", message.into()));
         }
         if api_version.is_empty() {
             return Err(raw(
@@ -155,7 +177,7 @@ impl Loader {
                 format!("Required value: object of kind {kind} has no `apiVersion`"),
             ));
         }
-        // Rule 9.3: lists are flattened.
+        // Rule 9.3: lists, `kind: List` and typed lists alike, are flattened (nested ones too).
         if kind == "List" || (kind.ends_with("List") && map.contains_key("items")) {
             let items = match map.get("items") {
                 None | Some(Value::Null) => return Ok(()),
@@ -167,9 +189,11 @@ impl Loader {
                     ))
                 }
             };
+            let at = child(prefix, "items");
             for (i, item) in items.into_iter().enumerate() {
                 if !item.is_null() {
-                    self.add_value(file, document, item, &index(&child(prefix, "items"), i))?;
+                    let list = Some((kind.as_str(), api_version.as_str()));
+                    self.add_value(file, document, item, &index(&at, i), list)?;
                 }
             }
             return Ok(());

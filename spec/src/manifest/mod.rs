@@ -57,6 +57,7 @@ pub use apply::{POD_CIDR, SERVICE_CIDR};
 pub use kinds::endpoint_slice::SERVICE_NAME_LABEL;
 pub use kinds::network_attachment::{DOMAIN_ANNOTATION, DOMAIN_CONFIG_ATTRIBUTE};
 pub use multus::NETWORK_STATUS_ANNOTATION;
+pub use parse::{STDIN_NAME, STDIN_PATH};
 pub use workloads::MAX_REPLICAS;
 
 /// Where an object came from: the file, the document in it (from 1), and the object's kind and
@@ -221,15 +222,30 @@ pub fn parse_str(file: &str, text: &str) -> Result<Manifest, LoadError> {
 
 /// Rules 9.1, 9.3: loads files and directories (recursively: `.yaml`, `.yml`, `.json`, in path
 /// order) as one manifest.
+///
+/// The path `-` is standard input (rule 9.3), named `<stdin>` in errors: YAML, or JSON when it
+/// starts with `{` (`kubectl get … -o yaml | netsem matrix -`).
 pub fn load_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Manifest, LoadError> {
     let mut loader = loader::Loader::default();
-    for file in parse::collect_files(paths)? {
-        let name = file.display().to_string();
-        let text =
-            std::fs::read_to_string(&file).map_err(|e| LoadError::file(&name, e.to_string()))?;
-        loader.add_text(&name, &text)?;
+    for path in paths {
+        if path.as_ref() == Path::new(STDIN_PATH) {
+            let text = read_stdin().map_err(|e| LoadError::file(STDIN_NAME, e))?;
+            loader.add_text(STDIN_NAME, &text)?;
+            continue;
+        }
+        for file in parse::collect_files(&[path])? {
+            let name = file.display().to_string();
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| LoadError::file(&name, e.to_string()))?;
+            loader.add_text(&name, &text)?;
+        }
     }
     Ok(loader.finish())
+}
+
+/// Reads all of standard input as text.
+pub fn read_stdin() -> Result<String, String> {
+    std::io::read_to_string(std::io::stdin()).map_err(|e| format!("reading standard input: {e}"))
 }
 
 /// Loads `paths` and applies them to an empty state under `profile`; returns the state and every

@@ -43,9 +43,14 @@ pub(crate) fn pod_spec(spec: Option<&core::PodSpec>, path: &str) -> Check<PodPar
                 if !names.insert(name.to_string()) {
                     return Err(Invalid::new(
                         child(&at, "name"),
-                        format!("Duplicate value: `{name}`"),
+                        format!("Duplicate value: {name:?}"),
                     ));
                 }
+            }
+            // An absent containerPort decodes as 0 in the API server too (a non-pointer int32):
+            // both are `Required value` there.
+            if p.container_port == 0 {
+                return Err(Invalid::new(child(&at, "containerPort"), "Required value"));
             }
             let port = validate::port_number(p.container_port, &child(&at, "containerPort"))?;
             if let Some(h) = p.host_port.filter(|&h| h != 0) {
@@ -85,8 +90,8 @@ pub(crate) fn pod_object(obj: &Obj, value: Value) -> Result<Object, LoadError> {
             return Err(obj.error(
                 "status.phase",
                 format!(
-                    "unsupported value `{other}`: supported values: \"Pending\", \"Running\", \
-                     \"Succeeded\", \"Failed\", \"Unknown\""
+                    "Unsupported value: {other:?}: supported values: \"Failed\", \"Pending\", \
+                     \"Running\", \"Succeeded\", \"Unknown\""
                 ),
             ))
         }

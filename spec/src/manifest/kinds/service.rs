@@ -30,7 +30,7 @@ pub(crate) fn service_object(obj: &Obj, value: Value) -> Result<Object, LoadErro
             return Err(obj.error(
                 "spec.type",
                 format!(
-                    "unsupported value `{other}`: supported values: \"ClusterIP\", \
+                    "Unsupported value: {other:?}: supported values: \"ClusterIP\", \
                      \"ExternalName\", \"LoadBalancer\", \"NodePort\""
                 ),
             ))
@@ -95,7 +95,7 @@ pub(crate) fn service_object(obj: &Obj, value: Value) -> Result<Object, LoadErro
         Some(other) => {
             return Err(obj.error(
                 "spec.internalTrafficPolicy",
-                format!("unsupported value `{other}`: supported values: \"Cluster\", \"Local\""),
+                format!("Unsupported value: {other:?}: supported values: \"Cluster\", \"Local\""),
             ))
         }
     };
@@ -141,7 +141,7 @@ fn service_ports(ports: &[core::ServicePort]) -> Check<Vec<ServicePort>> {
                 if !names.insert(n.clone()) {
                     return Err(Invalid::new(
                         child(&at, "name"),
-                        format!("Duplicate value: `{n}`"),
+                        format!("Duplicate value: {n:?}"),
                     ));
                 }
             }
