@@ -2,8 +2,9 @@
 //! README): typed lists, kubectl's YAML, API-server wording, host-network pods without Nodes,
 //! and the kinds read for real inputs (docs/MANIFESTS.md).
 
-use netsem_spec::manifest::{self, LoadError, Manifest, Object};
-use netsem_spec::{PodId, State};
+use netsem_spec::connection::Endpoint;
+use netsem_spec::manifest::{self, LoadError, Manifest, Object, WorkloadRef};
+use netsem_spec::{Address, PodId, Protocol, State};
 use std::path::{Path, PathBuf};
 
 fn real(rel: &str) -> PathBuf {
@@ -53,9 +54,16 @@ fn addresses(s: &State, pod: &str) -> Vec<String> {
 fn r9_3_typed_list_items_take_their_kind_from_the_list() {
     // `kubectl get --raw /api/v1/pods`: a PodList whose items have no kind or apiVersion.
     let m = load("raw-api-v1-pods.json");
-    assert_eq!(m.warnings, Vec::<String>::new());
+    assert!(
+        m.warnings.iter().all(|w| w.contains("[rule 9.9]")),
+        "{:?}",
+        m.warnings
+    );
     let p = pods(&m);
-    assert!(p.contains(&"kube-system/coredns-7db6d8ff4d-5x2qg".to_string()), "{p:?}");
+    assert!(
+        p.contains(&"kube-system/coredns-7db6d8ff4d-5x2qg".to_string()),
+        "{p:?}"
+    );
     assert!(p.len() >= 3, "{p:?}");
     for (o, _) in &m.objects {
         assert_eq!(o.kind, "Pod");
@@ -85,7 +93,8 @@ fn r9_3_a_kind_list_item_without_kind_is_an_error_naming_the_item() {
     let e = manifest::parse_str("l.yaml", text).unwrap_err();
     assert_eq!(e.field.as_deref(), Some("items[0].kind"), "{e}");
     // A nested typed list is flattened too, its items inferred from it.
-    let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: PodList\n  items:\n  \
+    let text =
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: PodList\n  items:\n  \
                 - metadata: {name: web, namespace: a}\n";
     let m = manifest::parse_str("l.yaml", text).unwrap();
     assert_eq!(pods(&m), ["a/web"]);
@@ -113,7 +122,11 @@ fn r9_2_yaml_1_1_booleans_and_numbers_where_a_string_belongs_say_so_and_suggest_
     let e = broken("yaml/label-no.yaml");
     assert_eq!(e.object.as_deref(), Some("Pod yaml/legacy"), "{e}");
     assert_eq!(e.field.as_deref(), Some("metadata.labels.canary"), "{e}");
-    assert!(e.message.starts_with("Invalid value: false: must be a string"), "{e}");
+    assert!(
+        e.message
+            .starts_with("Invalid value: false: must be a string"),
+        "{e}"
+    );
     assert!(e.message.contains("YAML 1.1"), "{e}");
     assert!(e.message.contains("quote the value"), "{e}");
     let e = broken("yaml/label-number.yaml");
@@ -143,25 +156,292 @@ fn r9_3_yaml_octal_numbers_duplicates_and_kubectl_rendering() {
 
 #[test]
 fn r9_2_a_missing_container_port_is_required_value_as_the_api_server_says() {
-    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    \
+    let text =
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    \
                 ports:\n    - {name: http}\n";
     let e = manifest::parse_str("p.yaml", text).unwrap_err();
     assert_eq!(
         e.to_string(),
         "p.yaml: document 1: Pod default/p: spec.containers[0].ports[0].containerPort: Required value"
     );
-    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    \
+    let text =
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    \
                 ports:\n    - {containerPort: 70000}\n";
     let e = manifest::parse_str("p.yaml", text).unwrap_err();
     assert_eq!(
         e.message,
         "Invalid value: 70000: must be between 1 and 65535, inclusive"
     );
-    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    \
+    let text =
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    \
                 ports:\n    - {containerPort: 80, protocol: ICMP}\n";
     let e = manifest::parse_str("p.yaml", text).unwrap_err();
     assert_eq!(
         e.message,
         "Unsupported value: \"ICMP\": supported values: \"SCTP\", \"TCP\", \"UDP\""
     );
+}
+
+// ----- host-network pods without their Node (rule 9.9) --------------------------------------
+
+#[test]
+fn r9_9_a_host_network_pod_without_its_node_gets_the_address_its_status_gives() {
+    let m = load("kubectl-get-pods-svc-netpol-ns-A.yaml");
+    assert!(
+        m.warnings.iter().any(|w| w.contains(
+            "Pod kube-system/kube-proxy-q9w7t: node kind-worker is not in the input: its \
+             addresses are taken from the pod's status (172.18.0.3) [rule 9.9]"
+        )),
+        "{:?}",
+        m.warnings
+    );
+    let s = state(&m);
+    let proxy = PodId::new("kube-system", "kube-proxy-q9w7t");
+    assert_eq!(
+        s.primary_addresses(&proxy),
+        [&"172.18.0.3".parse::<Address>().unwrap()]
+    );
+    assert_eq!(s.node_addresses("kind-worker").count(), 1);
+    // The ipBlock 172.18.0.0/16 of shop/frontend-allow-web now matches it (rules 5.12, 7.6):
+    // kube-proxy, on kind-worker, reaches the frontend pod on kind-worker2 on its http port.
+    let web = PodId::new("shop", "frontend-6d8f7c9b5d-wq5hn");
+    let (src, dst) = s.pod_pair(&proxy, &web).unwrap();
+    assert!(matches!(
+        src,
+        Endpoint::Pod {
+            address: Some(_),
+            ..
+        }
+    ));
+    assert!(s.decide(&src, &dst, Protocol::Tcp, 8080, None).allowed);
+    assert!(!s.decide(&src, &dst, Protocol::Tcp, 9090, None).allowed);
+    // A declared Node wins over the pod's status; a pod without nodeName is on a node named by
+    // its host address.
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: h, namespace: x}\nspec: \
+                {hostNetwork: true}\nstatus: {hostIP: 192.0.2.9}\n";
+    let s = state(&manifest::parse_str("h.yaml", text).unwrap());
+    let h = s.pod(&PodId::new("x", "h")).unwrap();
+    assert_eq!(h.node.as_deref(), Some("192.0.2.9"));
+    let text = "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus: {addresses: [{type: \
+                InternalIP, address: 192.0.2.1}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: \
+                {name: h, namespace: x}\nspec: {hostNetwork: true, nodeName: n1}\nstatus: \
+                {hostIP: 192.0.2.9}\n";
+    let m = manifest::parse_str("h.yaml", text).unwrap();
+    assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+    let s = state(&m);
+    assert_eq!(
+        s.primary_addresses(&PodId::new("x", "h")),
+        [&"192.0.2.1".parse::<Address>().unwrap()]
+    );
+}
+
+// ----- workloads: ReplicationController, KubeVirt, and pods that are in the input -------------
+
+/// The documents of a sample, `---`-separated, keeping those for which `keep` says so.
+fn documents(rel: &str, keep: impl Fn(usize) -> bool) -> String {
+    let text = std::fs::read_to_string(real(rel)).unwrap();
+    text.split("\n---\n")
+        .enumerate()
+        .filter(|(i, _)| keep(*i))
+        .map(|(_, d)| d)
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
+
+#[test]
+fn r9_4_a_replication_controller_becomes_its_pods() {
+    // As submitted: selector and replicas defaulted from the template.
+    let text = documents("replicationcontroller-and-pod.yaml", |i| i == 0);
+    let m = manifest::parse_str("rc.yaml", &text).unwrap();
+    let p = pods(&m);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].starts_with("shop/legacy-worker-"), "{p:?}");
+    let s = state(&m);
+    let pod = s.pods().next().unwrap();
+    // Exactly the template's labels: no pod-template-hash.
+    assert_eq!(pod.labels.len(), 1);
+    assert_eq!(pod.labels["app"], "legacy-worker");
+    let id = pod.id.clone();
+    assert_eq!(
+        m.workloads[&id],
+        WorkloadRef::new("ReplicationController", "legacy-worker")
+    );
+    // The defaulted form gives one pod with the same labels (its name hashes its template,
+    // which the API server filled in).
+    let defaulted = documents("replicationcontroller-and-pod.yaml", |i| i == 1);
+    let s2 = state(&manifest::parse_str("rc.yaml", &defaulted).unwrap());
+    let pods2: Vec<_> = s2.pods().collect();
+    assert_eq!(pods2.len(), 1);
+    assert_eq!(pods2[0].labels, pod.labels);
+    // With its pod in the input, the pod is the RC's pod: the RC is not expanded.
+    let m = load("replicationcontroller-and-pod.yaml");
+    assert_eq!(pods(&m), ["shop/legacy-worker-x4r8d"]);
+    assert_eq!(
+        m.workloads[&PodId::new("shop", "legacy-worker-x4r8d")],
+        WorkloadRef::new("ReplicationController", "legacy-worker")
+    );
+    // A selector that does not match the template is refused, as by the API server.
+    let text = "apiVersion: v1\nkind: ReplicationController\nmetadata: {name: rc}\nspec:\n  \
+                selector: {app: a}\n  template:\n    metadata: {labels: {app: b}}\n";
+    let e = manifest::parse_str("rc.yaml", text).unwrap_err();
+    assert_eq!(
+        e.field.as_deref(),
+        Some("spec.template.metadata.labels"),
+        "{e}"
+    );
+}
+
+#[test]
+fn r9_11_a_virtual_machine_is_a_workload_whose_launcher_pod_carries_its_labels_and_ports() {
+    // The VM alone: one virt-launcher pod with the template's labels and KubeVirt's, and the
+    // interfaces' ports.
+    let vm = documents("kubevirt-vm-vmi-launcher.yaml", |i| i == 0);
+    let m = manifest::parse_str("vm.yaml", &vm).unwrap();
+    let p = pods(&m);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].starts_with("vms/virt-launcher-fedora-web-"), "{p:?}");
+    let s = state(&m);
+    let pod = s.pods().next().unwrap();
+    for (k, v) in [
+        ("app", "fedora-web"),
+        ("kubevirt.io/size", "small"),
+        ("kubevirt.io", "virt-launcher"),
+        ("vm.kubevirt.io/name", "fedora-web"),
+        ("vmi.kubevirt.io/id", "fedora-web"),
+    ] {
+        assert_eq!(pod.labels.get(k).map(String::as_str), Some(v), "{k}");
+    }
+    assert_eq!(pod.ports.len(), 1);
+    assert_eq!(
+        (pod.ports[0].name.as_deref(), pod.ports[0].port),
+        (Some("http"), 80)
+    );
+    assert_eq!(
+        m.workloads[&pod.id],
+        WorkloadRef::new("VirtualMachine", "fedora-web")
+    );
+    // A halted VM has no pod.
+    let halted = vm.replace("runStrategy: Always", "runStrategy: Halted");
+    let m = manifest::parse_str("vm.yaml", &halted).unwrap();
+    assert!(pods(&m).is_empty());
+    assert!(
+        m.warnings.iter().any(|w| w.contains("not running")),
+        "{:?}",
+        m.warnings
+    );
+    // The VM and its VMI: the VMI's pod, with the addresses the VMI reports, on its node.
+    let both = documents("kubevirt-vm-vmi-launcher.yaml", |i| i < 2);
+    let m = manifest::parse_str("vm.yaml", &both).unwrap();
+    assert_eq!(pods(&m).len(), 1);
+    let s = state(&m);
+    let pod = s.pods().next().unwrap();
+    assert_eq!(pod.node.as_deref(), Some("worker-1"));
+    assert_eq!(
+        pod.labels.get("kubevirt.io/created-by").map(String::as_str),
+        Some("5d0e3c1a-2b4f-4a6e-9c8d-7e6f5a4b3c2d")
+    );
+    let id = pod.id.clone();
+    assert_eq!(
+        addresses(&s, &id.to_string()),
+        ["10.128.2.44", "192.168.50.12"]
+    );
+    // Everything, the launcher pod included: the input's pod is the VM's.
+    let m = load("kubevirt-vm-vmi-launcher.yaml");
+    assert_eq!(pods(&m), ["vms/virt-launcher-fedora-web-7xk9q"]);
+    let s = state(&m);
+    let pod = s
+        .pod(&PodId::new("vms", "virt-launcher-fedora-web-7xk9q"))
+        .unwrap();
+    assert_eq!(pod.labels["app"], "fedora-web");
+    assert_eq!(pod.ports[0].port, 80);
+}
+
+// ----- OpenShift Route (rule 9.12) ------------------------------------------------------------
+
+#[test]
+fn r9_12_a_route_is_read_validated_and_names_what_it_needs() {
+    let m = load("openshift-route-and-router.yaml");
+    // The router pod is in the input; the Route's two Services are not.
+    for svc in ["shop/frontend", "shop/frontend-canary"] {
+        assert!(
+            m.warnings.iter().any(|w| w.contains(&format!(
+                "routes to service {svc}, which is not in the input"
+            ))),
+            "{:?}",
+            m.warnings
+        );
+    }
+    assert!(
+        !m.warnings.iter().any(|w| w.contains("router pods")),
+        "{:?}",
+        m.warnings
+    );
+    let route = documents("openshift-route-and-router.yaml", |i| i == 0);
+    let m = manifest::parse_str("route.yaml", &route).unwrap();
+    assert!(m.objects.is_empty());
+    assert!(
+        m.warnings.iter().any(|w| w.contains("router pods")),
+        "{:?}",
+        m.warnings
+    );
+    // Validation, in the API server's words.
+    for (from, to, field, part) in [
+        (
+            "weight: 90",
+            "weight: 300",
+            "spec.to.weight",
+            "between 0 and 256",
+        ),
+        (
+            "termination: edge",
+            "termination: bogus",
+            "spec.tls.termination",
+            "Unsupported value",
+        ),
+        ("path: /", "path: shop", "spec.path", "must begin with /"),
+        (
+            "kind: Service\n    name: frontend\n",
+            "kind: Deployment\n    name: frontend\n",
+            "spec.to.kind",
+            "Unsupported value",
+        ),
+    ] {
+        let bad = route.replace(from, to);
+        assert_ne!(bad, route, "{from}");
+        let e = manifest::parse_str("route.yaml", &bad).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some(field), "{e}");
+        assert!(e.message.contains(part), "{e}");
+    }
+}
+
+// ----- each pod's workload (rule 9.10) --------------------------------------------------------
+
+#[test]
+fn r9_10_every_pod_of_a_dump_belongs_to_the_workload_its_owner_references_name() {
+    let m = load("kubectl-get-pods-svc-netpol-ns-A.yaml");
+    let of = |ns: &str, pod: &str| m.workloads.get(&PodId::new(ns, pod)).map(|w| w.to_string());
+    assert_eq!(
+        of("shop", "frontend-6d8f7c9b5d-k7x2p").as_deref(),
+        Some("frontend[Deployment]")
+    );
+    assert_eq!(of("shop", "db-0").as_deref(), Some("db[StatefulSet]"));
+    assert_eq!(
+        of("kube-system", "kube-proxy-q9w7t").as_deref(),
+        Some("kube-proxy[DaemonSet]")
+    );
+    assert_eq!(
+        of("kube-system", "coredns-7db6d8ff4d-5x2qg").as_deref(),
+        Some("coredns[Deployment]")
+    );
+    // A workload expanded by netsem: its pods are recorded under it.
+    let text =
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: a}\nspec:\n  \
+                replicas: 2\n  selector: {matchLabels: {app: web}}\n  template: {metadata: \
+                {labels: {app: web}}}\n";
+    let m = manifest::parse_str("d.yaml", text).unwrap();
+    assert_eq!(m.workloads.len(), 2);
+    assert!(m
+        .workloads
+        .values()
+        .all(|w| *w == WorkloadRef::new("Deployment", "web")));
 }

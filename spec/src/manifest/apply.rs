@@ -179,12 +179,16 @@ impl Manifest {
                 w.record(o, r)?;
             }
         }
-        for (o, (name, domain)) in of(self, |x| match x {
-            Object::Network { name, domain } => Some((name, domain)),
+        for (o, (name, domain, implicit)) in of(self, |x| match x {
+            Object::Network {
+                name,
+                domain,
+                implicit,
+            } => Some((name, domain, *implicit)),
             _ => None,
         }) {
             match w.state.networks().get(name) {
-                Some(n) if n.domain == *domain => {}
+                Some(n) if n.domain == *domain || implicit => {}
                 Some(n) => {
                     return Err(op_error(
                         o,
@@ -527,6 +531,17 @@ impl Manifest {
                 }
                 Object::Namespace { name, .. } if done.insert(format!("namespace {name}")) => {
                     w.state.remove_namespace(name)
+                }
+                Object::Network {
+                    name,
+                    implicit: true,
+                    ..
+                } => {
+                    if w.state.networks().contains_key(name) {
+                        // Best effort: declared by a pod's reference, not by the manifest.
+                        let _ = w.state.remove_network(name);
+                    }
+                    continue;
                 }
                 Object::Network { name, .. } if done.insert(format!("network {name}")) => {
                     w.state.remove_network(name)

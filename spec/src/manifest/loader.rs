@@ -13,23 +13,37 @@
 //! Validation (rule 9.2) and conversion are the kind modules' business; nothing below this
 //! module imports it.
 
+use super::kinds::pod::PodFacts;
+use super::kinds::route::{RouteInfo, ROUTER_LABEL, ROUTER_NAMESPACE};
 use super::kinds::{
-    endpoint_slice, namespace, network_attachment, network_policy, node, pod, service,
+    endpoint_slice, namespace, network_attachment, network_policy, node, pod, route, service,
 };
+use super::kubevirt;
 use super::object::{Obj, DEFAULT_NAMESPACE};
 use super::parse;
 use super::validate::{child, index, NameRule};
 use super::workloads::{self, DaemonSetPlan, WorkloadKind};
-use super::{LoadError, Manifest, Object, Origin};
+use super::{LoadError, Manifest, Object, Origin, WorkloadRef};
 use crate::error::ErrorKind;
+use crate::ident::PodId;
+use crate::net::Address;
 use crate::selector::Labels;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A loaded object, or a DaemonSet waiting for the input's nodes.
+/// A loaded object, or one the end of the load decides on.
 pub(crate) enum Item {
     Ready(Origin, Object),
+    /// A Pod, with what the end of the load resolves: its node (rule 9.9), its workload (rule
+    /// 9.10).
+    Pod(Origin, Object, PodFacts),
+    /// A workload's pods, unless the input holds the workload's own pods (rule 9.10).
+    Workload(Origin, Vec<Object>),
+    /// A DaemonSet waiting for the input's nodes.
     DaemonSet(Origin, DaemonSetPlan),
+    /// A Route: nothing for the state; checked against the input's Services and router pods
+    /// (rule 9.12).
+    Route(Origin, RouteInfo),
 }
 
 /// Accumulates the objects of every file of one load.
@@ -51,6 +65,9 @@ enum Kind {
     NetworkPolicy,
     Workload(WorkloadKind),
     NetworkAttachmentDefinition,
+    VirtualMachine,
+    VirtualMachineInstance,
+    Route,
 }
 
 impl Kind {
@@ -75,7 +92,11 @@ impl Kind {
             ("apps", "DaemonSet") => Kind::Workload(WorkloadKind::DaemonSet),
             ("batch", "Job") => Kind::Workload(WorkloadKind::Job),
             ("batch", "CronJob") => Kind::Workload(WorkloadKind::CronJob),
+            ("", "ReplicationController") => Kind::Workload(WorkloadKind::ReplicationController),
             ("k8s.cni.cncf.io", "NetworkAttachmentDefinition") => Kind::NetworkAttachmentDefinition,
+            ("kubevirt.io", "VirtualMachine") => Kind::VirtualMachine,
+            ("kubevirt.io", "VirtualMachineInstance") => Kind::VirtualMachineInstance,
+            ("route.openshift.io", "Route") => Kind::Route,
             _ => return None,
         })
     }
@@ -86,8 +107,11 @@ impl Kind {
             Kind::EndpointSlice => "discovery.k8s.io/v1",
             Kind::NetworkPolicy => "networking.k8s.io/v1",
             Kind::Workload(WorkloadKind::Job | WorkloadKind::CronJob) => "batch/v1",
+            Kind::Workload(WorkloadKind::ReplicationController) => "v1",
             Kind::Workload(_) => "apps/v1",
             Kind::NetworkAttachmentDefinition => network_attachment::NAD_API_VERSION,
+            Kind::VirtualMachine | Kind::VirtualMachineInstance => kubevirt::KUBEVIRT_API_VERSION,
+            Kind::Route => route::ROUTE_API_VERSION,
         }
     }
 
@@ -246,7 +270,10 @@ impl Loader {
         let items = match known {
             Kind::Namespace => ready(vec![namespace::namespace_object(&obj, value)?]),
             Kind::Node => ready(vec![node::node_object(&obj, value)?]),
-            Kind::Pod => ready(vec![pod::pod_object(&obj, value)?]),
+            Kind::Pod => {
+                let (object, facts) = pod::pod_object(&obj, value)?;
+                vec![Item::Pod(origin.clone(), object, facts)]
+            }
             Kind::Service => ready(vec![service::service_object(&obj, value)?]),
             Kind::EndpointSlice => match endpoint_slice::endpoint_slice_object(&obj, value)? {
                 Ok(o) => ready(vec![o]),
@@ -262,8 +289,23 @@ impl Loader {
             Kind::NetworkAttachmentDefinition => {
                 ready(network_attachment::nad_objects(&obj, value)?)
             }
+            Kind::VirtualMachine => {
+                let (pods, warning) = kubevirt::vm_pods(&obj, value)?;
+                if let Some(w) = warning {
+                    self.warnings
+                        .push(format!("{file}: document {document}: {}: {w}", obj.label()));
+                }
+                vec![Item::Workload(origin.clone(), pods)]
+            }
+            Kind::VirtualMachineInstance => {
+                vec![Item::Workload(
+                    origin.clone(),
+                    kubevirt::vmi_pods(&obj, value)?,
+                )]
+            }
+            Kind::Route => vec![Item::Route(origin.clone(), route::route(&obj, value)?)],
             Kind::Workload(w) => match workloads::expand(&obj, w, value)? {
-                workloads::Expansion::Pods(pods) => ready(pods),
+                workloads::Expansion::Pods(pods) => vec![Item::Workload(origin.clone(), pods)],
                 workloads::Expansion::DaemonSet(plan) => {
                     vec![Item::DaemonSet(origin.clone(), plan)]
                 }
@@ -273,7 +315,10 @@ impl Loader {
         Ok(())
     }
 
-    /// Expands the DaemonSets over the input's nodes and returns the manifest.
+    /// Ends the load: expands the DaemonSets over the input's nodes (rule 9.4), declares the
+    /// nodes host-network pods name but the input does not (rule 9.9), drops the expansion of
+    /// a workload whose own pods are in the input and records every pod's workload (rule 9.10),
+    /// declares each IP address domain once, and warns about objects declared twice.
     pub(crate) fn finish(self) -> Manifest {
         let nodes: BTreeMap<String, Labels> = self
             .items
@@ -285,9 +330,86 @@ impl Loader {
                 _ => None,
             })
             .collect();
+        // Rule 9.10: the workloads whose own pods the input holds.
+        let owned: BTreeSet<(String, String, String)> = self
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Pod(_, Object::Pod { pod, .. }, facts) => {
+                    let (kind, name) = facts.owner.clone()?;
+                    Some((pod.id.namespace.clone(), kind, name))
+                }
+                _ => None,
+            })
+            .collect();
+        // A VirtualMachine's pod is its VMI's, when the input holds the VMI.
+        let vmis: BTreeSet<(String, String)> = self
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Workload(o, _) if o.kind == "VirtualMachineInstance" => {
+                    Some((o.namespace.clone().unwrap_or_default(), o.name.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let has_own_pods = |origin: &Origin| {
+            let ns = origin.namespace.clone().unwrap_or_default();
+            let own =
+                |kind: &str| owned.contains(&(ns.clone(), kind.to_string(), origin.name.clone()));
+            own(&origin.kind)
+                || (origin.kind == "VirtualMachine"
+                    && (own("VirtualMachineInstance")
+                        || vmis.contains(&(ns.clone(), origin.name.clone()))))
+        };
+        let services: BTreeSet<(String, String)> = self
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Ready(_, Object::Service { service, .. }) => {
+                    Some((service.id.namespace.clone(), service.id.name.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let routers = self.items.iter().any(|i| {
+            matches!(i, Item::Pod(_, Object::Pod { pod, .. }, _)
+                if pod.id.namespace == ROUTER_NAMESPACE && pod.labels.contains_key(ROUTER_LABEL))
+        });
+        let declared_networks: BTreeSet<String> = self
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Ready(_, Object::Network { name, .. }) => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
         let mut warnings = self.warnings;
         let mut objects = Vec::new();
+        let mut workloads = BTreeMap::new();
         let mut domains = BTreeSet::new();
+        // Rule 9.9: nodes declared by host-network pods, with the origin of the first.
+        let mut host_nodes: BTreeMap<String, (Origin, Vec<Address>)> = BTreeMap::new();
+        let skipped = |origin: &Origin| {
+            format!(
+                "{}: document {}: {}: its pods are in the input (by their ownerReferences), so it \
+                 is not expanded",
+                origin.file,
+                origin.document,
+                origin.object()
+            )
+        };
+        let record = |origin: &Origin,
+                      pods: Vec<Object>,
+                      out: &mut Vec<(Origin, Object)>,
+                      workloads: &mut BTreeMap<PodId, WorkloadRef>| {
+            for p in pods {
+                if let Object::Pod { pod, .. } = &p {
+                    workloads.insert(pod.id.clone(), WorkloadRef::new(&origin.kind, &origin.name));
+                }
+                out.push((origin.clone(), p));
+            }
+        };
         for item in self.items {
             match item {
                 Item::Ready(origin, Object::IpAddressDomain { name }) => {
@@ -297,6 +419,63 @@ impl Loader {
                     }
                 }
                 Item::Ready(origin, object) => objects.push((origin, object)),
+                Item::Pod(origin, mut object, facts) => {
+                    if let Object::Pod { pod, .. } = &mut object {
+                        if let Some((kind, name)) = &facts.owner {
+                            workloads.insert(pod.id.clone(), WorkloadRef::new(kind, name));
+                        }
+                        if pod.host_network && !facts.host_ips.is_empty() {
+                            let node = pod
+                                .node
+                                .get_or_insert_with(|| host_node_name(facts.host_ips[0]))
+                                .clone();
+                            if !nodes.contains_key(&node) {
+                                let entry = host_nodes
+                                    .entry(node)
+                                    .or_insert_with(|| (origin.clone(), Vec::new()));
+                                for ip in &facts.host_ips {
+                                    let a = Address::default_domain(*ip);
+                                    if !entry.1.contains(&a) {
+                                        entry.1.push(a);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    objects.push((origin, object));
+                }
+                Item::Workload(origin, _) if has_own_pods(&origin) => {
+                    warnings.push(skipped(&origin));
+                }
+                Item::Workload(origin, pods) => record(&origin, pods, &mut objects, &mut workloads),
+                Item::DaemonSet(origin, _) if has_own_pods(&origin) => {
+                    warnings.push(skipped(&origin));
+                }
+                Item::Route(origin, info) => {
+                    let at = format!(
+                        "{}: document {}: {}",
+                        origin.file,
+                        origin.document,
+                        origin.object()
+                    );
+                    let ns = origin.namespace.clone().unwrap_or_default();
+                    for (name, weight) in &info.services {
+                        if *weight > 0 && !services.contains(&(ns.clone(), name.clone())) {
+                            warnings.push(format!(
+                                "{at}: routes to service {ns}/{name}, which is not in the input \
+                                 [rule 9.12]"
+                            ));
+                        }
+                    }
+                    if !routers {
+                        warnings.push(format!(
+                            "{at}: its traffic comes from the OpenShift router pods \
+                             ({ROUTER_NAMESPACE}, label {ROUTER_LABEL}), which are not in the \
+                             input: the router's connections to the endpoints are not in the \
+                             matrix [rule 9.12]"
+                        ));
+                    }
+                }
                 Item::DaemonSet(origin, plan) => {
                     let (pods, warning) = plan.expand(&nodes);
                     if let Some(w) = warning {
@@ -307,13 +486,76 @@ impl Loader {
                             origin.object()
                         ));
                     }
-                    objects.extend(pods.into_iter().map(|p| (origin.clone(), p)));
+                    record(&origin, pods, &mut objects, &mut workloads);
                 }
             }
         }
+        for (name, (origin, addresses)) in host_nodes {
+            let shown: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+            warnings.push(format!(
+                "{}: document {}: {}: node {name} is not in the input: its addresses are taken \
+                 from the pod's status ({}) [rule 9.9]",
+                origin.file,
+                origin.document,
+                origin.object(),
+                shown.join(", ")
+            ));
+            objects.push((
+                origin,
+                Object::Node {
+                    name,
+                    labels: Labels::new(),
+                    addresses,
+                },
+            ));
+        }
+        // Rule 9.6: a network a pod attaches to and the input does not declare exists, in the
+        // default domain (as a referenced namespace does, rule 1.3).
+        let mut implicit: BTreeMap<String, Origin> = BTreeMap::new();
+        for (origin, object) in &objects {
+            if let Object::Pod { attachments, .. } = object {
+                for a in attachments {
+                    if a.network != crate::net::DEFAULT_NETWORK
+                        && !declared_networks.contains(&a.network)
+                    {
+                        implicit
+                            .entry(a.network.clone())
+                            .or_insert_with(|| origin.clone());
+                    }
+                }
+            }
+        }
+        for (name, origin) in implicit {
+            warnings.push(format!(
+                "{}: document {}: {}: attaches to network {name}, whose \
+                 NetworkAttachmentDefinition is not in the input: taken in the default address \
+                 domain [rule 9.6]",
+                origin.file,
+                origin.document,
+                origin.object()
+            ));
+            objects.push((
+                origin,
+                Object::Network {
+                    name,
+                    domain: crate::net::DEFAULT_DOMAIN.to_string(),
+                    implicit: true,
+                },
+            ));
+        }
         warnings.extend(duplicate_warnings(&objects));
-        Manifest { objects, warnings }
+        Manifest {
+            objects,
+            warnings,
+            workloads,
+        }
     }
+}
+
+/// Rule 9.9: the name of the node of a host-network pod that names none: its first host
+/// address, `:` written `-` (a node name is a DNS subdomain).
+fn host_node_name(ip: std::net::IpAddr) -> String {
+    ip.to_string().replace(':', "-")
 }
 
 /// Two objects with one identity: the later one wins on apply (it updates the earlier).

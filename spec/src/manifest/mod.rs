@@ -33,6 +33,7 @@
 
 mod apply;
 mod kinds;
+mod kubevirt;
 mod loader;
 mod multus;
 mod object;
@@ -49,6 +50,7 @@ use crate::profile::Profile;
 use crate::selector::Labels;
 use crate::service::Service;
 use crate::state::State;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
@@ -56,6 +58,7 @@ use std::path::Path;
 pub use apply::{POD_CIDR, SERVICE_CIDR};
 pub use kinds::endpoint_slice::SERVICE_NAME_LABEL;
 pub use kinds::network_attachment::{DOMAIN_ANNOTATION, DOMAIN_CONFIG_ATTRIBUTE};
+pub use kinds::route::{ROUTER_LABEL, ROUTER_NAMESPACE};
 pub use multus::NETWORK_STATUS_ANNOTATION;
 pub use parse::{STDIN_NAME, STDIN_PATH};
 pub use workloads::MAX_REPLICAS;
@@ -116,6 +119,9 @@ pub enum Object {
         name: String,
         /// Its IP address domain.
         domain: String,
+        /// Declared only because a pod attaches to it and the input does not declare it
+        /// (rule 9.6): an existing network of that name is kept as it is.
+        implicit: bool,
     },
     /// A pod, with its network attachments.
     Pod {
@@ -160,6 +166,35 @@ pub struct Manifest {
     pub objects: Vec<(Origin, Object)>,
     /// Things skipped or guessed (unknown kinds, DaemonSets without nodes, …).
     pub warnings: Vec<String>,
+    /// Rule 9.10: the workload of each pod that has one: the workload that expanded to it, or
+    /// its controller ownerReference.
+    pub workloads: BTreeMap<PodId, WorkloadRef>,
+}
+
+/// A workload, by kind and name (its namespace is its pods'): a Deployment, a StatefulSet, a
+/// ReplicationController, a VirtualMachine, … (rule 9.10). Written `name[Kind]`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WorkloadRef {
+    /// The kind, as manifests spell it (`Deployment`).
+    pub kind: String,
+    /// The name.
+    pub name: String,
+}
+
+impl WorkloadRef {
+    /// The workload `name` of `kind`.
+    pub fn new(kind: &str, name: &str) -> Self {
+        WorkloadRef {
+            kind: kind.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for WorkloadRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]", self.name, self.kind)
+    }
 }
 
 /// Why a manifest could not be loaded or applied (rule 9.1). Nothing of it was applied.

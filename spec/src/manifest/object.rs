@@ -226,7 +226,10 @@ mod tests {
     #[test]
     fn r9_2_type_errors_are_worded_as_the_api_server_words_them() {
         assert_eq!(
-            api_type_error("spec.containers[0].ports[0]", "missing field `containerPort`"),
+            api_type_error(
+                "spec.containers[0].ports[0]",
+                "missing field `containerPort`"
+            ),
             (
                 "spec.containers[0].ports[0].containerPort".to_string(),
                 "Required value".to_string()
@@ -237,7 +240,10 @@ mod tests {
             "invalid type: boolean `false`, expected a string",
         );
         assert_eq!(f, "metadata.labels.app");
-        assert!(m.starts_with("Invalid value: false: must be a string"), "{m}");
+        assert!(
+            m.starts_with("Invalid value: false: must be a string"),
+            "{m}"
+        );
         assert!(m.contains("quote"), "{m}");
         let (_, m) = api_type_error("x", "invalid type: integer `83`, expected a string");
         assert!(m.starts_with("Invalid value: 83: must be a string"), "{m}");

@@ -211,7 +211,13 @@ pub(crate) fn flow_tabs_as_spaces(text: &str) -> Option<String> {
         }
         let chars: Vec<char> = line.chars().collect();
         // The last significant character before `i` on this line (`None` at its start).
-        let before = |i: usize| chars[..i].iter().rev().find(|c| !c.is_whitespace()).copied();
+        let before = |i: usize| {
+            chars[..i]
+                .iter()
+                .rev()
+                .find(|c| !c.is_whitespace())
+                .copied()
+        };
         let mut i = 0;
         while i < chars.len() {
             let c = chars[i];
@@ -235,9 +241,9 @@ pub(crate) fn flow_tabs_as_spaces(text: &str) -> Option<String> {
                 Quote::None => {
                     let value_starts = match before(i) {
                         None => true,
-                        Some(':') | Some('-') | Some('?') => {
-                            chars.get(i.wrapping_sub(1)).is_some_and(|p| p.is_whitespace())
-                        }
+                        Some(':') | Some('-') | Some('?') => chars
+                            .get(i.wrapping_sub(1))
+                            .is_some_and(|p| p.is_whitespace()),
                         Some('[') | Some('{') | Some(',') => depth > 0,
                         _ => false,
                     };

@@ -156,7 +156,9 @@ pub(crate) fn qualified_name(key: &str) -> Result<(), String> {
         [name] => *name,
         [prefix, name] => {
             if prefix.is_empty() {
-                return Err(format!("Invalid value: {key:?}: prefix part must be non-empty"));
+                return Err(format!(
+                    "Invalid value: {key:?}: prefix part must be non-empty"
+                ));
             }
             dns1123_subdomain(prefix)
                 .map_err(|m| format!("Invalid value: {key:?}: prefix part {m}"))?;
@@ -216,8 +218,7 @@ pub(crate) fn labels(map: &BTreeMap<String, String>, path: &str) -> Check {
 /// `ValidateAnnotations`, keys only (values are free text).
 pub(crate) fn annotation_keys(map: &BTreeMap<String, String>, path: &str) -> Check {
     for k in map.keys() {
-        qualified_name(&k.to_ascii_lowercase())
-            .map_err(|m| Invalid::new(path, m))?;
+        qualified_name(&k.to_ascii_lowercase()).map_err(|m| Invalid::new(path, m))?;
     }
     Ok(())
 }

@@ -10,7 +10,8 @@
 //! - [`service`]: `v1` Service (rules 2.6, 6.2, 6.9, 9.2, 9.5);
 //! - [`endpoint_slice`]: `discovery.k8s.io/v1` EndpointSlice (rule 9.7);
 //! - [`network_policy`]: `networking.k8s.io/v1` NetworkPolicy (rules 5.3, 5.7, 5.8, 9.2);
-//! - [`network_attachment`]: `k8s.cni.cncf.io/v1` NetworkAttachmentDefinition (rule 9.6).
+//! - [`network_attachment`]: `k8s.cni.cncf.io/v1` NetworkAttachmentDefinition (rule 9.6);
+//! - [`route`]: `route.openshift.io/v1` Route, read and validated (rule 9.12).
 //!
 //! [`Object`]: super::Object
 
@@ -20,4 +21,5 @@ pub(crate) mod network_attachment;
 pub(crate) mod network_policy;
 pub(crate) mod node;
 pub(crate) mod pod;
+pub(crate) mod route;
 pub(crate) mod service;

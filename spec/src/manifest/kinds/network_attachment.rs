@@ -91,6 +91,7 @@ pub(crate) fn nad_objects(obj: &Obj, value: Value) -> Result<Vec<Object>, LoadEr
     out.push(Object::Network {
         name: format!("{}/{}", obj.ns(), obj.name),
         domain,
+        implicit: false,
     });
     Ok(out)
 }

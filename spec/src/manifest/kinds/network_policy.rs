@@ -130,7 +130,9 @@ fn policy_port(at: &str, p: &networking::NetworkPolicyPort) -> Check<PolicyPort>
             if end < *start {
                 return Err(Invalid::new(
                     end_path,
-                    format!("Invalid value: {end}: must be greater than or equal to `port` ({start})"),
+                    format!(
+                        "Invalid value: {end}: must be greater than or equal to `port` ({start})"
+                    ),
                 ));
             }
             let end_port = validate::port_number(end, &end_path)?;
@@ -179,7 +181,10 @@ fn peer(at: &str, p: &networking::NetworkPolicyPeer) -> Check<Peer> {
                 if !validate::strict_subset(&net, &cidr) {
                     return Err(Invalid::new(
                         e_path,
-                        format!("Invalid value: {e:?}: must be a strict subset of `cidr` ({})", block.cidr),
+                        format!(
+                            "Invalid value: {e:?}: must be a strict subset of `cidr` ({})",
+                            block.cidr
+                        ),
                     ));
                 }
                 except.push(net);

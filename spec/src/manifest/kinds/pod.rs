@@ -14,6 +14,7 @@ use crate::pod::{Attachment, ContainerPort, Pod, PodPhase};
 use k8s_openapi::api::core::v1 as core;
 use serde_json::Value;
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 
 /// What a pod spec (of a pod or a template) contributes.
 #[derive(Clone, Debug)]
@@ -75,9 +76,43 @@ pub(crate) fn pod_spec(spec: Option<&core::PodSpec>, path: &str) -> Check<PodPar
     })
 }
 
+/// What the loader needs of a pod besides its [`Object`]: facts it resolves against the rest
+/// of the input when the load ends (`loader.rs`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PodFacts {
+    /// Rule 9.9: the node's addresses as the pod's status gives them: `status.hostIPs`, else
+    /// `hostIP`, else, for a host-network pod, its `podIPs`/`podIP` (the kubelet gives a
+    /// host-network pod its node's addresses).
+    pub host_ips: Vec<IpAddr>,
+    /// The workload that owns it (rule 9.10): its controller ownerReference's kind and name,
+    /// a ReplicaSet named `NAME-<pod-template-hash>` read as Deployment `NAME`.
+    pub owner: Option<(String, String)>,
+}
+
+/// Rule 9.10: the workload that owns a pod, from its controller ownerReference.
+fn owner(pod: &core::Pod) -> Option<(String, String)> {
+    let meta = &pod.metadata;
+    let r = meta
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true))?;
+    let hash = meta
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("pod-template-hash"));
+    if r.kind == "ReplicaSet" && r.api_version.starts_with("apps/") {
+        if let Some(name) = hash.and_then(|h| r.name.strip_suffix(&format!("-{h}"))) {
+            return Some(("Deployment".to_string(), name.to_string()));
+        }
+    }
+    Some((r.kind.clone(), r.name.clone()))
+}
+
 /// Rules 2.1, 2.3, 9.5, 9.6: a Pod with its attachments.
-pub(crate) fn pod_object(obj: &Obj, value: Value) -> Result<Object, LoadError> {
+pub(crate) fn pod_object(obj: &Obj, value: Value) -> Result<(Object, PodFacts), LoadError> {
     let pod: core::Pod = obj.read(value)?;
+    let owner = owner(&pod);
     let parts = pod_spec(pod.spec.as_ref(), "spec").map_err(|e| obj.invalid(e))?;
     let status = pod.status.unwrap_or_default();
     let phase = match status.phase.as_deref() {
@@ -112,6 +147,18 @@ pub(crate) fn pod_object(obj: &Obj, value: Value) -> Result<Object, LoadError> {
             ips.push(ip(p, "status.podIP").map_err(|e| obj.invalid(e))?);
         }
     }
+    let mut host_ips = Vec::new();
+    for (i, h) in status.host_ips.iter().flatten().enumerate() {
+        host_ips.push(ip(&h.ip, &format!("status.hostIPs[{i}].ip")).map_err(|e| obj.invalid(e))?);
+    }
+    if host_ips.is_empty() {
+        if let Some(h) = status.host_ip.as_deref().filter(|h| !h.is_empty()) {
+            host_ips.push(ip(h, "status.hostIP").map_err(|e| obj.invalid(e))?);
+        }
+    }
+    if host_ips.is_empty() && parts.host_network {
+        host_ips = ips.clone();
+    }
     let networks = multus::network_status(pod.metadata.annotations.as_ref(), obj.ns())
         .map_err(|e| obj.invalid(e))?;
     if ips.is_empty() {
@@ -129,7 +176,7 @@ pub(crate) fn pod_object(obj: &Obj, value: Value) -> Result<Object, LoadError> {
         all.extend(networks.others);
         (all, auto)
     };
-    Ok(Object::Pod {
+    let object = Object::Pod {
         pod: Pod {
             id: PodId::new(obj.ns(), obj.name.clone()),
             labels: pod.metadata.labels.unwrap_or_default(),
@@ -141,5 +188,6 @@ pub(crate) fn pod_object(obj: &Obj, value: Value) -> Result<Object, LoadError> {
         },
         attachments,
         auto_address,
-    })
+    };
+    Ok((object, PodFacts { host_ips, owner }))
 }
