@@ -3,13 +3,14 @@
 //! rule's port and peer outcome and every Service backend, so this module only prints it; the
 //! profile switches that would change the verdict come from the one table of switches.
 
+use netsem_spec::decision::allocated::{decision_dependencies, Allocated};
 use netsem_spec::decision::connect::{attempt, Source, Target};
 use netsem_spec::decision::core::direction_name;
 use netsem_spec::decision::{
     Decision, DirectionVerdict, Exemption, PeerOutcome, Refusal, SpecCore,
 };
 use netsem_spec::policy::PolicyType;
-use netsem_spec::{AddressOwner, Endpoint, ErrorKind, Protocol, State};
+use netsem_spec::{Address, AddressOwner, Endpoint, ErrorKind, PodId, Protocol, State};
 use std::fmt::Write as _;
 
 fn endpoint_text(state: &State, e: &Endpoint) -> String {
@@ -187,10 +188,50 @@ fn decision_text(state: &mut State, d: &Decision, out: &mut String) {
     );
 }
 
-/// Explains a connection from `source` to `target`; returns the text and whether it is
-/// allowed (`None` when a Service's backends disagree). The state's profile is the one in
-/// force; it is changed only while the switches are tried, and restored.
+/// An explanation: the text, the verdict, and the addresses netsem allocated that the verdict
+/// depends on (rule 9.13).
+pub struct Explained {
+    /// The explanation.
+    pub text: String,
+    /// Whether the connection is allowed; `None` when a Service's backends disagree.
+    pub allowed: Option<bool>,
+    /// Allocated addresses an ipBlock was evaluated against, with their pods.
+    pub dependencies: Vec<(PodId, Address)>,
+}
+
+/// Explains a connection from `source` to `target`. The state's profile is the one in force;
+/// it is changed only while the switches are tried, and restored.
 pub fn explain(
+    state: &mut State,
+    source: &Source,
+    target: &Target,
+    protocol: Protocol,
+    port: u16,
+    allocated: &Allocated,
+) -> Result<Explained, String> {
+    let (text, allowed) = explain_text(state, source, target, protocol, port)?;
+    let opened =
+        attempt(state, &SpecCore, source, target, protocol, port, None).map_err(|e| e.message)?;
+    let mut dependencies = Vec::new();
+    for d in opened
+        .decision
+        .iter()
+        .chain(opened.backends.iter().flat_map(|b| b.values()))
+    {
+        for dep in decision_dependencies(state, d, allocated) {
+            if !dependencies.contains(&dep) {
+                dependencies.push(dep);
+            }
+        }
+    }
+    Ok(Explained {
+        text,
+        allowed,
+        dependencies,
+    })
+}
+
+fn explain_text(
     state: &mut State,
     source: &Source,
     target: &Target,

@@ -445,3 +445,54 @@ fn r9_10_every_pod_of_a_dump_belongs_to_the_workload_its_owner_references_name()
         .values()
         .all(|w| *w == WorkloadRef::new("Deployment", "web")));
 }
+
+// ----- verdicts that depend on an allocated address (rule 9.13) ------------------------------
+
+#[test]
+fn r9_13_a_verdict_that_depends_on_an_allocated_address_names_the_pod_and_the_address() {
+    use netsem_spec::decision::allocated::{decision_dependencies, matrix_dependencies};
+    // `web` is reached from 10.0.0.0/8 only; `client` has no status, `known` has its address.
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: a}\nstatus: {podIP: \
+                10.1.0.1}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: client, namespace: \
+                a}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: known, namespace: a}\n\
+                status: {podIP: 192.0.2.7}\n---\napiVersion: networking.k8s.io/v1\nkind: \
+                NetworkPolicy\nmetadata: {name: web, namespace: a}\nspec:\n  podSelector: \
+                {matchLabels: {}}\n  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8}}], ports: \
+                [{port: 80}]}]\n";
+    let dir = std::env::temp_dir().join(format!("netsem-r9-13-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("cluster.yaml");
+    std::fs::write(&file, text).unwrap();
+    let loaded = manifest::load(&[&file], Default::default()).unwrap();
+    let client = PodId::new("a", "client");
+    let allocated: Vec<_> = loaded.allocated.iter().collect();
+    assert_eq!(allocated.len(), 1);
+    assert_eq!(allocated[0].1, &client);
+    let s = &loaded.state;
+    let decide = |from: &str, port: u16| {
+        let (src, dst) = s
+            .pod_pair(&PodId::new("a", from), &PodId::new("a", "web"))
+            .unwrap();
+        s.decide(&src, &dst, Protocol::Tcp, port, None)
+    };
+    // The ipBlock matched the allocated address: the verdict depends on it.
+    let d = decide("client", 80);
+    assert!(d.allowed);
+    let deps = decision_dependencies(s, &d, &loaded.allocated);
+    assert_eq!(deps, [(client.clone(), allocated[0].0.clone())]);
+    // Its ports do not match on 81: the ipBlock decides nothing there.
+    assert!(decision_dependencies(s, &decide("client", 81), &loaded.allocated).is_empty());
+    // An address the input gave is no allocated address, matched or missed.
+    assert!(decision_dependencies(s, &decide("known", 80), &loaded.allocated).is_empty());
+    // In the matrix: every cell into a pod the ipBlock guards, from the allocated pod.
+    let cells = matrix_dependencies(s, &loaded.allocated);
+    assert_eq!(cells.len(), 1);
+    assert_eq!(cells[0].pod, client);
+    assert_eq!(cells[0].cells, 3, "{cells:?}");
+    assert_eq!(cells[0].example, (client.clone(), client.clone()));
+    // Under ip-block-pods=external-only an ipBlock never looks at a pod address.
+    let mut external = s.clone();
+    external.set_profile("default,ip-block-pods=external-only".parse().unwrap());
+    assert!(matrix_dependencies(&external, &loaded.allocated).is_empty());
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -13,6 +13,7 @@
 //! - [`connect`]: the primitives themselves and the re-check of established connections
 //!   (rule 7.4), written once, generic over the core.
 
+pub mod allocated;
 pub mod connect;
 pub mod core;
 pub mod resolve;

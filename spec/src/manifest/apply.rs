@@ -62,6 +62,21 @@ struct Work {
     state: State,
     closed: Vec<u64>,
     warnings: Vec<String>,
+    /// Rule 9.13: the addresses netsem allocated (rule 9.5), with their pod.
+    allocated: BTreeMap<Address, PodId>,
+}
+
+/// What applying a manifest did: its effects, its warnings, and the addresses netsem allocated
+/// to pods that had none (rules 9.5, 9.13).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Connections closed.
+    pub effects: Effects,
+    /// EndpointSlice endpoints that resolve to no pod (rule 9.7), and the like.
+    pub warnings: Vec<String>,
+    /// Every address of a pod of the manifest that netsem allocated (now or by an earlier
+    /// apply), with its pod.
+    pub allocated: BTreeMap<Address, PodId>,
 }
 
 impl Work {
@@ -163,10 +178,16 @@ impl Manifest {
     /// left as it was. Also returns the warnings of applying (EndpointSlice endpoints that
     /// resolve to no pod, rule 9.7).
     pub fn apply_reporting(&self, state: &mut State) -> Result<(Effects, Vec<String>), LoadError> {
+        self.apply_detailed(state).map(|a| (a.effects, a.warnings))
+    }
+
+    /// [`Manifest::apply_reporting`], with the addresses netsem allocated (rule 9.13).
+    pub fn apply_detailed(&self, state: &mut State) -> Result<Applied, LoadError> {
         let mut w = Work {
             state: state.clone(),
             closed: Vec::new(),
             warnings: Vec::new(),
+            allocated: BTreeMap::new(),
         };
 
         // Domains and networks: declaring an existing one again is a no-op.
@@ -280,7 +301,11 @@ impl Manifest {
 
         let effects = w.effects();
         *state = w.state;
-        Ok((effects, w.warnings))
+        Ok(Applied {
+            effects,
+            warnings: w.warnings,
+            allocated: w.allocated,
+        })
     }
 
     /// Explicit addresses of the manifest in the default domain: never allocated to others.
@@ -378,6 +403,10 @@ impl Manifest {
                     existing
                 };
                 current.insert(pod.id.clone(), ips.clone());
+                for ip in &ips {
+                    w.allocated
+                        .insert(Address::default_domain(*ip), pod.id.clone());
+                }
                 all.insert(0, Attachment::primary(ips));
             }
             let r = if w.state.pod(&pod.id).is_some() {
@@ -464,6 +493,7 @@ impl Manifest {
             state: state.clone(),
             closed: Vec::new(),
             warnings: Vec::new(),
+            allocated: BTreeMap::new(),
         };
         // Policies first, then what they select; pods in identity order, the rest as given.
         let mut order: Vec<(u8, Option<&PodId>, usize, &Origin, &Object)> = self

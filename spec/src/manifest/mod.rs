@@ -55,7 +55,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
 
-pub use apply::{POD_CIDR, SERVICE_CIDR};
+pub use apply::{Applied, POD_CIDR, SERVICE_CIDR};
 pub use kinds::endpoint_slice::SERVICE_NAME_LABEL;
 pub use kinds::network_attachment::{DOMAIN_ANNOTATION, DOMAIN_CONFIG_ATTRIBUTE};
 pub use kinds::route::{ROUTER_LABEL, ROUTER_NAMESPACE};
@@ -289,10 +289,34 @@ pub fn load_state<P: AsRef<Path>>(
     paths: &[P],
     profile: Profile,
 ) -> Result<(State, Vec<String>), LoadError> {
+    load(paths, profile).map(|l| (l.state, l.warnings))
+}
+
+/// A load applied to an empty state: what [`load`] returns.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The state.
+    pub state: State,
+    /// Every warning of loading and applying.
+    pub warnings: Vec<String>,
+    /// The addresses netsem allocated, with their pod (rules 9.5, 9.13).
+    pub allocated: BTreeMap<Address, PodId>,
+    /// Each pod's workload (rule 9.10).
+    pub workloads: BTreeMap<PodId, WorkloadRef>,
+}
+
+/// Loads `paths` and applies them to an empty state under `profile`, keeping what the
+/// command line reports besides the state: warnings, allocated addresses, workloads.
+pub fn load<P: AsRef<Path>>(paths: &[P], profile: Profile) -> Result<Loaded, LoadError> {
     let manifest = load_paths(paths)?;
     let mut state = State::new(profile);
-    let (_, apply_warnings) = manifest.apply_reporting(&mut state)?;
+    let applied = manifest.apply_detailed(&mut state)?;
     let mut warnings = manifest.warnings;
-    warnings.extend(apply_warnings);
-    Ok((state, warnings))
+    warnings.extend(applied.warnings);
+    Ok(Loaded {
+        state,
+        warnings,
+        allocated: applied.allocated,
+        workloads: manifest.workloads,
+    })
 }

@@ -776,12 +776,23 @@ impl Trace {
     }
 
     /// Reads and parses a trace file. The manifest `file` of each `apply`/`delete` step is read,
-    /// relative to the trace's directory, into the step's `manifest`.
+    /// relative to the trace's directory, into the step's `manifest`. The path `-` is standard
+    /// input (named `<stdin>`; its `file`s are relative to the working directory).
     pub fn load(path: &Path) -> Result<Trace, TraceError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| TraceError::Read {
+        let stdin = path == Path::new(crate::manifest::STDIN_PATH);
+        let file = if stdin {
+            crate::manifest::STDIN_NAME.to_string()
+        } else {
+            path.display().to_string()
+        };
+        let read = if stdin {
+            crate::manifest::read_stdin()
+        } else {
+            std::fs::read_to_string(path).map_err(|e| e.to_string())
+        };
+        let text = read.map_err(|message| TraceError::Read {
             file: file.clone(),
-            message: e.to_string(),
+            message,
         })?;
         let mut trace = Trace::parse(&file, &text)?;
         let dir = path.parent().unwrap_or(Path::new(""));
