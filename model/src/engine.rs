@@ -14,9 +14,10 @@ use crate::properties::violation;
 use crate::universe::Attempt;
 use crate::{model, Fault, Universe};
 use netsem_spec::decision::connect::{self, Source};
+use netsem_spec::decision::resolve::no_route;
 use netsem_spec::decision::SpecCore;
 use netsem_spec::engine::{self, Engine};
-use netsem_spec::profile::{Established, MultiNetwork};
+use netsem_spec::profile::Established;
 use netsem_spec::{
     AddressOwner, Endpoint, ErrorKind, Observation, Op, PodId, Profile, Protocol, ServiceId, State,
 };
@@ -46,8 +47,8 @@ pub mod skips {
         "the connection uses an address the pipeline does not send from or to (it uses each pod's primary address)";
     /// A Service connection from a pod that does not run.
     pub const SILENT_CLIENT: &str = "the client is not running: its application sends nothing, so the model sees no service mapper pick";
-    /// Type 2 multi-network routing.
-    pub const ROUTING: &str = "the two pods are on different networks under multi-network type 2: routing between networks is not modeled";
+    /// Routing between networks: type 2, or a primary user-defined network.
+    pub const ROUTING: &str = "the two pods are on different networks with no route between them (multi-network type 2, or a primary user-defined network): routing between networks is not modeled";
 }
 
 /// What the model observed of one connection attempt, over every run.
@@ -139,16 +140,14 @@ impl ModelEngine {
                 _ => return Err(skips::NOT_A_POD),
             },
         };
+        // Routing between networks (rules 8.6, 8.11) is the control plane's, not the pipeline's.
+        let routed = |src: &Endpoint, dst: &Endpoint| {
+            !no_route(s.profile(), &s.resolve(src).facts, &s.resolve(dst).facts)
+        };
         if let Dest::Pod(to) = &to {
-            if self.profile().multi_network == MultiNetwork::Type2 {
-                let (src, dst) = s.pod_pair(&from, to).map_err(|_| skips::REJECTED)?;
-                let network = |e: &Endpoint| match e.address().and_then(|a| s.addresses().get(a)) {
-                    Some(AddressOwner::Pod { network, .. }) => Some(network.clone()),
-                    _ => None,
-                };
-                if network(&src) != network(&dst) {
-                    return Err(skips::ROUTING);
-                }
+            let (src, dst) = s.pod_pair(&from, to).map_err(|_| skips::REJECTED)?;
+            if !routed(&src, &dst) {
+                return Err(skips::ROUTING);
             }
         }
         let mut actors = vec![from.clone()];
@@ -165,6 +164,16 @@ impl ModelEngine {
                     .service_backends(service, node, client.address(), protocol, port)
                     .unwrap_or_default()
                 {
+                    let backend = Endpoint::Pod {
+                        pod: b.pod.clone(),
+                        address: b.address.clone(),
+                    };
+                    let from_end = s
+                        .pod_endpoint(&from, b.address.as_ref())
+                        .map_err(|_| skips::REJECTED)?;
+                    if !routed(&from_end, &backend) {
+                        return Err(skips::ROUTING);
+                    }
                     if s.pod_endpoint(&b.pod, b.address.as_ref())
                         .ok()
                         .and_then(|e| e.address().cloned())

@@ -8,12 +8,12 @@
 //! pod, since it alone can be exempt (rule 7.1).
 
 use crate::engine::Oracle;
-use crate::index::{named_port_is, proto_slot, CompiledRule, PeerRef};
+use crate::index::{named_port_is, proto_slot, CompiledRule, On, PeerRef};
 use netsem_spec::decision::resolve::{gate, Kind};
 use netsem_spec::matrix::{contract_order, MatrixView};
 use netsem_spec::net::Protocol;
 use netsem_spec::policy::PolicyType;
-use netsem_spec::profile::{IpBlockPods, MultiNetwork, NamedPortConflict, NodeTraffic};
+use netsem_spec::profile::{IpBlockPods, NamedPortConflict, NodeTraffic};
 use netsem_spec::{AllowedPorts, PodId, PortRanges};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -62,8 +62,8 @@ struct Signature {
     node: Option<String>,
     /// Which address families the pod has a primary address in.
     families: (bool, bool),
-    /// Type 2: the networks of its primary addresses.
-    networks: Vec<String>,
+    /// The networks of its primary addresses (rules 8.6, 8.7, 8.11).
+    networks: Vec<Option<String>>,
     /// Which ipBlock-bearing rules contain its primary v4 / v6 address.
     blocks: Vec<bool>,
 }
@@ -87,7 +87,6 @@ impl Oracle {
         let any_host_network = ix.pods.iter().flatten().any(|p| p.host_network);
         let node_matters =
             any_host_network || self.profile().node_traffic == NodeTraffic::PolicyChecked;
-        let type2 = self.profile().multi_network == MultiNetwork::Type2;
         let blocks_match_pods = self.profile().ip_block_pods == IpBlockPods::MatchPodAddresses;
 
         let mut prepared = Vec::with_capacity(pods.len());
@@ -112,11 +111,9 @@ impl Oracle {
             } else {
                 Vec::new()
             };
-            let networks = if type2 {
-                slot.primary.iter().filter_map(|(_, n)| n.clone()).collect()
-            } else {
-                Vec::new()
-            };
+            // The networks of its primary addresses: which policies apply (rule 8.7) and which
+            // routes exist (rules 8.6, 8.11) depend on them.
+            let networks = slot.primary.iter().map(|(_, n)| n.clone()).collect();
             let membership = ix
                 .policies
                 .iter()
@@ -194,8 +191,9 @@ impl Oracle {
     fn pair_ports(&self, s: &Prepared, d: &Prepared, same: bool) -> AllowedPorts {
         let ix = &self.core.index;
         let (ss, ds) = (ix.slot(s.idx), ix.slot(d.idx));
-        let (dst_facts, dst_ip) = self.pod_facts(ds, None);
-        let (src_facts, src_ip) = self.pod_facts(ss, Some(dst_ip.is_none_or(|ip| ip.is_ipv4())));
+        let (dst_facts, dst_ip, dst_on) = self.pod_facts(ds, None);
+        let (src_facts, src_ip, src_on) =
+            self.pod_facts(ss, Some(dst_ip.is_none_or(|ip| ip.is_ipv4())));
         // Every protocol of the matrix carries ports, so the gate is the same for all three.
         let g = gate(
             self.profile(),
@@ -223,6 +221,7 @@ impl Oracle {
                 self.direction_ports(
                     s.idx,
                     PolicyType::Egress,
+                    src_on,
                     peer,
                     dst_pod.then_some(d.idx),
                     protocol,
@@ -239,7 +238,14 @@ impl Oracle {
                 } else {
                     PeerRef::Address(src_ip)
                 };
-                self.direction_ports(d.idx, PolicyType::Ingress, peer, Some(d.idx), protocol)
+                self.direction_ports(
+                    d.idx,
+                    PolicyType::Ingress,
+                    dst_on,
+                    peer,
+                    Some(d.idx),
+                    protocol,
+                )
             } else {
                 PortRanges::all()
             };
@@ -253,25 +259,20 @@ impl Oracle {
         &self,
         idx: u32,
         direction: PolicyType,
+        on: On<'_>,
         peer: PeerRef,
         dest: Option<u32>,
         protocol: Protocol,
     ) -> PortRanges {
         let ix = &self.core.index;
-        let list = match direction {
-            PolicyType::Ingress => &ix.ingress_of[idx as usize],
-            PolicyType::Egress => &ix.egress_of[idx as usize],
-        };
-        if list.is_empty() {
+        let mut list = ix.isolating(idx, direction, on).peekable();
+        if list.peek().is_none() {
             return PortRanges::all();
         }
         let slot = proto_slot(protocol).expect("ported protocol");
         let dest = dest.map(|d| ix.slot(d));
         let mut ranges: Vec<(u16, u16)> = Vec::new();
-        for &pi in list {
-            let Some(p) = &ix.policies[pi as usize] else {
-                continue;
-            };
+        for p in list {
             for r in p.rules(direction) {
                 if !ix.peer_matches(r, peer) {
                     continue;

@@ -417,13 +417,21 @@ impl GroupedMatrix {
 
 impl State {
     /// The ports where the verdict may change for traffic to `dst`: every policy port bound
-    /// and every container port of `dst` (for named ports). Between two consecutive
+    /// (NetworkPolicies and MultiNetworkPolicies) and every container port of `dst` (for named
+    /// ports). Between two consecutive
     /// breakpoints every decision is the same, because rules compare the destination port only
     /// with those numbers (rules 5.7–5.9, 5.13).
     fn port_breakpoints(&self, dst: &PodId) -> Vec<u32> {
         let mut points: BTreeSet<u32> = BTreeSet::from([1, 65536]);
-        for policy in self.policies() {
-            for rule in policy.ingress.iter().chain(policy.egress.iter()) {
+        let multi = self
+            .multi_network_policies()
+            .flat_map(|m| m.ingress.iter().chain(m.egress.iter()));
+        let rules = self
+            .policies()
+            .flat_map(|p| p.ingress.iter().chain(p.egress.iter()))
+            .chain(multi);
+        {
+            for rule in rules {
                 for p in &rule.ports {
                     if let Some(PortRef::Number(start)) = p.port {
                         points.insert(u32::from(start));

@@ -11,6 +11,7 @@
 //! Both are cheap: they read the verdicts already made, or the policies selecting each pod.
 
 use crate::connection::Endpoint;
+use crate::decision::networks::{policies_on, PolicyApi};
 use crate::decision::{Decision, DirectionVerdict};
 use crate::ident::PodId;
 use crate::net::Address;
@@ -21,6 +22,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Addresses netsem allocated, with their pod.
 pub type Allocated = BTreeMap<Address, PodId>;
+
+/// The network of a pod's primary address (rule 3.4), if it is on one.
+fn primary_network<'s>(state: &'s State, pod: &PodId) -> Option<&'s str> {
+    let first = state.primary_addresses(pod).into_iter().next()?;
+    match state.addresses().get(first) {
+        Some(crate::state::AddressOwner::Pod { network, .. }) => Some(network.as_str()),
+        _ => None,
+    }
+}
 
 fn has_ip_block(rule: &Rule) -> bool {
     rule.peers.iter().any(|p| matches!(p, Peer::IpBlock(_)))
@@ -38,10 +48,21 @@ fn direction_dependency(
     let address = peer.address()?;
     let pod = allocated.get(address)?;
     let evaluated = verdict.policies.iter().any(|p| {
-        state.policy(&p.policy).is_some_and(|policy| {
+        let rules = match p.api {
+            PolicyApi::NetworkPolicy => state.policy(&p.policy).map(|x| x.rules(direction)),
+            PolicyApi::MultiNetworkPolicy => {
+                state
+                    .multi_network_policy(&p.policy)
+                    .map(|x| match direction {
+                        PolicyType::Ingress => x.ingress.as_slice(),
+                        PolicyType::Egress => x.egress.as_slice(),
+                    })
+            }
+        };
+        rules.is_some_and(|rules| {
             p.rules
                 .iter()
-                .zip(policy.rules(direction))
+                .zip(rules)
                 .any(|(outcome, rule)| outcome.ports && has_ip_block(rule))
         })
     });
@@ -107,7 +128,9 @@ pub fn matrix_dependencies(state: &State, allocated: &Allocated) -> Vec<CellDepe
             .pods()
             .filter(|pod| state.profile().policed(pod.host_network))
             .filter(|pod| {
-                state.policies().any(|p| {
+                // The policies of the network of the pod's primary address (rule 8.7).
+                let network = primary_network(state, &pod.id);
+                policies_on(state, network).any(|(_, p)| {
                     p.selects(pod)
                         && p.applies_to(direction)
                         && p.rules(direction).iter().any(has_ip_block)

@@ -13,6 +13,7 @@ use crate::error::{ErrorKind, OpError};
 use crate::ident::{ConnectionId, PodId, ServiceId};
 use crate::net::{Address, Protocol};
 use crate::policy::{Direction, PolicyType};
+use crate::profile::MultiNetwork;
 use crate::state::{AddressOwner, State};
 use crate::trace::Op;
 use std::collections::BTreeMap;
@@ -61,7 +62,7 @@ fn ends<'a>(
     let src = state.resolve(source);
     let dst = state.resolve(destination);
     let same_pod = matches!((src.pod(), dst.pod()), (Some(a), Some(b)) if a.id == b.id);
-    let g = gate(
+    let mut g = gate(
         state.profile(),
         &src.facts,
         &dst.facts,
@@ -69,7 +70,23 @@ fn ends<'a>(
         protocol,
         service.is_some(),
     );
+    // Rule 8.11: a primary user-defined network still reaches the cluster's DNS and API
+    // server through their Services (OVN-Kubernetes); type 2 routes nothing between networks.
+    if g.blocked == Some(Blocked::NoRoute)
+        && state.profile().multi_network == MultiNetwork::Type1
+        && service.is_some_and(reaches_every_network)
+    {
+        g.blocked = None;
+    }
     (src, dst, g)
+}
+
+/// The Services every network reaches, primary user-defined networks included (rule 8.11):
+/// the cluster's DNS and the API server.
+pub const EVERY_NETWORK_SERVICES: [&str; 2] = ["kube-system/kube-dns", "default/kubernetes"];
+
+fn reaches_every_network(service: &ServiceId) -> bool {
+    EVERY_NETWORK_SERVICES.contains(&service.to_string().as_str())
 }
 
 /// The decision for a new connection between two endpoints (rules 2.3, 5.4, 7.x, 8.6).
@@ -106,6 +123,7 @@ pub fn decide<C: DecisionCore>(
                 destination: dst.pod(),
                 protocol,
                 port,
+                network: src.facts.network,
             },
         )
     });
@@ -119,6 +137,7 @@ pub fn decide<C: DecisionCore>(
                 destination: Some(at),
                 protocol,
                 port,
+                network: dst.facts.network,
             },
         )
     });
@@ -163,9 +182,9 @@ pub fn filter<C: DecisionCore>(
             verdict: None,
         };
     }
-    let (at, peer) = match direction {
-        PolicyType::Egress => (src.pod(), dst.party),
-        PolicyType::Ingress => (dst.pod(), src.party),
+    let (at, peer, network) = match direction {
+        PolicyType::Egress => (src.pod(), dst.party, src.facts.network),
+        PolicyType::Ingress => (dst.pod(), src.party, dst.facts.network),
     };
     // An end that is not a policed pod has no policy of its own.
     let verdict = at.map(|at| {
@@ -178,6 +197,7 @@ pub fn filter<C: DecisionCore>(
                 destination: dst.pod(),
                 protocol,
                 port,
+                network,
             },
         )
     });

@@ -4,6 +4,7 @@
 //! judge that the two agree. Everything around it (resolution, refusals, exemptions, Services,
 //! the primitives) is written once, in the rest of [`crate::decision`].
 
+use crate::decision::networks::{policies_on, PolicyApi};
 use crate::decision::resolve::Party;
 use crate::ident::PolicyId;
 use crate::net::Protocol;
@@ -32,6 +33,9 @@ pub struct Query<'a> {
     pub protocol: Protocol,
     /// The destination port.
     pub port: u16,
+    /// The network of the address the connection uses at `at` (rule 8.7); `None` is the
+    /// cluster default network.
+    pub network: Option<&'a str>,
 }
 
 /// A decision core: answers [`Query`]s about a [`State`].
@@ -95,6 +99,9 @@ impl RuleOutcome {
 pub struct PolicyOutcome {
     /// The policy.
     pub policy: PolicyId,
+    /// Its API: a NetworkPolicy, or a MultiNetworkPolicy (rule 8.7).
+    #[serde(default)]
+    pub api: PolicyApi,
     /// Its `ingress` or `egress` rules' outcomes, in order.
     pub rules: Vec<RuleOutcome>,
 }
@@ -112,7 +119,7 @@ pub struct RuleMatch {
 }
 
 /// The spec's verdict of one direction at one pod, with every selecting policy and every rule's
-/// port and peer outcome.
+/// port and peer outcome (the policies of the network the connection uses there, rule 8.7).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectionVerdict {
     /// Every NetworkPolicy that selects the pod and has the direction among its effective
@@ -164,11 +171,12 @@ impl DecisionCore for SpecCore {
             Party::Pod { pod, .. } => Some(state.namespace_labels(&pod.id.namespace)),
             Party::Address(_) => None,
         };
-        let policies: Vec<PolicyOutcome> = state
-            .policies()
-            .filter(|p| p.selects(q.at) && p.applies_to(q.direction))
-            .map(|p| PolicyOutcome {
+        // Rule 8.7: the policies of the network the connection uses at `at`.
+        let policies: Vec<PolicyOutcome> = policies_on(state, q.network)
+            .filter(|(_, p)| p.selects(q.at) && p.applies_to(q.direction))
+            .map(|(api, p)| PolicyOutcome {
                 policy: p.id.clone(),
+                api,
                 rules: p
                     .rules(q.direction)
                     .iter()

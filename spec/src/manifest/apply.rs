@@ -164,7 +164,12 @@ fn of<'a, T>(
         .filter_map(move |(o, obj)| pick(obj).map(|t| (o, t)))
 }
 
-type PodRef<'a> = (&'a Pod, &'a Vec<Attachment>, bool);
+type PodRef<'a> = (
+    &'a Pod,
+    &'a Vec<Attachment>,
+    bool,
+    Option<&'a (String, ipnet::Ipv4Net)>,
+);
 
 impl Manifest {
     /// Rule 9.1: upserts every object into `state`, all or nothing. See
@@ -200,12 +205,13 @@ impl Manifest {
                 w.record(o, r)?;
             }
         }
-        for (o, (name, domain, implicit)) in of(self, |x| match x {
+        for (o, (name, domain, implicit, role)) in of(self, |x| match x {
             Object::Network {
                 name,
                 domain,
                 implicit,
-            } => Some((name, domain, *implicit)),
+                role,
+            } => Some((name, domain, *implicit, *role)),
             _ => None,
         }) {
             match w.state.networks().get(name) {
@@ -223,7 +229,7 @@ impl Manifest {
                     ))
                 }
                 None => {
-                    let r = w.state.add_network(name, domain);
+                    let r = w.state.add_network_with_role(name, domain, role);
                     w.record(o, r)?;
                 }
             }
@@ -298,6 +304,17 @@ impl Manifest {
             };
             w.record(o, r)?;
         }
+        for (o, policy) in of(self, |x| match x {
+            Object::MultiNetworkPolicy(p) => Some(p),
+            _ => None,
+        }) {
+            let r = if w.state.multi_network_policy(&policy.id).is_some() {
+                w.state.update_multi_network_policy(policy.clone())
+            } else {
+                w.state.add_multi_network_policy(policy.clone())
+            };
+            w.record(o, r)?;
+        }
 
         let effects = w.effects();
         *state = w.state;
@@ -348,22 +365,25 @@ impl Manifest {
     }
 
     /// Rule 9.5: pods in identity order; a running, non-host-network pod without an address
-    /// keeps the `eth0` address it has, else gets the next free one of [`POD_CIDR`].
+    /// keeps the `eth0` address it has, else gets the next free one of [`POD_CIDR`] on the
+    /// cluster network, or of its primary user-defined network's subnet (rule 8.10), in that
+    /// network's domain.
     fn apply_pods(&self, w: &mut Work) -> Result<(), LoadError> {
-        let reserved = self.reserved(&w.state);
+        let reserved = self.reserved_addresses(&w.state);
         let mut pods: Vec<(&Origin, PodRef)> = of(self, |x| match x {
             Object::Pod {
                 pod,
                 attachments,
                 auto_address,
-            } => Some((pod, attachments, *auto_address)),
+                pool,
+            } => Some((pod, attachments, *auto_address, pool.as_ref())),
             _ => None,
         })
         .collect();
         pods.sort_by(|a, b| a.1 .0.id.cmp(&b.1 .0.id));
-        let mut pool = Allocator::new(POD_CIDR);
-        // The `eth0` addresses each pod has now, in one pass over the address mapping.
-        let mut current: BTreeMap<PodId, Vec<IpAddr>> = BTreeMap::new();
+        let mut pools: BTreeMap<String, Allocator> = BTreeMap::new();
+        // The `eth0` addresses each pod has now, per network, in one pass over the mapping.
+        let mut current: BTreeMap<(PodId, String), Vec<IpAddr>> = BTreeMap::new();
         for (a, owner) in w.state.addresses() {
             if let AddressOwner::Pod {
                 pod,
@@ -371,43 +391,62 @@ impl Manifest {
                 network,
             } = owner
             {
-                if interface == PRIMARY_INTERFACE
-                    && network == DEFAULT_NETWORK
-                    && a.domain == DEFAULT_DOMAIN
-                {
-                    current.entry(pod.clone()).or_default().push(a.ip);
+                if interface == PRIMARY_INTERFACE {
+                    current
+                        .entry((pod.clone(), network.clone()))
+                        .or_default()
+                        .push(a.ip);
                 }
             }
         }
-        for (o, (pod, attachments, auto)) in pods {
+        for (o, (pod, attachments, auto, pool)) in pods {
             let mut all = attachments.clone();
             if auto && pod.is_live() && !pod.host_network {
-                let existing = current.remove(&pod.id).unwrap_or_default();
+                let (network, net) = match pool {
+                    Some((network, net)) => (network.clone(), *net),
+                    None => (DEFAULT_NETWORK.to_string(), POD_CIDR),
+                };
+                let domain = w
+                    .state
+                    .networks()
+                    .get(&network)
+                    .map_or(DEFAULT_DOMAIN.to_string(), |n| n.domain.clone());
+                let existing = current
+                    .remove(&(pod.id.clone(), network.clone()))
+                    .unwrap_or_default();
                 let ips = if existing.is_empty() {
-                    let ip = pool
-                        .allocate(|ip| w.used(ip) || reserved.contains(&ip))
-                        .ok_or_else(|| {
-                            op_error(
-                                o,
-                                OpError::new(
-                                    ErrorKind::InvalidManifest,
-                                    format!(
-                                        "no free address left in {POD_CIDR} for pod {}",
-                                        pod.id
-                                    ),
-                                ),
-                            )
-                        })?;
+                    let allocator = pools
+                        .entry(network.clone())
+                        .or_insert_with(|| Allocator::new(net));
+                    let taken = |ip: IpAddr| {
+                        let a = Address::new(domain.clone(), ip);
+                        w.state.addresses().contains_key(&a) || reserved.contains(&a)
+                    };
+                    let ip = allocator.allocate(taken).ok_or_else(|| {
+                        op_error(
+                            o,
+                            OpError::new(
+                                ErrorKind::InvalidManifest,
+                                format!("no free address left in {net} for pod {}", pod.id),
+                            ),
+                        )
+                    })?;
                     vec![ip]
                 } else {
                     existing
                 };
-                current.insert(pod.id.clone(), ips.clone());
+                current.insert((pod.id.clone(), network.clone()), ips.clone());
                 for ip in &ips {
                     w.allocated
-                        .insert(Address::default_domain(*ip), pod.id.clone());
+                        .insert(Address::new(domain.clone(), *ip), pod.id.clone());
                 }
-                all.insert(0, Attachment::primary(ips));
+                all.insert(
+                    0,
+                    Attachment {
+                        network,
+                        ..Attachment::primary(ips)
+                    },
+                );
             }
             let r = if w.state.pod(&pod.id).is_some() {
                 w.state.update_pod(pod.clone(), all)
@@ -417,6 +456,29 @@ impl Manifest {
             w.record(o, r)?;
         }
         Ok(())
+    }
+
+    /// Explicit pod addresses of the manifest, in their domains: never allocated to others.
+    fn reserved_addresses(&self, state: &State) -> BTreeSet<Address> {
+        let mut out: BTreeSet<Address> = self
+            .reserved(state)
+            .into_iter()
+            .map(Address::default_domain)
+            .collect();
+        for (_, obj) in &self.objects {
+            if let Object::Pod { attachments, .. } = obj {
+                for a in attachments {
+                    if let Some(n) = state.networks().get(&a.network) {
+                        out.extend(
+                            a.addresses
+                                .iter()
+                                .map(|ip| Address::new(n.domain.clone(), *ip)),
+                        );
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Rule 9.5: Services in identity order; one that needs a cluster address and has none keeps
@@ -502,7 +564,7 @@ impl Manifest {
             .enumerate()
             .map(|(i, (o, x))| {
                 let (rank, within) = match x {
-                    Object::NetworkPolicy(_) => (0, None),
+                    Object::NetworkPolicy(_) | Object::MultiNetworkPolicy(_) => (0, None),
                     Object::EndpointSlice { .. } => (1, None),
                     Object::Service { .. } => (2, None),
                     Object::Pod { pod, .. } => (3, Some(&pod.id)),
@@ -547,6 +609,11 @@ impl Manifest {
                 }
                 Object::NetworkPolicy(p) if done.insert(format!("policy {}", p.id)) => {
                     w.state.remove_network_policy(&p.id)
+                }
+                Object::MultiNetworkPolicy(p)
+                    if done.insert(format!("multi-network policy {}", p.id)) =>
+                {
+                    w.state.remove_multi_network_policy(&p.id)
                 }
                 Object::Service { service, .. }
                     if done.insert(format!("service {}", service.id)) =>

@@ -274,6 +274,7 @@ fn launcher(
         },
         attachments,
         auto_address,
+        pool: None,
     }
 }
 

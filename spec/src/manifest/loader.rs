@@ -15,8 +15,10 @@
 
 use super::kinds::pod::PodFacts;
 use super::kinds::route::{RouteInfo, ROUTER_LABEL, ROUTER_NAMESPACE};
+use super::kinds::user_defined_network::{UserNetwork, PRIMARY_UDN_LABEL};
 use super::kinds::{
-    endpoint_slice, namespace, network_attachment, network_policy, node, pod, route, service,
+    endpoint_slice, multi_network_policy, namespace, network_attachment, network_policy, node, pod,
+    route, service, user_defined_network,
 };
 use super::kubevirt;
 use super::object::{Obj, DEFAULT_NAMESPACE};
@@ -44,6 +46,8 @@ pub(crate) enum Item {
     /// A Route: nothing for the state; checked against the input's Services and router pods
     /// (rule 9.12).
     Route(Origin, RouteInfo),
+    /// A user-defined network, resolved against the input's namespaces (rules 8.9, 8.10).
+    UserNetwork(Origin, UserNetwork),
 }
 
 /// Accumulates the objects of every file of one load.
@@ -68,6 +72,9 @@ enum Kind {
     VirtualMachine,
     VirtualMachineInstance,
     Route,
+    MultiNetworkPolicy,
+    UserDefinedNetwork,
+    ClusterUserDefinedNetwork,
 }
 
 impl Kind {
@@ -97,6 +104,9 @@ impl Kind {
             ("kubevirt.io", "VirtualMachine") => Kind::VirtualMachine,
             ("kubevirt.io", "VirtualMachineInstance") => Kind::VirtualMachineInstance,
             ("route.openshift.io", "Route") => Kind::Route,
+            ("k8s.cni.cncf.io", "MultiNetworkPolicy") => Kind::MultiNetworkPolicy,
+            ("k8s.ovn.org", "UserDefinedNetwork") => Kind::UserDefinedNetwork,
+            ("k8s.ovn.org", "ClusterUserDefinedNetwork") => Kind::ClusterUserDefinedNetwork,
             _ => return None,
         })
     }
@@ -112,11 +122,18 @@ impl Kind {
             Kind::NetworkAttachmentDefinition => network_attachment::NAD_API_VERSION,
             Kind::VirtualMachine | Kind::VirtualMachineInstance => kubevirt::KUBEVIRT_API_VERSION,
             Kind::Route => route::ROUTE_API_VERSION,
+            Kind::MultiNetworkPolicy => multi_network_policy::MNP_API_VERSION,
+            Kind::UserDefinedNetwork | Kind::ClusterUserDefinedNetwork => {
+                user_defined_network::UDN_API_VERSION
+            }
         }
     }
 
     fn namespaced(self) -> bool {
-        !matches!(self, Kind::Namespace | Kind::Node)
+        !matches!(
+            self,
+            Kind::Namespace | Kind::Node | Kind::ClusterUserDefinedNetwork
+        )
     }
 
     /// How `metadata.name` is validated (rule 9.2).
@@ -287,8 +304,31 @@ impl Loader {
             },
             Kind::NetworkPolicy => ready(vec![network_policy::policy_object(&obj, value)?]),
             Kind::NetworkAttachmentDefinition => {
-                ready(network_attachment::nad_objects(&obj, value)?)
+                match network_attachment::nad_objects(&obj, value)? {
+                    network_attachment::Nad::Network(objects) => ready(objects),
+                    network_attachment::Nad::UserNetwork(u) => {
+                        vec![Item::UserNetwork(origin.clone(), u)]
+                    }
+                }
             }
+            Kind::MultiNetworkPolicy => match multi_network_policy::mnp_object(&obj, value)? {
+                Ok(o) => ready(vec![o]),
+                Err(warning) => {
+                    self.warnings.push(format!(
+                        "{file}: document {document}: {}: {warning}",
+                        obj.label()
+                    ));
+                    Vec::new()
+                }
+            },
+            Kind::UserDefinedNetwork => vec![Item::UserNetwork(
+                origin.clone(),
+                user_defined_network::udn(&obj, value)?,
+            )],
+            Kind::ClusterUserDefinedNetwork => vec![Item::UserNetwork(
+                origin.clone(),
+                user_defined_network::cudn(&obj, value)?,
+            )],
             Kind::VirtualMachine => {
                 let (pods, warning) = kubevirt::vm_pods(&obj, value)?;
                 if let Some(w) = warning {
@@ -319,7 +359,7 @@ impl Loader {
     /// nodes host-network pods name but the input does not (rule 9.9), drops the expansion of
     /// a workload whose own pods are in the input and records every pod's workload (rule 9.10),
     /// declares each IP address domain once, and warns about objects declared twice.
-    pub(crate) fn finish(self) -> Manifest {
+    pub(crate) fn finish(self) -> Result<Manifest, LoadError> {
         let nodes: BTreeMap<String, Labels> = self
             .items
             .iter()
@@ -388,6 +428,8 @@ impl Loader {
         let mut objects = Vec::new();
         let mut workloads = BTreeMap::new();
         let mut domains = BTreeSet::new();
+        let mut user_networks: Vec<(Origin, UserNetwork)> = Vec::new();
+        let mut udn_ips: BTreeMap<PodId, Vec<std::net::IpAddr>> = BTreeMap::new();
         // Rule 9.9: nodes declared by host-network pods, with the origin of the first.
         let mut host_nodes: BTreeMap<String, (Origin, Vec<Address>)> = BTreeMap::new();
         let skipped = |origin: &Origin| {
@@ -419,8 +461,12 @@ impl Loader {
                     }
                 }
                 Item::Ready(origin, object) => objects.push((origin, object)),
+                Item::UserNetwork(origin, u) => user_networks.push((origin, u)),
                 Item::Pod(origin, mut object, facts) => {
                     if let Object::Pod { pod, .. } = &mut object {
+                        if let Some(ips) = &facts.udn_ips {
+                            udn_ips.insert(pod.id.clone(), ips.clone());
+                        }
                         if let Some((kind, name)) = &facts.owner {
                             workloads.insert(pod.id.clone(), WorkloadRef::new(kind, name));
                         }
@@ -509,6 +555,14 @@ impl Loader {
                 },
             ));
         }
+        user_defined_networks(user_networks, &udn_ips, &mut objects, &mut warnings)?;
+        let declared_networks: BTreeSet<String> = declared_networks
+            .into_iter()
+            .chain(objects.iter().filter_map(|(_, o)| match o {
+                Object::Network { name, .. } => Some(name.clone()),
+                _ => None,
+            }))
+            .collect();
         // Rule 9.6: a network a pod attaches to and the input does not declare exists, in the
         // default domain (as a referenced namespace does, rule 1.3).
         let mut implicit: BTreeMap<String, Origin> = BTreeMap::new();
@@ -540,16 +594,210 @@ impl Loader {
                     name,
                     domain: crate::net::DEFAULT_DOMAIN.to_string(),
                     implicit: true,
+                    role: crate::net::NetworkRole::Secondary,
                 },
             ));
         }
         warnings.extend(duplicate_warnings(&objects));
-        Manifest {
+        Ok(Manifest {
             objects,
             warnings,
             workloads,
+        })
+    }
+}
+
+/// Rules 8.9, 8.10: declares the user-defined networks (each in a domain of its own), gives the
+/// pods of a namespace a primary user-defined network serves their primary attachment on it
+/// (their cluster-network `eth0` is OVN-Kubernetes' infrastructure-locked interface, not
+/// modeled), and reads the NADs a ClusterUserDefinedNetwork renders in each of its namespaces
+/// (`<ns>/<name>`, in pods' network-status and MultiNetworkPolicies' `policy-for`) as its one
+/// network.
+fn user_defined_networks(
+    user_networks: Vec<(Origin, UserNetwork)>,
+    udn_ips: &BTreeMap<PodId, Vec<std::net::IpAddr>>,
+    objects: &mut Vec<(Origin, Object)>,
+    warnings: &mut Vec<String>,
+) -> Result<(), LoadError> {
+    use crate::net::NetworkRole;
+    if user_networks.is_empty() {
+        return Ok(());
+    }
+    // The input's namespaces with their labels: declared ones, and those of its objects.
+    let mut namespaces: BTreeMap<String, (bool, Labels)> = BTreeMap::new();
+    for (origin, o) in objects.iter() {
+        if let Object::Namespace { name, labels } = o {
+            let mut l = labels.clone();
+            l.insert(crate::state::NAMESPACE_NAME_LABEL.into(), name.clone());
+            namespaces.insert(name.clone(), (true, l));
+        } else if let Some(ns) = &origin.namespace {
+            namespaces.entry(ns.clone()).or_insert_with(|| {
+                (
+                    false,
+                    Labels::from([(crate::state::NAMESPACE_NAME_LABEL.into(), ns.clone())]),
+                )
+            });
         }
     }
+    let at = |o: &Origin| format!("{}: document {}: {}", o.file, o.document, o.object());
+    let mut declared: BTreeMap<String, NetworkRole> = BTreeMap::new();
+    let mut aliases: BTreeMap<String, String> = BTreeMap::new();
+    let mut primary: BTreeMap<String, (String, Vec<ipnet::IpNet>)> = BTreeMap::new();
+    for (origin, u) in user_networks {
+        let served: Vec<String> = match &u.scope {
+            user_defined_network::Scope::Namespace(ns) => vec![ns.clone()],
+            user_defined_network::Scope::Selector(sel) => namespaces
+                .iter()
+                .filter(|(_, (_, labels))| sel.matches(labels))
+                .map(|(n, _)| n.clone())
+                .collect(),
+        };
+        if served.is_empty() {
+            warnings.push(format!(
+                "{}: selects no namespace of the input [rule 8.9]",
+                at(&origin)
+            ));
+        }
+        match declared.get(&u.network) {
+            Some(role) if *role != u.role => {
+                return Err(LoadError {
+                    file: origin.file.clone(),
+                    document: Some(origin.document),
+                    object: Some(origin.object()),
+                    field: None,
+                    message: format!(
+                        "network {} is declared {:?} and {:?}",
+                        u.network, role, u.role
+                    ),
+                    kind: crate::error::ErrorKind::InvalidManifest,
+                })
+            }
+            Some(_) => {}
+            None => {
+                declared.insert(u.network.clone(), u.role);
+                objects.push((
+                    origin.clone(),
+                    Object::IpAddressDomain {
+                        name: u.network.clone(),
+                    },
+                ));
+                objects.push((
+                    origin.clone(),
+                    Object::Network {
+                        name: u.network.clone(),
+                        domain: u.network.clone(),
+                        implicit: false,
+                        role: u.role,
+                    },
+                ));
+            }
+        }
+        for ns in served {
+            aliases.insert(format!("{ns}/{}", u.nad), u.network.clone());
+            if u.role != NetworkRole::Primary {
+                continue;
+            }
+            let labelled = namespaces.get(&ns).is_none_or(|(declared, labels)| {
+                !declared || labels.contains_key(PRIMARY_UDN_LABEL)
+            });
+            if !labelled {
+                warnings.push(format!(
+                    "{}: namespace {ns} does not carry the label {PRIMARY_UDN_LABEL}, so \
+                     OVN-Kubernetes gives its pods no primary user-defined network: they stay on \
+                     the cluster network [rule 8.10]",
+                    at(&origin)
+                ));
+                continue;
+            }
+            match primary.get(&ns) {
+                Some((other, _)) if *other != u.network => {
+                    return Err(LoadError {
+                        file: origin.file.clone(),
+                        document: Some(origin.document),
+                        object: Some(origin.object()),
+                        field: None,
+                        message: format!(
+                            "namespace {ns} already has the primary network {other}: a namespace \
+                             has at most one"
+                        ),
+                        kind: crate::error::ErrorKind::InvalidManifest,
+                    })
+                }
+                _ => {
+                    primary.insert(ns, (u.network.clone(), u.subnets.clone()));
+                }
+            }
+        }
+    }
+    for (origin, object) in objects.iter_mut() {
+        match object {
+            Object::Pod {
+                pod,
+                attachments,
+                auto_address,
+                pool,
+            } => {
+                for a in attachments.iter_mut() {
+                    if let Some(n) = aliases.get(&a.network) {
+                        a.network = n.clone();
+                    }
+                }
+                let Some((network, subnets)) = primary.get(&pod.id.namespace) else {
+                    continue;
+                };
+                if pod.host_network {
+                    continue;
+                }
+                attachments.retain(|a| {
+                    !(a.interface == crate::net::PRIMARY_INTERFACE
+                        && a.network == crate::net::DEFAULT_NETWORK)
+                });
+                attachments.retain(|a| a.network != *network);
+                match udn_ips.get(&pod.id).filter(|ips| !ips.is_empty()) {
+                    Some(ips) => {
+                        attachments.insert(
+                            0,
+                            crate::pod::Attachment {
+                                network: network.clone(),
+                                ..crate::pod::Attachment::primary(ips.clone())
+                            },
+                        );
+                        *auto_address = false;
+                    }
+                    None => {
+                        let v4 = subnets.iter().find_map(|s| match s {
+                            ipnet::IpNet::V4(n) => Some(*n),
+                            ipnet::IpNet::V6(_) => None,
+                        });
+                        let Some(v4) = v4 else {
+                            return Err(LoadError {
+                                file: origin.file.clone(),
+                                document: Some(origin.document),
+                                object: Some(origin.object()),
+                                field: None,
+                                message: format!(
+                                    "its primary network {network} has no IPv4 subnet to allocate \
+                                     its address from"
+                                ),
+                                kind: crate::error::ErrorKind::InvalidManifest,
+                            });
+                        };
+                        *auto_address = true;
+                        *pool = Some((network.clone(), v4));
+                    }
+                }
+            }
+            Object::MultiNetworkPolicy(p) => {
+                for n in p.networks.iter_mut() {
+                    if let Some(to) = aliases.get(n) {
+                        *n = to.clone();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Rule 9.9: the name of the node of a host-network pod that names none: its first host
@@ -569,6 +817,7 @@ fn duplicate_warnings(objects: &[(Origin, Object)]) -> Vec<String> {
             Object::Pod { pod, .. } => format!("pod {}", pod.id),
             Object::Service { service, .. } => format!("service {}", service.id),
             Object::NetworkPolicy(p) => format!("network policy {}", p.id),
+            Object::MultiNetworkPolicy(p) => format!("multi-network policy {}", p.id),
             Object::Network { name, .. } => format!("network {name}"),
             Object::IpAddressDomain { .. } | Object::EndpointSlice { .. } => continue,
         };

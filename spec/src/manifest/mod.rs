@@ -45,7 +45,7 @@ use crate::error::ErrorKind;
 use crate::ident::{PodId, ServiceId};
 use crate::net::Address;
 use crate::pod::{Attachment, Pod};
-use crate::policy::NetworkPolicy;
+use crate::policy::{MultiNetworkPolicy, NetworkPolicy};
 use crate::profile::Profile;
 use crate::selector::Labels;
 use crate::service::Service;
@@ -57,8 +57,12 @@ use std::path::Path;
 
 pub use apply::{Applied, POD_CIDR, SERVICE_CIDR};
 pub use kinds::endpoint_slice::SERVICE_NAME_LABEL;
+pub use kinds::multi_network_policy::POLICY_FOR_ANNOTATION;
 pub use kinds::network_attachment::{DOMAIN_ANNOTATION, DOMAIN_CONFIG_ATTRIBUTE};
 pub use kinds::route::{ROUTER_LABEL, ROUTER_NAMESPACE};
+pub use kinds::user_defined_network::{
+    CUDN_PREFIX, OVN_CNI_TYPE, POD_NETWORKS_ANNOTATION, PRIMARY_UDN_LABEL,
+};
 pub use multus::NETWORK_STATUS_ANNOTATION;
 pub use parse::{STDIN_NAME, STDIN_PATH};
 pub use workloads::MAX_REPLICAS;
@@ -122,6 +126,8 @@ pub enum Object {
         /// Declared only because a pod attaches to it and the input does not declare it
         /// (rule 9.6): an existing network of that name is kept as it is.
         implicit: bool,
+        /// Primary (a primary user-defined network) or secondary (rules 8.7, 8.9).
+        role: crate::net::NetworkRole,
     },
     /// A pod, with its network attachments.
     Pod {
@@ -133,6 +139,9 @@ pub enum Object {
         /// No `eth0` address was given: a running, non-host-network pod gets one allocated at
         /// apply time (rule 9.5).
         auto_address: bool,
+        /// Where an allocated address comes from, when not from [`POD_CIDR`] on the cluster
+        /// network: a primary user-defined network and its first IPv4 subnet (rule 8.10).
+        pool: Option<(String, ipnet::Ipv4Net)>,
     },
     /// A Service with its cluster and external addresses.
     Service {
@@ -157,6 +166,8 @@ pub enum Object {
     },
     /// A NetworkPolicy.
     NetworkPolicy(NetworkPolicy),
+    /// A MultiNetworkPolicy (rule 8.8).
+    MultiNetworkPolicy(MultiNetworkPolicy),
 }
 
 /// The objects of one or more manifest files, in input order, and the warnings of loading them.
@@ -252,7 +263,7 @@ impl std::error::Error for LoadError {}
 pub fn parse_str(file: &str, text: &str) -> Result<Manifest, LoadError> {
     let mut loader = loader::Loader::default();
     loader.add_text(file, text)?;
-    Ok(loader.finish())
+    loader.finish()
 }
 
 /// Rules 9.1, 9.3: loads files and directories (recursively: `.yaml`, `.yml`, `.json`, in path
@@ -275,7 +286,7 @@ pub fn load_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Manifest, LoadError> {
             loader.add_text(&name, &text)?;
         }
     }
-    Ok(loader.finish())
+    loader.finish()
 }
 
 /// Reads all of standard input as text.

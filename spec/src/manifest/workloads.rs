@@ -202,6 +202,7 @@ fn make_pod(
         },
         attachments: Vec::new(),
         auto_address: true,
+        pool: None,
     }
 }
 

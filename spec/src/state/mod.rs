@@ -23,9 +23,9 @@ mod services;
 use crate::connection::Connection;
 use crate::error::OpError;
 use crate::ident::{ConnectionId, PodId, PolicyId, ServiceId};
-use crate::net::{Address, Network, DEFAULT_DOMAIN, DEFAULT_NETWORK};
+use crate::net::{Address, Network, NetworkRole, DEFAULT_DOMAIN, DEFAULT_NETWORK};
 use crate::pod::Pod;
-use crate::policy::NetworkPolicy;
+use crate::policy::{MultiNetworkPolicy, NetworkPolicy};
 use crate::profile::Profile;
 use crate::selector::Labels;
 use crate::service::Service;
@@ -103,6 +103,8 @@ pub struct State {
     pods: BTreeMap<PodId, Pod>,
     services: BTreeMap<ServiceId, Service>,
     policies: BTreeMap<PolicyId, NetworkPolicy>,
+    /// MultiNetworkPolicies (rule 8.8), identities of their own.
+    multi_policies: BTreeMap<PolicyId, MultiNetworkPolicy>,
     /// The pod↔service mapping, keyed service first.
     service_pods: BTreeSet<(ServiceId, PodId)>,
     /// The pod↔address, service↔address, node and external address mappings, per domain.
@@ -130,11 +132,13 @@ impl State {
                 Network {
                     name: DEFAULT_NETWORK.to_string(),
                     domain: DEFAULT_DOMAIN.to_string(),
+                    role: NetworkRole::Primary,
                 },
             )]),
             pods: BTreeMap::new(),
             services: BTreeMap::new(),
             policies: BTreeMap::new(),
+            multi_policies: BTreeMap::new(),
             service_pods: BTreeSet::new(),
             addresses: BTreeMap::new(),
             connections: BTreeMap::new(),
@@ -191,6 +195,16 @@ impl State {
         self.policies.get(id)
     }
 
+    /// Every MultiNetworkPolicy (rule 8.8), in identity order.
+    pub fn multi_network_policies(&self) -> impl Iterator<Item = &MultiNetworkPolicy> {
+        self.multi_policies.values()
+    }
+
+    /// One MultiNetworkPolicy.
+    pub fn multi_network_policy(&self, id: &PolicyId) -> Option<&MultiNetworkPolicy> {
+        self.multi_policies.get(id)
+    }
+
     /// Declared namespaces and their labels.
     pub fn declared_namespaces(&self) -> &BTreeMap<String, Labels> {
         &self.namespaces
@@ -235,6 +249,7 @@ impl State {
         all.extend(self.pods.keys().map(|p| p.namespace.clone()));
         all.extend(self.services.keys().map(|s| s.namespace.clone()));
         all.extend(self.policies.keys().map(|p| p.namespace.clone()));
+        all.extend(self.multi_policies.keys().map(|p| p.namespace.clone()));
         all
     }
 

@@ -3,9 +3,9 @@
 
 use crate::error::ErrorKind;
 use crate::ident::{ConnectionId, PodId, PolicyId, ServiceId};
-use crate::net::{Address, Protocol};
+use crate::net::{Address, NetworkRole, Protocol};
 use crate::pod::{Attachment, Pod};
-use crate::policy::NetworkPolicy;
+use crate::policy::{MultiNetworkPolicy, NetworkPolicy};
 use crate::profile::Profile;
 use crate::selector::Labels;
 use crate::service::Service;
@@ -88,6 +88,9 @@ pub enum Op {
         name: String,
         /// Its domain.
         domain: String,
+        /// `secondary` (the default) or `primary` (a primary user-defined network, rule 8.11).
+        #[serde(default, skip_serializing_if = "NetworkRole::is_secondary")]
+        role: NetworkRole,
     },
     /// Remove an unused network.
     RemoveNetwork {
@@ -250,6 +253,21 @@ pub enum Op {
         /// The policy.
         policy: PolicyId,
     },
+    /// `addMultiNetworkPolicy` (rule 8.8).
+    AddMultiNetworkPolicy {
+        /// The policy (`id`, `networks`, then the fields of NetworkPolicy v1).
+        policy: MultiNetworkPolicy,
+    },
+    /// `updateMultiNetworkPolicy` (rule 8.8).
+    UpdateMultiNetworkPolicy {
+        /// The policy.
+        policy: MultiNetworkPolicy,
+    },
+    /// `removeMultiNetworkPolicy` (rule 8.8).
+    RemoveMultiNetworkPolicy {
+        /// The policy.
+        policy: PolicyId,
+    },
     /// `allowNewConnectionToPod(sourcePod, destinationPod, …)`: egress of `from`.
     AllowNewConnectionToPod {
         /// The source pod.
@@ -399,6 +417,9 @@ impl Op {
             LookupAddress2ServiceMapping => "lookupAddress2ServiceMapping",
             AddNetworkPolicy => "addNetworkPolicy", UpdateNetworkPolicy => "updateNetworkPolicy",
             RemoveNetworkPolicy => "removeNetworkPolicy",
+            AddMultiNetworkPolicy => "addMultiNetworkPolicy",
+            UpdateMultiNetworkPolicy => "updateMultiNetworkPolicy",
+            RemoveMultiNetworkPolicy => "removeMultiNetworkPolicy",
             AllowNewConnectionToPod => "allowNewConnectionToPod",
             AllowNewConnectionFromPod => "allowNewConnectionFromPod",
             AllowNewConnectionFromIpAddress => "allowNewConnectionFromIpAddress",
@@ -411,7 +432,7 @@ impl Op {
     }
 
     /// Every operation name, in declaration order.
-    pub const NAMES: [&'static str; 44] = [
+    pub const NAMES: [&'static str; 47] = [
         "addNamespace",
         "setNamespaceLabels",
         "removeNamespace",
@@ -446,6 +467,9 @@ impl Op {
         "addNetworkPolicy",
         "updateNetworkPolicy",
         "removeNetworkPolicy",
+        "addMultiNetworkPolicy",
+        "updateMultiNetworkPolicy",
+        "removeMultiNetworkPolicy",
         "allowNewConnectionToPod",
         "allowNewConnectionFromPod",
         "allowNewConnectionFromIpAddress",
@@ -475,6 +499,10 @@ impl Op {
                 Touched::Policy(&policy.id)
             }
             Op::RemoveNetworkPolicy { policy } => Touched::Policy(policy),
+            Op::AddMultiNetworkPolicy { policy } | Op::UpdateMultiNetworkPolicy { policy } => {
+                Touched::MultiNetworkPolicy(&policy.id)
+            }
+            Op::RemoveMultiNetworkPolicy { policy } => Touched::MultiNetworkPolicy(policy),
             // Services, mappings to Services, domains, networks and external entities are
             // read from the state by the shared primitives, never indexed.
             Op::AddService { .. }
@@ -534,6 +562,8 @@ pub enum Touched<'a> {
     Namespace(&'a str),
     /// One NetworkPolicy.
     Policy(&'a PolicyId),
+    /// One MultiNetworkPolicy (rule 8.8).
+    MultiNetworkPolicy(&'a PolicyId),
     /// Nothing a core indexes.
     NothingIndexed,
     /// Possibly anything.

@@ -24,7 +24,11 @@ pub(crate) fn policy_object(obj: &Obj, value: Value) -> Result<Object, LoadError
 }
 
 /// Rule 9.2 (`ValidateNetworkPolicySpec`) and conversion.
-fn policy_spec(ns: &str, name: &str, spec: &networking::NetworkPolicySpec) -> Check<NetworkPolicy> {
+pub(crate) fn policy_spec(
+    ns: &str,
+    name: &str,
+    spec: &networking::NetworkPolicySpec,
+) -> Check<NetworkPolicy> {
     let pod_selector = match &spec.pod_selector {
         Some(s) => validate::label_selector(s, "spec.podSelector")?,
         None => Default::default(),

@@ -87,6 +87,46 @@ pub(crate) struct PodFacts {
     /// The workload that owns it (rule 9.10): its controller ownerReference's kind and name,
     /// a ReplicaSet named `NAME-<pod-template-hash>` read as Deployment `NAME`.
     pub owner: Option<(String, String)>,
+    /// Rule 8.10: its addresses on a primary user-defined network, as OVN-Kubernetes reports
+    /// them: the network-status entry marked `default` on another interface than `eth0`
+    /// (`ovn-udn1`), else the `k8s.ovn.org/pod-networks` entry with role `primary`.
+    pub udn_ips: Option<Vec<IpAddr>>,
+}
+
+/// One entry of OVN-Kubernetes' `k8s.ovn.org/pod-networks` annotation.
+#[derive(serde::Deserialize)]
+struct OvnPodNetwork {
+    #[serde(default)]
+    ip_addresses: Vec<String>,
+    #[serde(default)]
+    role: Option<String>,
+}
+
+/// Rule 8.10: the addresses of the `primary` entry of `k8s.ovn.org/pod-networks`.
+fn ovn_primary_ips(
+    annotations: Option<&std::collections::BTreeMap<String, String>>,
+) -> Check<Option<Vec<IpAddr>>> {
+    use crate::manifest::kinds::user_defined_network::POD_NETWORKS_ANNOTATION;
+    let Some(text) = annotations.and_then(|a| a.get(POD_NETWORKS_ANNOTATION)) else {
+        return Ok(None);
+    };
+    let path = format!("metadata.annotations[{POD_NETWORKS_ANNOTATION}]");
+    let entries: std::collections::BTreeMap<String, OvnPodNetwork> = serde_json::from_str(text)
+        .map_err(|e| Invalid::new(&path, format!("not a JSON map of networks: {e}")))?;
+    for (name, entry) in entries {
+        if entry.role.as_deref() != Some("primary") {
+            continue;
+        }
+        let mut ips = Vec::new();
+        for a in &entry.ip_addresses {
+            let bare = a.split('/').next().unwrap_or(a);
+            ips.push(bare.parse::<IpAddr>().map_err(|_| {
+                Invalid::new(&path, format!("entry `{name}`: `{a}` is not an IP address"))
+            })?);
+        }
+        return Ok(Some(ips));
+    }
+    Ok(None)
 }
 
 /// Rule 9.10: the workload that owns a pod, from its controller ownerReference.
@@ -161,6 +201,10 @@ pub(crate) fn pod_object(obj: &Obj, value: Value) -> Result<(Object, PodFacts), 
     }
     let networks = multus::network_status(pod.metadata.annotations.as_ref(), obj.ns())
         .map_err(|e| obj.invalid(e))?;
+    let udn_ips = match (&networks.default_interface, &networks.default_ips) {
+        (Some(_), Some(udn)) => Some(udn.clone()),
+        _ => ovn_primary_ips(pod.metadata.annotations.as_ref()).map_err(|e| obj.invalid(e))?,
+    };
     if ips.is_empty() {
         ips = networks.default_ips.unwrap_or_default();
     }
@@ -188,6 +232,14 @@ pub(crate) fn pod_object(obj: &Obj, value: Value) -> Result<(Object, PodFacts), 
         },
         attachments,
         auto_address,
+        pool: None,
     };
-    Ok((object, PodFacts { host_ips, owner }))
+    Ok((
+        object,
+        PodFacts {
+            host_ips,
+            owner,
+            udn_ips,
+        },
+    ))
 }
