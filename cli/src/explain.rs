@@ -6,10 +6,13 @@
 use netsem_spec::decision::allocated::{decision_dependencies, Allocated};
 use netsem_spec::decision::connect::{attempt, Source, Target};
 use netsem_spec::decision::core::direction_name;
+use netsem_spec::decision::networks::network_policy_filters;
 use netsem_spec::decision::{
-    Decision, DirectionVerdict, Exemption, PeerOutcome, Refusal, SpecCore,
+    Decision, DirectionVerdict, Exemption, PeerOutcome, PolicyApi, Refusal, SpecCore,
 };
+use netsem_spec::net::DEFAULT_NETWORK;
 use netsem_spec::policy::PolicyType;
+use netsem_spec::profile::MultiNetwork;
 use netsem_spec::{Address, AddressOwner, Endpoint, ErrorKind, PodId, Protocol, State};
 use std::fmt::Write as _;
 
@@ -43,9 +46,30 @@ fn source_text(state: &State, source: &Source) -> String {
     }
 }
 
+/// `ns/name`, or `MultiNetworkPolicy ns/name` for a MultiNetworkPolicy (rule 8.8).
+fn policy_name(p: &netsem_spec::decision::PolicyOutcome) -> String {
+    match p.api {
+        PolicyApi::NetworkPolicy => p.policy.to_string(),
+        PolicyApi::MultiNetworkPolicy => format!("MultiNetworkPolicy {}", p.policy),
+    }
+}
+
+/// The network of an end's address, when it is a pod address on another network than the
+/// cluster network (rule 8.7).
+fn secondary_network<'a>(state: &'a State, end: &Endpoint) -> Option<&'a str> {
+    match end.address().and_then(|a| state.addresses().get(a)) {
+        Some(AddressOwner::Pod { network, .. }) if network != DEFAULT_NETWORK => {
+            Some(network.as_str())
+        }
+        _ => None,
+    }
+}
+
 fn direction_text(
+    state: &State,
     direction: PolicyType,
     pod: &netsem_spec::PodId,
+    network: Option<&str>,
     verdict: &DirectionVerdict,
     out: &mut String,
 ) {
@@ -55,21 +79,44 @@ fn direction_text(
         PolicyType::Egress => "to",
     };
     if !verdict.isolated() {
-        let _ = writeln!(out, "  {dir} of {pod}: allowed, not isolated: no NetworkPolicy selects it with {direction:?} [rules 5.2, 5.3]");
+        match network {
+            None => {
+                let _ = writeln!(out, "  {dir} of {pod}: allowed, not isolated: no NetworkPolicy selects it with {direction:?} [rules 5.2, 5.3]");
+            }
+            Some(n) => {
+                let which = if network_policy_filters(
+                    state.profile(),
+                    netsem_spec::decision::OnNetwork::of(state, Some(n)),
+                ) {
+                    "NetworkPolicy or MultiNetworkPolicy"
+                } else {
+                    "MultiNetworkPolicy (NetworkPolicy does not filter this secondary network)"
+                };
+                let _ = writeln!(out, "  {dir} of {pod} on network {n}: allowed, not isolated: no {which} of this network selects it with {direction:?} [rules 5.2, 5.3, 8.7]");
+            }
+        }
         return;
     }
+    // Rule 8.7: a direction on another network is decided by that network's policies.
+    let on = network.map_or(String::new(), |n| format!(" on network {n}"));
+    let eight = if network.is_some() { ", 8.7" } else { "" };
     if verdict.allowed() {
-        let _ = writeln!(out, "  {dir} of {pod}: allowed [rules 5.4, 5.6]");
+        let _ = writeln!(out, "  {dir} of {pod}{on}: allowed [rules 5.4, 5.6{eight}]");
         for m in verdict.allowing() {
             let peer = match m.peer {
                 Some(i) => format!("{word}[{i}]"),
                 None => "any peer (no from/to)".into(),
             };
-            let _ = writeln!(out, "    by {} {dir}[{}], {peer}", m.policy, m.rule);
+            let shown = verdict
+                .policies
+                .iter()
+                .find(|p| p.policy == m.policy)
+                .map_or(m.policy.to_string(), policy_name);
+            let _ = writeln!(out, "    by {shown} {dir}[{}], {peer}", m.rule);
         }
         return;
     }
-    let _ = writeln!(out, "  {dir} of {pod}: DENIED: isolated, and no rule of a selecting policy matches [rules 5.2, 5.4]");
+    let _ = writeln!(out, "  {dir} of {pod}{on}: DENIED: isolated, and no rule of a selecting policy matches [rules 5.2, 5.4{eight}]");
     if verdict.other_protocol_denied {
         let _ = writeln!(
             out,
@@ -81,7 +128,7 @@ fn direction_text(
             let _ = writeln!(
                 out,
                 "    {}: selects the pod and has no {dir} rule [rule 5.5]",
-                p.policy
+                policy_name(p)
             );
         }
         for (i, rule) in p.rules.iter().enumerate() {
@@ -101,7 +148,7 @@ fn direction_text(
             let _ = writeln!(
                 out,
                 "    {} {dir}[{i}]: ports {} [rules 5.7-5.10]; {peers}",
-                p.policy,
+                policy_name(p),
                 if rule.ports { "match" } else { "do not match" }
             );
         }
@@ -126,7 +173,8 @@ fn decision_text(state: &mut State, d: &Decision, out: &mut String) {
     if let Some(r) = &d.refusal {
         let why = match r {
             Refusal::NotRunning { pod } => format!("pod {pod} is not running [rule 2.3]"),
-            Refusal::NoRoute => "no route: the addresses are on different networks (multi-network type 2) [rule 8.6]".into(),
+            Refusal::NoRoute if state.profile().multi_network == MultiNetwork::Type2 => "no route: the addresses are on different networks (multi-network type 2) [rule 8.6]".into(),
+            Refusal::NoRoute => "no route: the addresses are on different networks, one of them a primary user-defined network, which is isolated [rule 8.11]".into(),
             other => format!("{other:?}"),
         };
         let _ = writeln!(out, "  refused before policy: {why}");
@@ -141,7 +189,14 @@ fn decision_text(state: &mut State, d: &Decision, out: &mut String) {
         let _ = writeln!(out, "  exempt: {why}");
     }
     match (&d.egress, d.source.pod()) {
-        (Some(v), Some(pod)) => direction_text(PolicyType::Egress, pod, v, out),
+        (Some(v), Some(pod)) => direction_text(
+            state,
+            PolicyType::Egress,
+            pod,
+            secondary_network(state, &d.source),
+            v,
+            out,
+        ),
         _ => {
             let _ = writeln!(
                 out,
@@ -150,7 +205,14 @@ fn decision_text(state: &mut State, d: &Decision, out: &mut String) {
         }
     }
     match (&d.ingress, d.destination.pod()) {
-        (Some(v), Some(pod)) => direction_text(PolicyType::Ingress, pod, v, out),
+        (Some(v), Some(pod)) => direction_text(
+            state,
+            PolicyType::Ingress,
+            pod,
+            secondary_network(state, &d.destination),
+            v,
+            out,
+        ),
         _ => {
             let _ = writeln!(
                 out,

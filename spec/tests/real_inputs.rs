@@ -496,3 +496,179 @@ fn r9_13_a_verdict_that_depends_on_an_allocated_address_names_the_pod_and_the_ad
     assert!(matrix_dependencies(&external, &loaded.allocated).is_empty());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+// ----- MultiNetworkPolicy and user-defined networks on realistic inputs (rules 8.7-8.11) --
+
+#[test]
+fn r8_8_a_multus_pod_and_its_multi_network_policies() {
+    let m = load("multus-macvlan-pod-and-mnp.yaml");
+    assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+    let s = state(&m);
+    // `policy-for: storage-net, backup/backup-net`: a bare name is the policy's namespace.
+    let p = s
+        .multi_network_policy(&"shop/storage-db-ingress".parse().unwrap())
+        .unwrap();
+    assert_eq!(p.networks, ["shop/storage-net", "backup/backup-net"]);
+    let e = s
+        .multi_network_policy(&"shop/storage-egress-range".parse().unwrap())
+        .unwrap();
+    assert_eq!(e.egress[0].ports[0].end_port, Some(9100));
+    // db-0 on its storage address: the ipBlock of storage-db-ingress admits 192.168.50.0/24 but
+    // .1, on 5432 only; on eth0 nothing filters db-0.
+    let db = |ip: &str| Address::new("default", ip.parse().unwrap());
+    let decide = |from: &str, to: &str, port: u16| {
+        let src = s.address_endpoint(&db(from)).unwrap();
+        let dst = s.address_endpoint(&db(to)).unwrap();
+        s.decide(&src, &dst, Protocol::Tcp, port, None).allowed
+    };
+    assert!(decide("192.168.50.77", "192.168.50.11", 5432));
+    assert!(!decide("192.168.50.1", "192.168.50.11", 5432));
+    assert!(!decide("192.168.50.77", "192.168.50.11", 80));
+    assert!(decide("10.0.0.9", "10.244.2.7", 80));
+    // Another version of the kind is refused: the CRD serves only v1beta1.
+    let text = std::fs::read_to_string(real("multus-macvlan-pod-and-mnp.yaml"))
+        .unwrap()
+        .replacen("k8s.cni.cncf.io/v1beta1", "k8s.cni.cncf.io/v1beta2", 1);
+    let e = manifest::parse_str("mnp.yaml", &text).unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("apiVersion"), "{e}");
+    // Without policy-for it filters nothing, and says so.
+    let text =
+        "apiVersion: k8s.cni.cncf.io/v1beta1\nkind: MultiNetworkPolicy\nmetadata: {name: p}\n\
+                spec: {podSelector: {}}\n";
+    let m = manifest::parse_str("mnp.yaml", text).unwrap();
+    assert!(m.objects.is_empty());
+    assert!(
+        m.warnings[0].contains("filters nothing"),
+        "{:?}",
+        m.warnings
+    );
+}
+
+#[test]
+fn r8_8_the_upstream_e2e_inputs_of_multi_networkpolicy_iptables_load() {
+    for f in [
+        "mnp-iptables-e2e-simple-v4-ingress.yml",
+        "mnp-iptables-e2e-ingress-ns-selector-no-pods.yml",
+    ] {
+        let s = state(&load(f));
+        let policies: Vec<_> = s.multi_network_policies().collect();
+        assert_eq!(policies.len(), 1, "{f}");
+        assert_eq!(policies[0].networks, ["default/macvlan1-simple"], "{f}");
+        assert!(s.networks().contains_key("default/macvlan1-simple"), "{f}");
+    }
+}
+
+#[test]
+fn r8_9_user_defined_networks_are_networks_in_domains_of_their_own() {
+    let s = state(&load("ovnk-udn-cudn.yaml"));
+    let net = |n: &str| {
+        s.networks()
+            .get(n)
+            .cloned()
+            .unwrap_or_else(|| panic!("{n}"))
+    };
+    use netsem_spec::net::NetworkRole;
+    assert_eq!(net("blue/blue-network").role, NetworkRole::Primary);
+    assert_eq!(net("blue/blue-network").domain, "blue/blue-network");
+    assert_eq!(net("blue/blue-l2-secondary").role, NetworkRole::Secondary);
+    assert_eq!(net("cluster_udn_tenant-berlin").role, NetworkRole::Primary);
+    assert_eq!(
+        net("cluster_udn_provider-vlan100").role,
+        NetworkRole::Secondary
+    );
+    // The CRD's CEL rules, with their messages.
+    let text = std::fs::read_to_string(real("ovnk-udn-cudn.yaml")).unwrap();
+    let bad = text.replacen("  topology: Layer3\n", "  topology: Layer2\n", 1);
+    let e = manifest::parse_str("udn.yaml", &bad).unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("spec.layer2"), "{e}");
+    assert!(
+        e.message.contains("required when topology is Layer2"),
+        "{e}"
+    );
+    let bad = text.replacen("role: Primary", "role: Tertiary", 1);
+    let e = manifest::parse_str("udn.yaml", &bad).unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("spec.layer3.role"), "{e}");
+}
+
+#[test]
+fn r8_10_a_pod_of_a_primary_udn_namespace_is_on_that_network() {
+    // The NAD OVN-Kubernetes rendered, and a pod with its annotations: the pod's primary
+    // address is the one on ovn-udn1 (network-status `default: true`), not its podIP.
+    let m = load("ovnk-udn-generated-nad-and-pod.yaml");
+    let s = state(&m);
+    let client = PodId::new("blue", "client");
+    assert_eq!(
+        s.primary_addresses(&client),
+        [&"103.103.1.5%blue/blue-network".parse::<Address>().unwrap()]
+    );
+    // The secondary UDN blue/blue-l2-secondary, on net1 (its NAD is not in this file).
+    assert_eq!(
+        addresses(&s, "blue/client"),
+        ["103.103.1.5%blue/blue-network", "192.168.100.7"]
+    );
+    // With the UDN objects as well, the secondary UDN is its own domain (addresses are in
+    // domain order).
+    let both = format!(
+        "{}\n---\n{}",
+        std::fs::read_to_string(real("ovnk-udn-cudn.yaml")).unwrap(),
+        std::fs::read_to_string(real("ovnk-udn-generated-nad-and-pod.yaml")).unwrap()
+    );
+    let m = manifest::parse_str("udn.yaml", &both).unwrap();
+    let s = state(&m);
+    assert_eq!(
+        addresses(&s, "blue/client"),
+        [
+            "192.168.100.7%blue/blue-l2-secondary",
+            "103.103.1.5%blue/blue-network"
+        ]
+    );
+    // Without a status the address comes from the network's subnet (rule 9.5); a namespace
+    // without the primary-UDN label stays on the cluster network, with a warning.
+    let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: blue}\n---\n\
+                apiVersion: k8s.ovn.org/v1\nkind: UserDefinedNetwork\nmetadata: {name: net, \
+                namespace: blue}\nspec: {topology: Layer2, layer2: {role: Primary, subnets: \
+                [10.9.0.0/16]}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: \
+                blue}\n";
+    let m = manifest::parse_str("udn.yaml", text).unwrap();
+    assert!(
+        m.warnings
+            .iter()
+            .any(|w| w.contains("does not carry the label")),
+        "{:?}",
+        m.warnings
+    );
+    assert_eq!(addresses(&state(&m), "blue/p"), ["10.244.0.1"]);
+    let labelled = text.replace(
+        "metadata: {name: blue}",
+        "metadata: {name: blue, labels: {k8s.ovn.org/primary-user-defined-network: \"\"}}",
+    );
+    let loaded = {
+        let dir = std::env::temp_dir().join(format!("netsem-r8-10-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("udn.yaml");
+        std::fs::write(&file, &labelled).unwrap();
+        let l = manifest::load(&[&file], Default::default()).unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+        l
+    };
+    assert_eq!(addresses(&loaded.state, "blue/p"), ["10.9.0.1%blue/net"]);
+    assert_eq!(loaded.allocated.len(), 1, "{:?}", loaded.allocated);
+}
+
+#[test]
+fn r8_11_a_primary_udn_pod_reaches_no_other_network() {
+    let both = format!(
+        "{}\n---\n{}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: web, namespace: \
+         default}}\nstatus: {{podIP: 10.244.0.9}}\n",
+        std::fs::read_to_string(real("ovnk-udn-cudn.yaml")).unwrap(),
+        std::fs::read_to_string(real("ovnk-udn-generated-nad-and-pod.yaml")).unwrap()
+    );
+    let s = state(&manifest::parse_str("udn.yaml", &both).unwrap());
+    let (client, web) = (PodId::new("blue", "client"), PodId::new("default", "web"));
+    for (a, b) in [(&client, &web), (&web, &client)] {
+        let (src, dst) = s.pod_pair(a, b).unwrap();
+        let d = s.decide(&src, &dst, Protocol::Tcp, 80, None);
+        assert!(!d.allowed);
+        assert_eq!(d.refusal, Some(netsem_spec::decision::Refusal::NoRoute));
+    }
+}

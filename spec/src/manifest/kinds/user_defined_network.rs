@@ -188,18 +188,19 @@ fn topology(t: &Topology, path: &str, localnet: bool) -> Check<(NetworkRole, Vec
     };
     let key = t.topology.to_ascii_lowercase();
     let at = format!("{path}.{key}");
-    let role =
-        match layer.role.as_str() {
-            "Primary" if t.topology != "Localnet" => NetworkRole::Primary,
-            "Secondary" => NetworkRole::Secondary,
-            "" => return Err(Invalid::new(format!("{at}.role"), "Required value")),
-            other => return Err(Invalid::new(
+    let role = match layer.role.as_str() {
+        "Primary" if t.topology != "Localnet" => NetworkRole::Primary,
+        "Secondary" => NetworkRole::Secondary,
+        "" => return Err(Invalid::new(format!("{at}.role"), "Required value")),
+        other => {
+            return Err(Invalid::new(
                 format!("{at}.role"),
                 format!(
                     "Unsupported value: {other:?}: supported values: \"Primary\", \"Secondary\""
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let mut subnets: Vec<IpNet> = Vec::new();
     for (i, s) in layer.subnets.iter().enumerate() {
         let (cidr, host) = match s {
