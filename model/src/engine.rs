@@ -35,7 +35,7 @@ pub mod skips {
     pub const CONTROL_PLANE: &str =
         "a change to the cluster: applied by the control plane (spec's state)";
     /// A change under `established: recheck` while a connection without trackers is open.
-    pub const UNTRACKED: &str = "a change to the cluster while a connection with a node or outside end is open: only pods have connection trackers";
+    pub const UNTRACKED: &str = "a change to the cluster while a connection the pipeline does not track is open (an end that is a node or the outside, or an address other than a pod's primary one): only pods have connection trackers, on their primary addresses";
     /// A connection the control plane refuses before any packet.
     pub const REJECTED: &str =
         "the operation fails before any packet: the control plane (spec's state) rejects it";
@@ -338,12 +338,20 @@ impl ModelEngine {
             .new_connection(s, d, protocol, port, service.cloned())
     }
 
-    /// Whether every open connection has a tracker at both ends (both ends are pods).
+    /// Whether every open connection has a tracker at both ends: both ends are pods, on the
+    /// primary addresses the pipeline sends from and to (a connection the control plane opened
+    /// on a secondary attachment is decided on that attachment's network, rule 8.7, which the
+    /// trackers, re-checking on the pods' primary addresses, do not see).
     fn all_tracked(&self) -> bool {
-        self.state
-            .connections()
-            .values()
-            .all(|c| c.source.pod().is_some() && c.destination.pod().is_some())
+        let s = &self.state;
+        s.connections().values().all(|c| {
+            let (Some(from), Some(to)) = (c.source.pod(), c.destination.pod()) else {
+                return false;
+            };
+            s.pod_pair(from, to).is_ok_and(|(src, dst)| {
+                src.address() == c.source.address() && dst.address() == c.destination.address()
+            })
+        })
     }
 
     /// Rule 7.4, as the connection trackers do it: after a change, each tracker re-checks its
