@@ -446,7 +446,10 @@ impl std::fmt::Display for Because {
                 write!(f, "refused: pod {pod} is not running [rule 2.3]")
             }
             Because::Refused(Refusal::NoRoute) => {
-                write!(f, "refused: no route between the networks [rule 8.6]")
+                write!(
+                    f,
+                    "refused: no route between the networks (multi-network type 2, or a primary user-defined network) [rules 8.6, 8.11]"
+                )
             }
             Because::Refused(r) => write!(
                 f,
