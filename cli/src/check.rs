@@ -4,14 +4,18 @@
 use super::explain::{self, explain};
 use super::flows::{self, Class, Flow, ObservedFormat, Record, Scope, Verdict};
 use super::junit::{Outcome, Suite};
+use super::names;
 use super::{EXIT_BAD_INPUT, EXIT_DISAGREE, EXIT_OK};
 use netsem_oracle::Oracle;
+use netsem_spec::decision::allocated::matrix_dependencies;
 use netsem_spec::decision::connect::attempt;
 use netsem_spec::decision::{Source, Target};
+use netsem_spec::manifest::{read_stdin, Loaded, WorkloadRef, STDIN_NAME, STDIN_PATH};
 use netsem_spec::matrix::{MatrixEntry, MatrixView};
 use netsem_spec::trace::to_json;
+use netsem_spec::trace::Step;
 use netsem_spec::{
-    Address, AllowedPorts, Decision, DirectionVerdict, Engine, Opened, PodId, PolicyType,
+    Address, AllowedPorts, Decision, DirectionVerdict, Engine, Op, Opened, PodId, PolicyType,
     PortRanges, Profile, Protocol, Refusal, SpecCore, SpecEngine, State, Trace,
 };
 use std::collections::BTreeMap;
@@ -32,31 +36,53 @@ pub struct Options {
 /// given, else under an observed trace's own profile (or `default`). Returns the exit code and
 /// the JUnit suite of the check.
 pub fn check(
-    mut state: State,
+    loaded: Loaded,
     observed: &Path,
     profile: Option<Profile>,
     options: Options,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(i32, Suite), i32> {
-    let text = std::fs::read_to_string(observed).map_err(|e| {
-        let _ = writeln!(err, "error: {}: {e}", observed.display());
+    let stdin = observed.as_os_str() == STDIN_PATH;
+    let shown = if stdin {
+        STDIN_NAME.to_string()
+    } else {
+        observed.display().to_string()
+    };
+    let read = if stdin {
+        read_stdin()
+    } else {
+        std::fs::read_to_string(observed).map_err(|e| e.to_string())
+    };
+    let text = read.map_err(|e| {
+        let _ = writeln!(err, "error: {shown}: {e}");
         EXIT_BAD_INPUT
     })?;
+    let Loaded {
+        mut state,
+        allocated,
+        workloads,
+        ..
+    } = loaded;
+    let observed = Path::new(&shown);
     let format = options.format.unwrap_or_else(|| flows::detect(&text));
     if matches!(
         format,
         ObservedFormat::Hubble | ObservedFormat::FlowsJsonl | ObservedFormat::FlowsCsv
     ) {
         let records = flows::read(&text, format).map_err(|e| {
-            let _ = writeln!(err, "error: {}: {e}", observed.display());
+            let _ = writeln!(err, "error: {shown}: {e}");
             EXIT_BAD_INPUT
         })?;
         return Ok(check_flows(state, &records, options.attribute, out));
     }
     if format == ObservedFormat::Trace {
-        let trace = Trace::parse(&observed.display().to_string(), &text).map_err(|e| {
+        let trace = Trace::parse(&shown, &text).map_err(|e| {
             let _ = writeln!(err, "error: {e}");
+            EXIT_BAD_INPUT
+        })?;
+        let steps = expand_workloads(&trace.steps, &state, &workloads).map_err(|e| {
+            let _ = writeln!(err, "error: {shown}: {e}");
             EXIT_BAD_INPUT
         })?;
         let own = trace.profile();
@@ -71,7 +97,7 @@ pub fn check(
             Some(p) => state.set_profile(p),
             None => state.set_profile(own),
         }
-        return Ok(check_trace(state, &trace, out));
+        return Ok(check_trace(state, &trace, &steps, out));
     }
     let mut rows: BTreeMap<(String, String), (usize, AllowedPorts)> = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
@@ -122,7 +148,134 @@ pub fn check(
             return Err(EXIT_BAD_INPUT);
         }
     }
+    for d in matrix_dependencies(&state, &allocated) {
+        let _ = writeln!(
+            err,
+            "warning: {} cell(s) of the semantics' matrix depend on {}, the address netsem \
+             allocated to pod {} (its manifest gives no status.podIPs): an ipBlock is evaluated \
+             against it, e.g. {} -> {} [rule 9.13]",
+            d.cells, d.address, d.pod, d.example.0, d.example.1
+        );
+    }
     Ok(check_matrix(state, &rows, out))
+}
+
+/// Rule 9.10: a step whose pod is a workload (`ns/name[Kind]`, or `ns/kind/name`, which an
+/// observed trace can only write where a field is free text) stands for one step per pod of
+/// it (per pair, when both ends are workloads), with the same expectation.
+fn expand_workloads(
+    steps: &[Step],
+    state: &State,
+    workloads: &BTreeMap<PodId, WorkloadRef>,
+) -> Result<Vec<(usize, Step)>, String> {
+    let each = |p: &PodId, i: usize| -> Result<Vec<PodId>, String> {
+        if state.pod(p).is_some() || !p.name.ends_with(']') {
+            return Ok(vec![p.clone()]);
+        }
+        names::pods(&p.to_string(), state, workloads).map_err(|e| format!("steps[{i}]: {e}"))
+    };
+    let mut out = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let mut ops = vec![step.op.clone()];
+        macro_rules! spread {
+            ($field:ident) => {{
+                let mut next = Vec::new();
+                for op in ops {
+                    let pods = match &op {
+                        Op::OpenPodConnection { $field, .. }
+                        | Op::AllowNewConnectionToPod { $field, .. }
+                        | Op::AllowNewConnectionFromPod { $field, .. } => each($field, i)?,
+                        _ => {
+                            next.push(op);
+                            continue;
+                        }
+                    };
+                    for p in pods {
+                        let mut o = op.clone();
+                        match &mut o {
+                            Op::OpenPodConnection { $field, .. }
+                            | Op::AllowNewConnectionToPod { $field, .. }
+                            | Op::AllowNewConnectionFromPod { $field, .. } => *$field = p,
+                            _ => unreachable!(),
+                        }
+                        next.push(o);
+                    }
+                }
+                ops = next;
+            }};
+        }
+        spread!(from);
+        spread!(to);
+        let mut more = Vec::new();
+        for op in ops {
+            match op {
+                Op::OpenServiceConnection {
+                    from,
+                    service,
+                    protocol,
+                    port,
+                    backend,
+                } => {
+                    for p in each(&from, i)? {
+                        more.push(Op::OpenServiceConnection {
+                            from: p,
+                            service: service.clone(),
+                            protocol,
+                            port,
+                            backend: backend.clone(),
+                        });
+                    }
+                }
+                Op::AllowNewConnectionFromIpAddress {
+                    from,
+                    to,
+                    protocol,
+                    port,
+                } => {
+                    for p in each(&to, i)? {
+                        more.push(Op::AllowNewConnectionFromIpAddress {
+                            from: from.clone(),
+                            to: p,
+                            protocol,
+                            port,
+                        });
+                    }
+                }
+                Op::AllowNewConnectionToIpAddress {
+                    from,
+                    to,
+                    protocol,
+                    port,
+                } => {
+                    for p in each(&from, i)? {
+                        more.push(Op::AllowNewConnectionToIpAddress {
+                            from: p,
+                            to: to.clone(),
+                            protocol,
+                            port,
+                        });
+                    }
+                }
+                other => more.push(other),
+            }
+        }
+        if more.len() > 1 && (step.expect.connection.is_some() || step.expect.backend.is_some()) {
+            return Err(format!(
+                "steps[{i}]: names a workload of several pods, so it cannot expect one \
+                 connection id or backend"
+            ));
+        }
+        out.extend(more.into_iter().map(|op| {
+            (
+                i,
+                Step {
+                    op,
+                    expect: step.expect.clone(),
+                },
+            )
+        }));
+    }
+    Ok(out)
 }
 
 fn check_matrix(
@@ -171,14 +324,15 @@ fn check_matrix(
                     let text = format!("DISAGREE line {line}: {s} -> {d} {proto} {set}: {what}");
                     let _ = writeln!(out, "{text}");
                     row_failures.entry(s.to_string()).or_default().push(text);
-                    if let Ok((text, _)) = explain(
+                    if let Ok(e) = explain(
                         &mut state,
                         &Source::Pod(s.clone()),
                         &Target::Pod(d.clone()),
                         proto,
                         port,
+                        &Default::default(),
                     ) {
-                        for l in text.lines() {
+                        for l in e.text.lines() {
                             let _ = writeln!(out, "    {l}");
                         }
                     }
@@ -666,8 +820,15 @@ fn judge_flow(
         }
     }
     if judged != Judged::Agree {
-        if let Ok((t, _)) = explain(spec, &source, &target, flow.protocol, flow.port) {
-            for l in t.lines() {
+        if let Ok(e) = explain(
+            spec,
+            &source,
+            &target,
+            flow.protocol,
+            flow.port,
+            &Default::default(),
+        ) {
+            for l in e.text.lines() {
                 let _ = writeln!(text, "    {l}");
             }
         }
@@ -696,13 +857,18 @@ fn minus(a: &PortRanges, b: &PortRanges) -> PortRanges {
     PortRanges::from_ranges(out)
 }
 
-/// Replays the observed trace on the spec, on top of the manifests, continuing after a
-/// disagreement so that every one is listed.
-fn check_trace(state: State, trace: &Trace, out: &mut dyn Write) -> (i32, Suite) {
+/// Replays the observed steps (each with the number of the trace's step it comes from) on the
+/// spec, on top of the manifests, continuing after a disagreement so that every one is listed.
+fn check_trace(
+    state: State,
+    trace: &Trace,
+    steps: &[(usize, Step)],
+    out: &mut dyn Write,
+) -> (i32, Suite) {
     let mut suite = Suite::new("netsem.check.trace");
     let mut engine = SpecEngine { state };
     let mut disagreements = 0;
-    for (i, step) in trace.steps.iter().enumerate() {
+    for (i, step) in steps {
         let mut before = engine.state.clone();
         let observed = engine.execute(&step.op);
         let fields = step.expect.mismatches(&observed);
@@ -730,8 +896,15 @@ fn check_trace(state: State, trace: &Trace, out: &mut dyn Write) -> (i32, Suite)
             to_json(&observed)
         );
         if let Some(r) = step.op.request() {
-            if let Ok((t, _)) = explain(&mut before, &r.source, &r.target, r.protocol, r.port) {
-                for l in t.lines() {
+            if let Ok(e) = explain(
+                &mut before,
+                &r.source,
+                &r.target,
+                r.protocol,
+                r.port,
+                &Default::default(),
+            ) {
+                for l in e.text.lines() {
                     let _ = writeln!(text, "    {l}");
                 }
             }

@@ -4,14 +4,18 @@
 //! profile switches that would change the verdict come from the one table of switches.
 
 use netsem_spec::admin::Action;
+use netsem_spec::decision::allocated::{decision_dependencies, Allocated};
 use netsem_spec::decision::connect::{attempt, Source, Target};
 use netsem_spec::decision::core::direction_name;
+use netsem_spec::decision::networks::network_policy_filters;
 use netsem_spec::decision::{
-    Decision, DirectionVerdict, Exemption, PeerOutcome, Refusal, RuleMatch, SpecCore, TierDecision,
-    TierVerdict,
+    Decision, DirectionVerdict, Exemption, PeerOutcome, PolicyApi, Refusal, RuleMatch, SpecCore,
+    TierDecision, TierVerdict,
 };
+use netsem_spec::net::DEFAULT_NETWORK;
 use netsem_spec::policy::PolicyType;
-use netsem_spec::{AddressOwner, Endpoint, ErrorKind, PolicyId, Protocol, State};
+use netsem_spec::profile::MultiNetwork;
+use netsem_spec::{Address, AddressOwner, Endpoint, ErrorKind, PodId, PolicyId, Protocol, State};
 use std::fmt::Write as _;
 
 fn endpoint_text(state: &State, e: &Endpoint) -> String {
@@ -50,10 +54,31 @@ fn rules_allow(verdict: &DirectionVerdict) -> bool {
     !verdict.other_protocol_denied && verdict.allowing().next().is_some()
 }
 
-/// The NetworkPolicy tier of one direction: `head` starts the first line, `indent` the
-/// details.
+/// `ns/name`, or `MultiNetworkPolicy ns/name` for a MultiNetworkPolicy (rule 8.8).
+fn policy_name(p: &netsem_spec::decision::PolicyOutcome) -> String {
+    match p.api {
+        PolicyApi::NetworkPolicy => p.policy.to_string(),
+        PolicyApi::MultiNetworkPolicy => format!("MultiNetworkPolicy {}", p.policy),
+    }
+}
+
+/// The network of an end's address, when it is a pod address on another network than the
+/// cluster network (rule 8.7).
+fn secondary_network<'a>(state: &'a State, end: &Endpoint) -> Option<&'a str> {
+    match end.address().and_then(|a| state.addresses().get(a)) {
+        Some(AddressOwner::Pod { network, .. }) if network != DEFAULT_NETWORK => {
+            Some(network.as_str())
+        }
+        _ => None,
+    }
+}
+
+/// The NetworkPolicy tier of one direction, decided on `network` when that is not the cluster
+/// network (rule 8.7): `head` starts the first line, `indent` the details.
 fn network_policy_text(
+    state: &State,
     direction: PolicyType,
+    network: Option<&str>,
     verdict: &DirectionVerdict,
     head: &str,
     indent: &str,
@@ -65,23 +90,45 @@ fn network_policy_text(
         PolicyType::Egress => "to",
     };
     if !verdict.isolated() {
-        let _ = writeln!(out, "{head}allowed, not isolated: no NetworkPolicy selects it with {direction:?} [rules 5.2, 5.3]");
+        match network {
+            None => {
+                let _ = writeln!(out, "{head}allowed, not isolated: no NetworkPolicy selects it with {direction:?} [rules 5.2, 5.3]");
+            }
+            Some(n) => {
+                let which = if network_policy_filters(
+                    state.profile(),
+                    netsem_spec::decision::OnNetwork::of(state, Some(n)),
+                ) {
+                    "NetworkPolicy or MultiNetworkPolicy"
+                } else {
+                    "MultiNetworkPolicy (NetworkPolicy does not filter this secondary network)"
+                };
+                let _ = writeln!(out, "{head}allowed, not isolated: no {which} of this network selects it with {direction:?} [rules 5.2, 5.3, 8.7]");
+            }
+        }
         return;
     }
+    // Rule 8.7: a direction on another network is decided by that network's policies.
+    let eight = if network.is_some() { ", 8.7" } else { "" };
     if rules_allow(verdict) {
-        let _ = writeln!(out, "{head}allowed [rules 5.4, 5.6]");
+        let _ = writeln!(out, "{head}allowed [rules 5.4, 5.6{eight}]");
         for m in verdict.allowing() {
             let peer = match m.peer {
                 Some(i) => format!("{word}[{i}]"),
                 None => "any peer (no from/to)".into(),
             };
-            let _ = writeln!(out, "{indent}by {} {dir}[{}], {peer}", m.policy, m.rule);
+            let shown = verdict
+                .policies
+                .iter()
+                .find(|p| p.policy == m.policy)
+                .map_or(m.policy.to_string(), policy_name);
+            let _ = writeln!(out, "{indent}by {shown} {dir}[{}], {peer}", m.rule);
         }
         return;
     }
     let _ = writeln!(
         out,
-        "{head}DENIED: isolated, and no rule of a selecting policy matches [rules 5.2, 5.4]"
+        "{head}DENIED: isolated, and no rule of a selecting policy matches [rules 5.2, 5.4{eight}]"
     );
     if verdict.other_protocol_denied {
         let _ = writeln!(
@@ -94,7 +141,7 @@ fn network_policy_text(
             let _ = writeln!(
                 out,
                 "{indent}{}: selects the pod and has no {dir} rule [rule 5.5]",
-                p.policy
+                policy_name(p)
             );
         }
         for (i, rule) in p.rules.iter().enumerate() {
@@ -114,7 +161,7 @@ fn network_policy_text(
             let _ = writeln!(
                 out,
                 "{indent}{} {dir}[{i}]: ports {} [rules 5.7-5.10]; {peers}",
-                p.policy,
+                policy_name(p),
                 if rule.ports { "match" } else { "do not match" }
             );
         }
@@ -167,17 +214,23 @@ fn tier_text(name: &str, dir: &str, tier: &TierVerdict, reached: bool, out: &mut
 }
 
 fn direction_text(
+    state: &State,
     direction: PolicyType,
     pod: &netsem_spec::PodId,
+    network: Option<&str>,
     verdict: &DirectionVerdict,
     out: &mut String,
 ) {
     let dir = direction_name(direction);
+    // Rule 8.7: a direction on another network is decided by that network's policies.
+    let on = network.map_or(String::new(), |n| format!(" on network {n}"));
     if verdict.admin.policies.is_empty() && verdict.baseline.policies.is_empty() {
         network_policy_text(
+            state,
             direction,
+            network,
             verdict,
-            &format!("  {dir} of {pod}: "),
+            &format!("  {dir} of {pod}{on}: "),
             "    ",
             out,
         );
@@ -192,13 +245,15 @@ fn direction_text(
     };
     let _ = writeln!(
         out,
-        "  {dir} of {pod}: {outcome}, through the admin, NetworkPolicy and baseline tiers [rule 11.3]"
+        "  {dir} of {pod}{on}: {outcome}, through the admin, NetworkPolicy and baseline tiers [rule 11.3]"
     );
     tier_text("admin", dir, &verdict.admin, true, out);
     let admin_passes = verdict.admin.decision.actions().contains(&Action::Pass);
     if admin_passes {
         network_policy_text(
+            state,
             direction,
+            network,
             verdict,
             "    NetworkPolicy tier: ",
             "      ",
@@ -295,7 +350,8 @@ fn decision_text(state: &mut State, d: &Decision, out: &mut String) {
     if let Some(r) = &d.refusal {
         let why = match r {
             Refusal::NotRunning { pod } => format!("pod {pod} is not running [rule 2.3]"),
-            Refusal::NoRoute => "no route: the addresses are on different networks (multi-network type 2) [rule 8.6]".into(),
+            Refusal::NoRoute if state.profile().multi_network == MultiNetwork::Type2 => "no route: the addresses are on different networks (multi-network type 2) [rule 8.6]".into(),
+            Refusal::NoRoute => "no route: the addresses are on different networks, one of them a primary user-defined network, which is isolated [rule 8.11]".into(),
             other => format!("{other:?}"),
         };
         let _ = writeln!(out, "  refused before policy: {why}");
@@ -310,7 +366,14 @@ fn decision_text(state: &mut State, d: &Decision, out: &mut String) {
         let _ = writeln!(out, "  exempt: {why}");
     }
     match (&d.egress, d.source.pod()) {
-        (Some(v), Some(pod)) => direction_text(PolicyType::Egress, pod, v, out),
+        (Some(v), Some(pod)) => direction_text(
+            state,
+            PolicyType::Egress,
+            pod,
+            secondary_network(state, &d.source),
+            v,
+            out,
+        ),
         _ => {
             let _ = writeln!(
                 out,
@@ -319,7 +382,14 @@ fn decision_text(state: &mut State, d: &Decision, out: &mut String) {
         }
     }
     match (&d.ingress, d.destination.pod()) {
-        (Some(v), Some(pod)) => direction_text(PolicyType::Ingress, pod, v, out),
+        (Some(v), Some(pod)) => direction_text(
+            state,
+            PolicyType::Ingress,
+            pod,
+            secondary_network(state, &d.destination),
+            v,
+            out,
+        ),
         _ => {
             let _ = writeln!(
                 out,
@@ -427,7 +497,10 @@ impl std::fmt::Display for Because {
                 write!(f, "refused: pod {pod} is not running [rule 2.3]")
             }
             Because::Refused(Refusal::NoRoute) => {
-                write!(f, "refused: no route between the networks [rule 8.6]")
+                write!(
+                    f,
+                    "refused: no route between the networks (multi-network type 2, or a primary user-defined network) [rules 8.6, 8.11]"
+                )
             }
             Because::Refused(r) => write!(
                 f,
@@ -604,10 +677,50 @@ pub fn deciding(d: &Decision) -> Attribution {
     }
 }
 
-/// Explains a connection from `source` to `target`; returns the text and whether it is
-/// allowed (`None` when a Service's backends disagree). The state's profile is the one in
-/// force; it is changed only while the switches are tried, and restored.
+/// An explanation: the text, the verdict, and the addresses netsem allocated that the verdict
+/// depends on (rule 9.13).
+pub struct Explained {
+    /// The explanation.
+    pub text: String,
+    /// Whether the connection is allowed; `None` when a Service's backends disagree.
+    pub allowed: Option<bool>,
+    /// Allocated addresses an ipBlock was evaluated against, with their pods.
+    pub dependencies: Vec<(PodId, Address)>,
+}
+
+/// Explains a connection from `source` to `target`. The state's profile is the one in force;
+/// it is changed only while the switches are tried, and restored.
 pub fn explain(
+    state: &mut State,
+    source: &Source,
+    target: &Target,
+    protocol: Protocol,
+    port: u16,
+    allocated: &Allocated,
+) -> Result<Explained, String> {
+    let (text, allowed) = explain_text(state, source, target, protocol, port)?;
+    let opened =
+        attempt(state, &SpecCore, source, target, protocol, port, None).map_err(|e| e.message)?;
+    let mut dependencies = Vec::new();
+    for d in opened
+        .decision
+        .iter()
+        .chain(opened.backends.iter().flat_map(|b| b.values()))
+    {
+        for dep in decision_dependencies(state, d, allocated) {
+            if !dependencies.contains(&dep) {
+                dependencies.push(dep);
+            }
+        }
+    }
+    Ok(Explained {
+        text,
+        allowed,
+        dependencies,
+    })
+}
+
+fn explain_text(
     state: &mut State,
     source: &Source,
     target: &Target,

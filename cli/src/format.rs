@@ -1,7 +1,7 @@
 //! Matrix output formats: `table` (for a terminal), `json`, `jsonl` (the public contract),
 //! `csv`, `md` and `dot`.
 
-use netsem_spec::matrix::MatrixView;
+use netsem_spec::matrix::{GroupCell, GroupedMatrix, MatrixView};
 use netsem_spec::{AllowedPorts, Protocol};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -174,6 +174,241 @@ fn grid(m: &dyn MatrixView, profile: &str, markdown: bool, out: &mut dyn Write) 
         writeln!(out)?;
         for (k, v) in &legend {
             writeln!(out, "  {k}  {v}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a grouped matrix (`--group workload`) in `format` (docs/FORMATS.md).
+pub fn write_grouped(
+    g: &GroupedMatrix,
+    format: Format,
+    profile: &str,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let n = g.groups.len();
+    match format {
+        Format::Jsonl => {
+            for i in 0..n {
+                for j in 0..n {
+                    writeln!(out, "{}", g.json_line(i, j))?;
+                }
+            }
+            Ok(())
+        }
+        Format::Json => {
+            #[derive(serde::Serialize)]
+            struct Group<'a> {
+                name: &'a str,
+                pods: &'a [netsem_spec::PodId],
+            }
+            writeln!(out, "{{")?;
+            writeln!(out, "  \"version\": 1,")?;
+            writeln!(out, "  \"profile\": {},", serde_json::to_string(profile)?)?;
+            writeln!(out, "  \"group\": \"workload\",")?;
+            writeln!(out, "  \"groups\": [")?;
+            for (i, (name, pods)) in g.groups.iter().enumerate() {
+                let line = serde_json::to_string(&Group { name, pods })?;
+                writeln!(out, "    {line}{}", if i + 1 == n { "" } else { "," })?;
+            }
+            writeln!(out, "  ],")?;
+            writeln!(out, "  \"matrix\": [")?;
+            for i in 0..n {
+                for j in 0..n {
+                    let last = i + 1 == n && j + 1 == n;
+                    writeln!(
+                        out,
+                        "    {}{}",
+                        g.json_line(i, j),
+                        if last { "" } else { "," }
+                    )?;
+                }
+            }
+            writeln!(out, "  ]")?;
+            writeln!(out, "}}")
+        }
+        Format::Csv => {
+            writeln!(
+                out,
+                "src,dst,pairs,uniform,TCP,UDP,SCTP,someTCP,someUDP,someSCTP"
+            )?;
+            let list = |p: &netsem_spec::PortRanges| p.items().join(" ");
+            for i in 0..n {
+                for j in 0..n {
+                    let c = g.cell(i, j);
+                    writeln!(
+                        out,
+                        "{},{},{},{},{},{},{},{},{},{}",
+                        g.groups[i].0,
+                        g.groups[j].0,
+                        c.pairs,
+                        c.uniform(),
+                        list(&c.every.tcp),
+                        list(&c.every.udp),
+                        list(&c.every.sctp),
+                        list(&c.some.tcp),
+                        list(&c.some.udp),
+                        list(&c.some.sctp)
+                    )?;
+                }
+            }
+            Ok(())
+        }
+        Format::Table => grouped_grid(g, profile, false, out),
+        Format::Md => grouped_grid(g, profile, true, out),
+        Format::Dot => {
+            writeln!(out, "digraph connectivity {{")?;
+            writeln!(out, "  rankdir=LR;")?;
+            writeln!(out, "  node [shape=box];")?;
+            let q = |s: &str| serde_json::to_string(s);
+            for (name, pods) in &g.groups {
+                let label = format!("{name}\n{} pod(s)", pods.len());
+                writeln!(out, "  {} [label={}];", q(name)?, q(&label)?)?;
+            }
+            for i in 0..n {
+                for j in 0..n {
+                    let c = g.cell(i, j);
+                    if i == j || c.some.is_empty() {
+                        continue;
+                    }
+                    let (label, style) = if c.uniform() {
+                        (describe(&c.every), "")
+                    } else {
+                        (
+                            format!(
+                                "every pair: {}; some pairs: {}",
+                                describe(&c.every),
+                                describe(&c.some)
+                            ),
+                            ", style=dashed",
+                        )
+                    };
+                    writeln!(
+                        out,
+                        "  {} -> {} [label={}{style}];",
+                        q(&g.groups[i].0)?,
+                        q(&g.groups[j].0)?,
+                        q(&label)?
+                    )?;
+                }
+            }
+            writeln!(out, "}}")
+        }
+    }
+}
+
+/// The grid of a grouped matrix: as [`grid`], each cell what every pod pair allows, and a `*`
+/// after the symbol of a cell whose pod pairs disagree; the legend says what some pairs allow.
+fn grouped_grid(
+    g: &GroupedMatrix,
+    profile: &str,
+    markdown: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let n = g.groups.len();
+    let mut legend: Vec<(String, String)> = Vec::new();
+    let mut by_cell: Vec<((AllowedPorts, AllowedPorts), String)> = Vec::new();
+    let mut symbol = |c: &GroupCell| -> String {
+        if c.uniform() && c.every == AllowedPorts::all() {
+            return "✓".into();
+        }
+        if c.uniform() && c.every.is_empty() {
+            return "·".into();
+        }
+        let key = (c.every.clone(), c.some.clone());
+        if let Some((_, s)) = by_cell.iter().find(|(k, _)| *k == key) {
+            return s.clone();
+        }
+        let (s, text) = if c.uniform() {
+            (letter(by_cell.len()), describe(&c.every))
+        } else {
+            (
+                format!("{}*", letter(by_cell.len())),
+                format!(
+                    "pods disagree: every pair {}; some pairs {}",
+                    describe(&c.every),
+                    describe(&c.some)
+                ),
+            )
+        };
+        legend.push((s.clone(), text));
+        by_cell.push((key, s.clone()));
+        s
+    };
+    let cells: Vec<Vec<String>> = (0..n)
+        .map(|i| (0..n).map(|j| symbol(g.cell(i, j))).collect())
+        .collect();
+    let names: Vec<&str> = g.groups.iter().map(|(name, _)| name.as_str()).collect();
+    let width = names.iter().map(|s| s.len()).max().unwrap_or(0);
+    let num = n.to_string().len();
+    let pods: usize = g.groups.iter().map(|(_, p)| p.len()).sum();
+    if markdown {
+        writeln!(out, "Connectivity matrix by workload: {n} groups of {pods} pods, profile `{profile}`. Rows are sources, columns destinations; a cell is what every pod pair allows: ✓ every port, · nothing, a letter is explained below, `*` marks a cell whose pod pairs disagree.\n")?;
+        write!(out, "| # | source | pods |")?;
+        for j in 0..n {
+            write!(out, " {} |", j + 1)?;
+        }
+        writeln!(out)?;
+        write!(out, "|---|---|---|")?;
+        for _ in 0..n {
+            write!(out, "---|")?;
+        }
+        writeln!(out)?;
+        for (i, row) in cells.iter().enumerate() {
+            write!(
+                out,
+                "| {} | {} | {} |",
+                i + 1,
+                names[i],
+                g.groups[i].1.len()
+            )?;
+            for c in row {
+                write!(out, " {} |", c.replace('*', "\\*"))?;
+            }
+            writeln!(out)?;
+        }
+        if !legend.is_empty() {
+            writeln!(out, "\n| cell | allowed |\n|---|---|")?;
+            for (k, v) in &legend {
+                writeln!(out, "| {} | {v} |", k.replace('*', "\\*"))?;
+            }
+        }
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "Connectivity matrix by workload: {n} groups of {pods} pods, profile {profile}"
+    )?;
+    writeln!(out, "Rows are sources, columns destinations; a cell is what every pod pair allows: ✓ every port, · nothing, a letter is explained below, * marks a cell whose pod pairs disagree.")?;
+    writeln!(out)?;
+    let cell_w = cells
+        .iter()
+        .flatten()
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(1)
+        .max(num);
+    write!(out, "{:>num$}  {:width$}", "", "")?;
+    for j in 0..n {
+        write!(out, " {:>cell_w$}", j + 1)?;
+    }
+    writeln!(out)?;
+    for (i, row) in cells.iter().enumerate() {
+        write!(out, "{:>num$}  {:width$}", i + 1, names[i])?;
+        for c in row {
+            write!(out, " {:>w$}", c, w = cell_w)?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(out)?;
+    for (i, (name, pods)) in g.groups.iter().enumerate() {
+        let list: Vec<String> = pods.iter().map(|p| p.to_string()).collect();
+        writeln!(out, "{:>num$}  {name}: {}", i + 1, list.join(", "))?;
+    }
+    if !legend.is_empty() {
+        writeln!(out)?;
+        for (k, v) in &legend {
+            writeln!(out, "  {k:<2} {v}")?;
         }
     }
     Ok(())

@@ -6,14 +6,17 @@ mod explain;
 mod flows;
 mod format;
 mod junit;
+mod names;
 mod serve;
 pub mod suite;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use netsem_oracle::Oracle;
+use netsem_spec::decision::allocated::matrix_dependencies;
 use netsem_spec::decision::{Source, Target};
-use netsem_spec::matrix::MatrixView;
-use netsem_spec::{replay, Address, PodId, Profile, Protocol, ServiceId, State, Trace};
+use netsem_spec::manifest::{Loaded, STDIN_PATH};
+use netsem_spec::matrix::{GroupedMatrix, MatrixView};
+use netsem_spec::{replay, Address, Profile, Protocol, ServiceId, State, Trace};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -31,7 +34,7 @@ pub const EXIT_BAD_INPUT: i32 = 2;
     name = "netsem",
     version,
     about = "The executable semantics of Kubernetes networking: who may talk to whom, and why.",
-    after_help = "Examples:\n  netsem matrix examples/shop\n  netsem explain examples/shop --from frontend/web-0 --to backend/api-0 --port 8080\n  netsem run tests/corpus/*.yaml\n  netsem check examples/shop --observed observed.jsonl\n\nExit codes: 0 success, 1 disagreement or failed check, 2 bad input."
+    after_help = "Examples:\n  netsem matrix examples/shop\n  netsem matrix examples/shop --group workload\n  kubectl get pods,svc,netpol,ns -A -o yaml | netsem matrix -\n  netsem explain examples/shop --from frontend/deployment/web --to backend/api --port 8080\n  netsem run tests/corpus/np-basic-isolation.yaml\n  netsem check examples/shop --observed tests/corpus/observed/shop-attempts.yaml\n\nA PATH may be `-`, standard input. Where a pod is expected, a workload may be named instead\n(`ns/deployment/web` or `ns/web[Deployment]`), meaning each of its pods.\n\nExit codes: 0 success, 1 disagreement or failed check, 2 bad input."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -96,6 +99,16 @@ enum PlainFormat {
     Csv,
 }
 
+/// How `matrix` groups its rows and columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Group {
+    /// One row and column per pod (the contract of docs/FORMATS.md).
+    Pod,
+    /// One row and column per workload (a pod without one is its own group): a cell is what
+    /// every pod pair of the two workloads allows, and says whether they disagree.
+    Workload,
+}
+
 #[derive(Args, Debug)]
 struct ProfileArg {
     /// Implementation-defined choices: `default`, `strict`, then `,switch=value` overrides
@@ -114,15 +127,19 @@ fn parse_profile(s: &str) -> Result<Profile, String> {
 enum Command {
     /// Print the connectivity matrix of the pods in the manifests.
     #[command(
-        after_help = "Examples:\n  netsem matrix examples/shop\n  netsem matrix examples/shop --format jsonl > matrix.jsonl\n  netsem matrix cluster/ --profile strict --format dot | dot -Tsvg > matrix.svg\n\nThe jsonl format is a contract: one line per ordered pair of pods (self pairs included), sorted by src then dst,\n  {\"src\":\"ns/a\",\"dst\":\"ns/b\",\"allowed\":{\"TCP\":[[80,80]],\"UDP\":[],\"SCTP\":[]}}\nlisting the destination ports where a new connection to the destination's primary address is allowed."
+        after_help = "Examples:\n  netsem matrix examples/shop\n  netsem matrix examples/shop --format jsonl > matrix.jsonl\n  netsem matrix examples/shop --group workload --format md\n  netsem matrix examples/shop --profile strict --format dot | dot -Tsvg > matrix.svg\n  kubectl get pods,svc,netpol,ns -A -o yaml | netsem matrix -\n\nThe jsonl format is a contract: one line per ordered pair of pods (self pairs included), sorted by src then dst,\n  {\"src\":\"ns/a\",\"dst\":\"ns/b\",\"allowed\":{\"TCP\":[[80,80]],\"UDP\":[],\"SCTP\":[]}}\nlisting the destination ports where a new connection to the destination's primary address is allowed.\nWith --group workload, rows and columns are workloads and a line says what every pod pair allows\n(docs/FORMATS.md). A warning on stderr names each address netsem allocated that a cell depends on."
     )]
     Matrix {
-        /// Manifest files or directories (YAML or JSON; directories are read recursively).
+        /// Manifest files or directories (YAML or JSON; directories are read recursively; `-`
+        /// is standard input).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Rows and columns: one per pod, or one per workload.
+        #[arg(long, value_enum, default_value_t = Group::Pod)]
+        group: Group,
         #[command(flatten)]
         profile: ProfileArg,
         /// Which engine computes the matrix.
@@ -131,21 +148,22 @@ enum Command {
     },
     /// Explain why a connection is allowed or denied.
     #[command(
-        after_help = "Examples:\n  netsem explain examples/shop --from frontend/web-0 --to backend/api-0 --port 8080\n  netsem explain examples/shop --from frontend/web-0 --to-service backend/api --port 80\n  netsem explain examples/shop --from-ip 203.0.113.7 --to frontend/web-0 --port 8080\n  netsem explain examples/shop --from backend/api-0 --to-ip 8.8.8.8 --port 53 --protocol UDP\n  netsem explain examples/shop examples/admin-tiers --from monitoring/prometheus --to frontend/admin-console --port 9100\n\nWith ClusterNetworkPolicies (or AdminNetworkPolicy/BaselineAdminNetworkPolicy) in the manifests, each direction shows\nthe tier chain: the Admin tier, NetworkPolicy, the Baseline tier, the default (docs/SEMANTICS.md §11).\nExit code 0 when allowed, 1 when denied or undetermined (tied admin policies), 2 on bad input."
+        after_help = "Examples:\n  netsem explain examples/shop --from frontend/deployment/web --to backend/api --port 8080\n  netsem explain examples/shop --from 'frontend/web[Deployment]' --to-service backend/api --port 80\n  netsem explain examples/shop --from-ip 203.0.113.7 --to frontend/deployment/web --port 8080\n  netsem explain examples/shop --from backend/api --to-ip 8.8.8.8 --port 53 --protocol UDP\n  netsem explain examples/shop --from monitoring/prometheus --to backend/statefulset/db --port 9187\n  netsem explain examples/shop examples/admin-tiers --from monitoring/prometheus --to frontend/admin-console --port 9100\n\nA workload (`ns/kind/name` or `ns/name[Kind]`) means each of its pods: every pair is explained.\nWith ClusterNetworkPolicies (or AdminNetworkPolicy/BaselineAdminNetworkPolicy) in the manifests, each direction shows\nthe tier chain: the Admin tier, NetworkPolicy, the Baseline tier, the default (docs/SEMANTICS.md §11).\nExit code 0 when allowed, 1 when denied or undetermined (tied admin policies), 2 on bad input."
     )]
     Explain {
-        /// Manifest files or directories.
+        /// Manifest files or directories (`-` is standard input).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// Source pod, `namespace/name`.
+        /// Source pod `namespace/name`, or a workload (`namespace/kind/name`,
+        /// `namespace/name[Kind]`): each of its pods.
         #[arg(long, conflicts_with = "from_ip", required_unless_present = "from_ip")]
-        from: Option<PodId>,
+        from: Option<String>,
         /// Source address (`ip` or `ip%domain`).
         #[arg(long)]
         from_ip: Option<Address>,
-        /// Destination pod, `namespace/name`.
+        /// Destination pod `namespace/name`, or a workload: each of its pods.
         #[arg(long, group = "dest")]
-        to: Option<PodId>,
+        to: Option<String>,
         /// Destination address (`ip` or `ip%domain`).
         #[arg(long, group = "dest")]
         to_ip: Option<Address>,
@@ -163,10 +181,10 @@ enum Command {
     },
     /// Replay traces and report the first divergence of each.
     #[command(
-        after_help = "Examples:\n  netsem run tests/corpus/*.yaml\n  netsem run my-trace.yaml --engine spec\n  netsem run my-trace.yaml --engine model\n\nExit code 0 when every trace passes, 1 when one diverges, 2 when one cannot be read."
+        after_help = "Examples:\n  netsem run tests/corpus/np-basic-isolation.yaml tests/corpus/svc-target-ports.yaml\n  netsem run tests/corpus/multinet-type2.yaml --engine spec\n  netsem run tests/corpus/np-named-ports.yaml --engine model\n  cat tests/corpus/est-keep.yaml | netsem run -\n\nExit code 0 when every trace passes, 1 when one diverges, 2 when one cannot be read."
     )]
     Run {
-        /// Trace files (YAML or JSON, docs/TRACES.md).
+        /// Trace files (YAML or JSON, docs/TRACES.md); `-` is standard input.
         #[arg(required = true)]
         traces: Vec<PathBuf>,
         /// Which engine replays them.
@@ -206,10 +224,11 @@ enum Command {
     },
     /// Check what another implementation observed against the semantics.
     #[command(
-        after_help = "Examples:\n  netsem check cluster/ --observed observed.jsonl\n  netsem check cluster/ --observed attempts.yaml --profile default,ip-block-pods=external-only\n\nThe observation is either a connectivity matrix in the jsonl format of `netsem matrix`, or a trace\n(docs/TRACES.md) of attempted operations with their observed outcomes, replayed on top of the manifests.\nEvery disagreement is listed with its explanation. Exit code 0 when there is none, 1 otherwise, 2 on bad input."
+        after_help = "Examples:\n  netsem check examples/shop --observed tests/corpus/observed/shop-attempts.yaml\n  netsem check examples/shop --observed tests/corpus/observed/shop-attempts.yaml --profile default,ip-block-pods=external-only\n  netsem matrix examples/shop --format jsonl | netsem check examples/shop --observed -\n\nThe observation is either a connectivity matrix in the jsonl format of `netsem matrix`, or a trace\n(docs/TRACES.md) of attempted operations with their observed outcomes, replayed on top of the manifests;\nin a trace, a pod may be a workload `ns/name[Kind]`: the step is checked for each of its pods.\nEvery disagreement is listed with its explanation. Exit code 0 when there is none, 1 otherwise, 2 on bad input."
     )]
     Check {
-        /// Manifest files or directories describing the cluster (not with --suite).
+        /// Manifest files or directories describing the cluster (not with --suite; `-` is
+        /// standard input).
         #[arg(required_unless_present = "suite", conflicts_with = "suite")]
         paths: Vec<PathBuf>,
         /// A conformance suite (`netsem gen suite`); --observed is then its results file or a
@@ -218,7 +237,7 @@ enum Command {
         suite: Option<PathBuf>,
         /// The observations: a matrix (jsonl), a trace (YAML/JSON), Hubble flows (`hubble observe
         /// -o json`) or flows in the plain format (jsonl or csv); the format is told from the
-        /// content.
+        /// content. `-` is standard input.
         #[arg(long)]
         observed: PathBuf,
         /// Read the observations in this format instead of telling it from the content.
@@ -262,13 +281,13 @@ pub fn check_flow_log(
 }
 
 /// Loads manifests into a state, printing warnings to `err`.
-fn load(paths: &[PathBuf], profile: Profile, err: &mut dyn Write) -> Result<State, i32> {
-    match netsem_spec::manifest::load_state(paths, profile) {
-        Ok((state, warnings)) => {
-            for w in warnings {
+fn load(paths: &[PathBuf], profile: Profile, err: &mut dyn Write) -> Result<Loaded, i32> {
+    match netsem_spec::manifest::load(paths, profile) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
                 let _ = writeln!(err, "warning: {w}");
             }
-            Ok(state)
+            Ok(loaded)
         }
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
@@ -356,6 +375,50 @@ fn convert_flows(
     Ok(EXIT_OK)
 }
 
+/// Standard input can be read once: refuses `-` given twice.
+fn stdin_once<'a>(
+    paths: impl IntoIterator<Item = &'a PathBuf>,
+    err: &mut dyn Write,
+) -> Result<(), i32> {
+    let n = paths
+        .into_iter()
+        .filter(|p| p.as_os_str() == STDIN_PATH)
+        .count();
+    if n > 1 {
+        let _ = writeln!(
+            err,
+            "error: `-` (standard input) is given {n} times: standard input can be read once"
+        );
+        return Err(EXIT_BAD_INPUT);
+    }
+    Ok(())
+}
+
+/// Rule 9.13: warns about each allocated address the matrix depends on.
+fn matrix_warnings(loaded: &Loaded, err: &mut dyn Write) {
+    for d in matrix_dependencies(&loaded.state, &loaded.allocated) {
+        let _ = writeln!(
+            err,
+            "warning: {} matrix cell(s) depend on {}, the address netsem allocated to pod {} (its \
+             manifest gives no status.podIPs): an ipBlock is evaluated against it, e.g. {} -> {} \
+             [rule 9.13]",
+            d.cells, d.address, d.pod, d.example.0, d.example.1
+        );
+    }
+}
+
+/// Writes a matrix; a reader that stopped early (`| head`) is not an error.
+fn written(r: std::io::Result<()>, err: &mut dyn Write) -> Result<i32, i32> {
+    match r {
+        Ok(()) => Ok(EXIT_OK),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(EXIT_OK),
+        Err(e) => {
+            let _ = writeln!(err, "error: writing the matrix: {e}");
+            Err(EXIT_BAD_INPUT)
+        }
+    }
+}
+
 /// Runs the command line with `args` (the first is the program name).
 pub fn run(
     args: impl IntoIterator<Item = std::ffi::OsString>,
@@ -384,27 +447,32 @@ pub fn run(
         Command::Matrix {
             paths,
             format,
+            group,
             profile,
             engine,
-        } => load(&paths, profile.profile, err).and_then(|state| {
-            let name = profile.profile.to_string();
-            let written = match engine {
-                EngineName::Spec => format::write(&state.matrix(), format, &name, out),
-                EngineName::Oracle => {
-                    let m = Oracle::from_state(state).compressed_matrix();
-                    format::write(&m as &dyn MatrixView, format, &name, out)
-                }
-            };
-            match written {
-                Ok(()) => Ok(EXIT_OK),
-                // A reader that stopped early (`| head`) is not an error.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(EXIT_OK),
-                Err(e) => {
-                    let _ = writeln!(err, "error: writing the matrix: {e}");
-                    Err(EXIT_BAD_INPUT)
-                }
-            }
-        }),
+        } => stdin_once(&paths, err)
+            .and_then(|()| load(&paths, profile.profile, err))
+            .and_then(|loaded| {
+                matrix_warnings(&loaded, err);
+                let name = profile.profile.to_string();
+                let state = &loaded.state;
+                let view: Box<dyn MatrixView> = match engine {
+                    EngineName::Spec => Box::new(state.matrix()),
+                    EngineName::Oracle => {
+                        Box::new(Oracle::from_state(state.clone()).compressed_matrix())
+                    }
+                };
+                let r = match group {
+                    Group::Pod => format::write(view.as_ref(), format, &name, out),
+                    Group::Workload => {
+                        let g = GroupedMatrix::build(view.as_ref(), |p| {
+                            names::group(p, &loaded.workloads)
+                        });
+                        format::write_grouped(&g, format, &name, out)
+                    }
+                };
+                written(r, err)
+            }),
         Command::Explain {
             paths,
             from,
@@ -415,44 +483,80 @@ pub fn run(
             port,
             protocol,
             profile,
-        } => load(&paths, profile.profile, err).and_then(|mut state| {
-            let from = match (from, from_ip) {
-                (Some(p), _) => Source::Pod(p),
-                (None, Some(a)) => Source::Address(a),
-                (None, None) => unreachable!("clap requires --from or --from-ip"),
-            };
-            let to = match (to, to_ip, to_service) {
-                (Some(p), _, _) => Target::Pod(p),
-                (_, Some(a), _) => Target::Address(a),
-                (_, _, Some(s)) => Target::Service(s),
-                _ => {
-                    let _ = writeln!(
-                        err,
-                        "error: give a destination: --to, --to-ip or --to-service"
-                    );
-                    return Err(EXIT_BAD_INPUT);
-                }
-            };
-            match explain::explain(&mut state, &from, &to, protocol, port) {
-                Ok((text, allowed)) => {
-                    let _ = write!(out, "{text}");
-                    Ok(if allowed == Some(true) {
-                        EXIT_OK
-                    } else {
-                        EXIT_DISAGREE
-                    })
-                }
-                Err(e) => {
+        } => stdin_once(&paths, err)
+            .and_then(|()| load(&paths, profile.profile, err))
+            .and_then(|mut loaded| {
+                let named = |text: &str, loaded: &Loaded| {
+                    names::pods(text, &loaded.state, &loaded.workloads)
+                };
+                let bad = |e: String, err: &mut dyn Write| {
                     let _ = writeln!(err, "error: {e}");
-                    Err(EXIT_BAD_INPUT)
+                    EXIT_BAD_INPUT
+                };
+                let sources: Vec<Source> = match (&from, from_ip) {
+                    (Some(p), _) => named(p, &loaded)
+                        .map_err(|e| bad(e, err))?
+                        .into_iter()
+                        .map(Source::Pod)
+                        .collect(),
+                    (None, Some(a)) => vec![Source::Address(a)],
+                    (None, None) => unreachable!("clap requires --from or --from-ip"),
+                };
+                let targets: Vec<Target> = match (&to, to_ip, to_service) {
+                    (Some(p), _, _) => named(p, &loaded)
+                        .map_err(|e| bad(e, err))?
+                        .into_iter()
+                        .map(Target::Pod)
+                        .collect(),
+                    (_, Some(a), _) => vec![Target::Address(a)],
+                    (_, _, Some(s)) => vec![Target::Service(s)],
+                    _ => {
+                        return Err(bad(
+                            "give a destination: --to, --to-ip or --to-service".into(),
+                            err,
+                        ))
+                    }
+                };
+                let pairs = sources.len() * targets.len();
+                let mut all_allowed = true;
+                let mut first = true;
+                for s in &sources {
+                    for t in &targets {
+                        let e = explain::explain(
+                            &mut loaded.state,
+                            s,
+                            t,
+                            protocol,
+                            port,
+                            &loaded.allocated,
+                        )
+                        .map_err(|e| bad(e, err))?;
+                        if pairs > 1 {
+                            let _ = write!(out, "{}", if first { "" } else { "\n" });
+                        }
+                        first = false;
+                        let _ = write!(out, "{}", e.text);
+                        for (pod, address) in &e.dependencies {
+                            let _ = writeln!(
+                                err,
+                                "warning: the verdict depends on {address}, the address netsem \
+                                 allocated to pod {pod} (its manifest gives no status.podIPs): an \
+                                 ipBlock was evaluated against it [rule 9.13]"
+                            );
+                        }
+                        all_allowed &= e.allowed == Some(true);
+                    }
                 }
-            }
-        }),
+                Ok(if all_allowed { EXIT_OK } else { EXIT_DISAGREE })
+            }),
         Command::Run {
             traces,
             engine,
             junit,
         } => {
+            if let Err(code) = stdin_once(&traces, err) {
+                return code;
+            }
             let to_stdout = junit.as_deref() == Some(std::path::Path::new("-"));
             let mut sink = std::io::sink();
             let (out, junit_out): (&mut dyn Write, &mut dyn Write) = if to_stdout {
@@ -463,6 +567,11 @@ pub fn run(
             let mut code = EXIT_OK;
             let mut suite = junit::Suite::new(format!("netsem.run.{}", engine.name()));
             for path in traces {
+                let shown = if path.as_os_str() == STDIN_PATH {
+                    netsem_spec::manifest::STDIN_NAME.to_string()
+                } else {
+                    path.display().to_string()
+                };
                 let trace = match Trace::load(&path) {
                     Ok(t) => t,
                     Err(e) => {
@@ -488,7 +597,7 @@ pub fn run(
                         let _ = writeln!(
                             out,
                             "PASS {} ({} steps, {})",
-                            path.display(),
+                            shown,
                             trace.steps.len(),
                             e.name()
                         );
@@ -498,7 +607,7 @@ pub fn run(
                         let _ = writeln!(
                             out,
                             "PASS {} ({} steps, {}: {} judged, {} skipped)",
-                            path.display(),
+                            shown,
                             trace.steps.len(),
                             e.name(),
                             done.judged,
@@ -507,7 +616,7 @@ pub fn run(
                         junit::Outcome::Pass
                     }
                     Err(d) => {
-                        let _ = writeln!(out, "FAIL {} ({})\n{d}", path.display(), e.name());
+                        let _ = writeln!(out, "FAIL {} ({})\n{d}", shown, e.name());
                         if code == EXIT_OK {
                             code = EXIT_DISAGREE;
                         }
@@ -540,7 +649,9 @@ pub fn run(
             let state = if paths.is_empty() {
                 Ok(State::new(profile.profile))
             } else {
-                load(&paths, profile.profile, err)
+                stdin_once(&paths, err)
+                    .and_then(|()| load(&paths, profile.profile, err))
+                    .map(|loaded| loaded.state)
             };
             state.and_then(|state| {
                 let mut stdin = std::io::BufReader::with_capacity(1 << 16, std::io::stdin());
@@ -617,23 +728,25 @@ pub fn run(
             attribute,
             junit,
             profile,
-        } => load(&paths, profile.unwrap_or_default(), err).and_then(|state| {
-            let options = check::Options {
-                format: observed_format,
-                attribute,
-            };
-            let to_stdout = junit.as_deref() == Some(std::path::Path::new("-"));
-            let mut sink = std::io::sink();
-            let text: &mut dyn Write = if to_stdout { &mut sink } else { out };
-            let (code, suite) = check::check(state, &observed, profile, options, text, err)?;
-            if let Some(file) = junit {
-                junit::write(&file, &[suite], out).map_err(|e| {
-                    let _ = writeln!(err, "error: {e}");
-                    EXIT_BAD_INPUT
-                })?;
-            }
-            Ok(code)
-        }),
+        } => stdin_once(paths.iter().chain([&observed]), err)
+            .and_then(|()| load(&paths, profile.unwrap_or_default(), err))
+            .and_then(|loaded| {
+                let options = check::Options {
+                    format: observed_format,
+                    attribute,
+                };
+                let to_stdout = junit.as_deref() == Some(std::path::Path::new("-"));
+                let mut sink = std::io::sink();
+                let text: &mut dyn Write = if to_stdout { &mut sink } else { out };
+                let (code, suite) = check::check(loaded, &observed, profile, options, text, err)?;
+                if let Some(file) = junit {
+                    junit::write(&file, &[suite], out).map_err(|e| {
+                        let _ = writeln!(err, "error: {e}");
+                        EXIT_BAD_INPUT
+                    })?;
+                }
+                Ok(code)
+            }),
     };
     result.unwrap_or_else(|code| code)
 }

@@ -331,13 +331,13 @@ fn dispatch_json(server: &mut Server, method: &str, params: &Value) -> Result<Va
                     .map(|(p, d)| format!("backend {p}: {}", explain::deciding(d)))
                     .collect(),
             };
-            let (text, allowed) = explain::explain(state, &source, &target, protocol, port)
+            let e = explain::explain(state, &source, &target, protocol, port, &Default::default())
                 .map_err(|message| Failure {
                     code: OPERATION_ERROR,
                     message,
                     data: None,
                 })?;
-            Ok(json!({ "allowed": allowed, "deciding": deciding, "text": text }))
+            Ok(json!({ "allowed": e.allowed, "deciding": deciding, "text": e.text }))
         }
         "shutdown" => Ok(Value::Null),
         other => Err(Failure {

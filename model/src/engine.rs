@@ -14,9 +14,10 @@ use crate::properties::violation;
 use crate::universe::Attempt;
 use crate::{model, Fault, Universe};
 use netsem_spec::decision::connect::{self, Source};
+use netsem_spec::decision::resolve::no_route;
 use netsem_spec::decision::{Refusal, SpecCore, Via};
 use netsem_spec::engine::{self, Engine};
-use netsem_spec::profile::{Established, MultiNetwork};
+use netsem_spec::profile::Established;
 use netsem_spec::{
     AddressOwner, Endpoint, ErrorKind, Observation, Op, PodId, Profile, Protocol, ServiceId, State,
 };
@@ -34,7 +35,7 @@ pub mod skips {
     pub const CONTROL_PLANE: &str =
         "a change to the cluster: applied by the control plane (spec's state)";
     /// A change under `established: recheck` while a connection without trackers is open.
-    pub const UNTRACKED: &str = "a change to the cluster while a connection with a node or outside end is open: only pods have connection trackers";
+    pub const UNTRACKED: &str = "a change to the cluster while a connection the pipeline does not track is open (an end that is a node or the outside, or an address other than a pod's primary one): only pods have connection trackers, on their primary addresses";
     /// A connection the control plane refuses before any packet.
     pub const REJECTED: &str =
         "the operation fails before any packet: the control plane (spec's state) rejects it";
@@ -50,8 +51,8 @@ pub mod skips {
     pub const EXTERNAL_ENTRY: &str = "a node port or an external Service address: translated (and perhaps masqueraded) by a node's proxy, which the model has no actor for";
     /// A decision tied admin policies leave open (rule 11.6).
     pub const TIED: &str = "tied admin policies leave the verdict to the implementation: a pipeline enforces one choice, where the semantics admits either";
-    /// Type 2 multi-network routing.
-    pub const ROUTING: &str = "the two pods are on different networks under multi-network type 2: routing between networks is not modeled";
+    /// Routing between networks: type 2, or a primary user-defined network.
+    pub const ROUTING: &str = "the two pods are on different networks with no route between them (multi-network type 2, or a primary user-defined network): routing between networks is not modeled";
 }
 
 /// What the model observed of one connection attempt, over every run.
@@ -174,16 +175,14 @@ impl ModelEngine {
                 _ => return Err(skips::NOT_A_POD),
             },
         };
+        // Routing between networks (rules 8.6, 8.11) is the control plane's, not the pipeline's.
+        let routed = |src: &Endpoint, dst: &Endpoint| {
+            !no_route(s.profile(), &s.resolve(src).facts, &s.resolve(dst).facts)
+        };
         if let Dest::Pod(to) = &to {
-            if self.profile().multi_network == MultiNetwork::Type2 {
-                let (src, dst) = s.pod_pair(&from, to).map_err(|_| skips::REJECTED)?;
-                let network = |e: &Endpoint| match e.address().and_then(|a| s.addresses().get(a)) {
-                    Some(AddressOwner::Pod { network, .. }) => Some(network.clone()),
-                    _ => None,
-                };
-                if network(&src) != network(&dst) {
-                    return Err(skips::ROUTING);
-                }
+            let (src, dst) = s.pod_pair(&from, to).map_err(|_| skips::REJECTED)?;
+            if !routed(&src, &dst) {
+                return Err(skips::ROUTING);
             }
         }
         let mut actors = vec![from.clone()];
@@ -200,6 +199,16 @@ impl ModelEngine {
                     .service_backends(service, node, client.address(), protocol, port)
                     .unwrap_or_default()
                 {
+                    let backend = Endpoint::Pod {
+                        pod: b.pod.clone(),
+                        address: b.address.clone(),
+                    };
+                    let from_end = s
+                        .pod_endpoint(&from, b.address.as_ref())
+                        .map_err(|_| skips::REJECTED)?;
+                    if !routed(&from_end, &backend) {
+                        return Err(skips::ROUTING);
+                    }
                     if s.pod_endpoint(&b.pod, b.address.as_ref())
                         .ok()
                         .and_then(|e| e.address().cloned())
@@ -406,12 +415,20 @@ impl ModelEngine {
         }
     }
 
-    /// Whether every open connection has a tracker at both ends (both ends are pods).
+    /// Whether every open connection has a tracker at both ends: both ends are pods, on the
+    /// primary addresses the pipeline sends from and to (a connection the control plane opened
+    /// on a secondary attachment is decided on that attachment's network, rule 8.7, which the
+    /// trackers, re-checking on the pods' primary addresses, do not see).
     fn all_tracked(&self) -> bool {
-        self.state
-            .connections()
-            .values()
-            .all(|c| c.source.pod().is_some() && c.destination.pod().is_some())
+        let s = &self.state;
+        s.connections().values().all(|c| {
+            let (Some(from), Some(to)) = (c.source.pod(), c.destination.pod()) else {
+                return false;
+            };
+            s.pod_pair(from, to).is_ok_and(|(src, dst)| {
+                src.address() == c.source.address() && dst.address() == c.destination.address()
+            })
+        })
     }
 
     /// Rule 7.4, as the connection trackers do it: after a change, each tracker re-checks its

@@ -2,7 +2,7 @@
 //! for the vocabulary, the resolution of ends, refusals, exemptions and Services), with the one
 //! deliberate twin — the decision core — computed from the indexes instead.
 
-use crate::index::{Index, PeerRef, PodSlot, Verdict};
+use crate::index::{Index, On, PeerRef, PodSlot, Verdict};
 use netsem_spec::admin::AdminPolicyId;
 use netsem_spec::decision::resolve::{gate, Facts, Kind};
 use netsem_spec::decision::{DecisionCore, Outcome, Party, Query};
@@ -11,7 +11,7 @@ use netsem_spec::engine::{self, Engine};
 use netsem_spec::manifest::LoadError;
 use netsem_spec::net::Protocol;
 use netsem_spec::policy::PolicyType;
-use netsem_spec::profile::{MultiNetwork, Profile};
+use netsem_spec::profile::Profile;
 use netsem_spec::trace::Touched;
 use netsem_spec::{Observation, Op, OpError, PodId, State};
 
@@ -32,9 +32,14 @@ impl DecisionCore for IndexCore {
             Party::Address(address) => PeerRef::Address(address),
         };
         let dest = q.destination.map(|d| ix.slot(ix.pod_by_id[&d.id]));
+        // Rule 8.7: the network the connection uses at the policed pod; the admin tiers only
+        // on a primary network (rule 11.15).
+        let network = q.network.unwrap_or(netsem_spec::net::DEFAULT_NETWORK);
+        let on = (network, _state.is_primary_network(network));
         ix.verdict(
             idx,
             q.direction,
+            on,
             peer,
             dest,
             q.protocol,
@@ -59,6 +64,7 @@ impl DecisionCore for IndexCore {
             Touched::Namespace(name) => ix.sync_namespace(state, name),
             Touched::Policy(policy) => ix.sync_policy(state, policy),
             Touched::AdminPolicies => ix.sync_admin_policies(state),
+            Touched::MultiNetworkPolicy(policy) => ix.sync_multi_policy(state, policy),
             Touched::NothingIndexed => {}
             Touched::Anything => *ix = Index::build(state, *state.profile()),
         }
@@ -163,12 +169,12 @@ impl Oracle {
     }
 
     /// The pre-policy facts of a pod reached on (or connecting from) its primary address of
-    /// `family` (rule 3.4), with that address.
+    /// `family` (rule 3.4), with that address and the network it is decided on (rule 8.7).
     pub(crate) fn pod_facts<'a>(
-        &self,
+        &'a self,
         slot: &'a PodSlot,
         family_v4: Option<bool>,
-    ) -> (Facts<'a>, Option<std::net::IpAddr>) {
+    ) -> (Facts<'a>, Option<std::net::IpAddr>, On<'a>) {
         let primary = family_v4
             .and_then(|v4| slot.primary.iter().find(|(ip, _)| ip.is_ipv4() == v4))
             .or(slot.primary.first());
@@ -181,13 +187,11 @@ impl Oracle {
             },
             node: slot.node.as_deref(),
             live: slot.live,
-            network: if self.profile().multi_network == MultiNetwork::Type2 {
-                network
-            } else {
-                None
-            },
+            network,
+            isolated: network.is_some_and(|n| self.state.is_isolated_network(n)),
         };
-        (facts, ip)
+        let name = network.unwrap_or(netsem_spec::net::DEFAULT_NETWORK);
+        (facts, ip, (name, self.state.is_primary_network(name)))
     }
 
     /// The decision between two pods' primary addresses (as `openPodConnection` makes it),
@@ -202,8 +206,9 @@ impl Oracle {
     ) -> bool {
         let ix = &self.core.index;
         let (s, d) = (ix.slot(source.0), ix.slot(destination.0));
-        let (dst_facts, dst_ip) = self.pod_facts(d, None);
-        let (src_facts, src_ip) = self.pod_facts(s, Some(dst_ip.is_none_or(|ip| ip.is_ipv4())));
+        let (dst_facts, dst_ip, dst_on) = self.pod_facts(d, None);
+        let (src_facts, src_ip, src_on) =
+            self.pod_facts(s, Some(dst_ip.is_none_or(|ip| ip.is_ipv4())));
         let g = gate(
             self.profile(),
             &src_facts,
@@ -215,7 +220,7 @@ impl Oracle {
         if g.blocked.is_some() {
             return false;
         }
-        let admin = g.admin_tiers && !ix.admin.is_empty();
+        let admin = g.admin_tiers && !ix.admin.is_empty() && (src_on.1 || dst_on.1);
         if g.exemption.is_some() && !admin {
             return true;
         }
@@ -228,18 +233,21 @@ impl Oracle {
             }
         };
         let dest = dst_pod.then_some(d);
-        let direction = |policed: bool, at: u32, d, other: PeerRef| {
+        // Rules 8.7, 11.15: each direction on the network of its pod's address; the admin
+        // tiers only on a primary network.
+        let direction = |policed: bool, at: u32, d, on: On<'_>, other: PeerRef| {
             !policed
                 || ix
                     .verdict(
                         at,
                         d,
+                        on,
                         other,
                         dest,
                         protocol,
                         port,
                         g.exemption.is_some(),
-                        g.admin_tiers,
+                        g.admin_tiers && on.1,
                     )
                     .outcome
                     .allowed()
@@ -248,11 +256,13 @@ impl Oracle {
             src_pod,
             source.0,
             PolicyType::Egress,
+            src_on,
             peer(dst_pod, destination.0, dst_ip),
         ) && direction(
             dst_pod,
             destination.0,
             PolicyType::Ingress,
+            dst_on,
             peer(src_pod, source.0, src_ip),
         )
     }

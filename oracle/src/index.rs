@@ -9,7 +9,9 @@ use netsem_spec::admin::{AdminPolicyId, Tier};
 use netsem_spec::decision::core::{chain, Outcome};
 use netsem_spec::net::{PortRef, Protocol};
 use netsem_spec::policy::{Peer, PolicyType};
-use netsem_spec::profile::{IpBlockPods, NamedPortConflict, OtherProtocols, Profile};
+use netsem_spec::profile::{
+    IpBlockPods, NamedPortConflict, NetworkPolicyNetworks, OtherProtocols, Profile,
+};
 use netsem_spec::state::primary_of;
 use netsem_spec::{
     Address, AddressOwner, ContainerPort, Labels, NetworkPolicy, PodId, PolicyId, State,
@@ -168,9 +170,36 @@ impl CompiledRule {
     }
 }
 
+/// The networks a compiled policy filters (rule 8.7).
+#[derive(Clone, Debug)]
+pub(crate) enum Scope {
+    /// A NetworkPolicy: primary networks, or every one under `network-policy-networks: all`.
+    NetworkPolicy,
+    /// A MultiNetworkPolicy: the networks it names.
+    Networks(Vec<String>),
+}
+
+impl Scope {
+    /// Whether a policy of this scope filters traffic on network `name` (`primary`: whether it
+    /// is a primary network).
+    #[inline]
+    pub fn filters(&self, name: &str, primary: bool, profile: &Profile) -> bool {
+        match self {
+            Scope::NetworkPolicy => {
+                primary || profile.network_policy_networks == NetworkPolicyNetworks::All
+            }
+            Scope::Networks(names) => names.iter().any(|n| n == name),
+        }
+    }
+}
+
+/// The network a direction is decided on: its name and whether it is primary.
+pub(crate) type On<'a> = (&'a str, bool);
+
 /// A compiled policy.
 #[derive(Clone, Debug)]
 pub(crate) struct CompiledPolicy {
+    pub scope: Scope,
     pub ns: u32,
     pub selector: Selector,
     pub ingress_applies: bool,
@@ -200,6 +229,8 @@ pub(crate) struct Index {
     pub pods_in_ns: Vec<BitSet>,
     pub policies: Vec<Option<CompiledPolicy>>,
     pub policy_by_id: HashMap<PolicyId, u32>,
+    /// MultiNetworkPolicies, in the same slots as NetworkPolicies (their own identities).
+    pub multi_by_id: HashMap<PolicyId, u32>,
     free_policies: Vec<u32>,
     /// Per pod: the policies selecting it with Ingress, resp. Egress, ascending.
     pub ingress_of: Vec<Vec<u32>>,
@@ -249,6 +280,9 @@ impl Index {
         }
         for policy in state.policies() {
             ix.upsert_policy(state, policy);
+        }
+        for policy in state.multi_network_policies() {
+            ix.sync_multi_policy_slot(state, &policy.id);
         }
         ix.recompute_reverse_all();
         ix.admin = AdminIndex::build(state, &ix.pods, &ix.ns_labels);
@@ -367,8 +401,14 @@ impl Index {
     }
 
     fn upsert_policy(&mut self, state: &State, policy: &NetworkPolicy) -> u32 {
+        self.upsert_compiled(state, policy, Scope::NetworkPolicy)
+    }
+
+    fn upsert_compiled(&mut self, state: &State, policy: &NetworkPolicy, scope: Scope) -> u32 {
+        let multi = matches!(scope, Scope::Networks(_));
         let ns = self.ns_of(state, &policy.id.namespace);
         let mut c = CompiledPolicy {
+            scope,
             ns,
             selector: Selector::compile(&policy.pod_selector),
             ingress_applies: policy.applies_to(PolicyType::Ingress),
@@ -382,7 +422,12 @@ impl Index {
                 self.place_pod_in_policy(&mut c, i as u32, slot.as_ref());
             }
         }
-        let idx = match self.policy_by_id.get(&policy.id) {
+        let by_id = if multi {
+            &mut self.multi_by_id
+        } else {
+            &mut self.policy_by_id
+        };
+        let idx = match by_id.get(&policy.id) {
             Some(&i) => i,
             None => {
                 let i = self
@@ -392,12 +437,52 @@ impl Index {
                 if i as usize == self.policies.len() {
                     self.policies.push(None);
                 }
-                self.policy_by_id.insert(policy.id.clone(), i);
+                by_id.insert(policy.id.clone(), i);
                 i
             }
         };
         self.policies[idx as usize] = Some(c);
         idx
+    }
+
+    /// Compiles a MultiNetworkPolicy as the NetworkPolicy it is under the index's profile
+    /// (rules 7.12, 7.13); one that isolates nothing takes no slot. Returns the pods it selected
+    /// before and selects now.
+    fn sync_multi_policy_slot(&mut self, state: &State, id: &PolicyId) -> Vec<u32> {
+        let mut touched: Vec<u32> = self
+            .multi_by_id
+            .get(id)
+            .and_then(|&i| self.policies[i as usize].as_ref())
+            .map(|p| p.selected.iter().collect())
+            .unwrap_or_default();
+        let effective = state
+            .multi_network_policy(id)
+            .and_then(|m| Some((m.networks.clone(), m.effective(&self.profile)?)));
+        match effective {
+            Some((networks, np)) => {
+                let i = self.upsert_compiled(state, &np, Scope::Networks(networks));
+                if let Some(p) = &self.policies[i as usize] {
+                    touched.extend(p.selected.iter());
+                }
+            }
+            None => {
+                if let Some(i) = self.multi_by_id.remove(id) {
+                    self.policies[i as usize] = None;
+                    self.free_policies.push(i);
+                }
+            }
+        }
+        touched
+    }
+
+    /// Brings one MultiNetworkPolicy up to date with the store (rule 8.8).
+    pub fn sync_multi_policy(&mut self, state: &State, id: &PolicyId) {
+        let mut touched = self.sync_multi_policy_slot(state, id);
+        touched.sort_unstable();
+        touched.dedup();
+        for idx in touched {
+            self.reverse_for_pod(idx);
+        }
     }
 
     fn reverse_for_pod(&mut self, idx: u32) {
@@ -528,28 +613,42 @@ impl Index {
         self.pods[idx as usize].as_ref().expect("live pod index")
     }
 
-    /// Rules 5.2, 5.4, 7.7: the NetworkPolicy tier's verdict of `direction` at pod `idx`;
-    /// `None` when no policy isolates the pod in that direction. An exemption makes an
-    /// isolating tier allow (rule 11.11).
+    /// The policies isolating pod `idx` in `direction` on network `on` (rule 8.7).
+    #[inline]
+    pub fn isolating<'a>(
+        &'a self,
+        idx: u32,
+        direction: PolicyType,
+        on: On<'a>,
+    ) -> impl Iterator<Item = &'a CompiledPolicy> + 'a {
+        let list = match direction {
+            PolicyType::Ingress => &self.ingress_of[idx as usize],
+            PolicyType::Egress => &self.egress_of[idx as usize],
+        };
+        list.iter()
+            .filter_map(|&pi| self.policies[pi as usize].as_ref())
+            .filter(move |p| p.scope.filters(on.0, on.1, &self.profile))
+    }
+
+    /// Rules 5.2, 5.4, 7.7, 8.7: the NetworkPolicy tier's verdict of `direction` at pod `idx`
+    /// on network `on`; `None` when no policy isolates the pod in that direction there. An
+    /// exemption makes an isolating tier allow (rule 11.11).
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub fn network_policy(
         &self,
         idx: u32,
         direction: PolicyType,
+        on: On<'_>,
         peer: PeerRef,
         dest: Option<&PodSlot>,
         protocol: Protocol,
         port: u16,
         exempt: bool,
     ) -> Option<bool> {
-        let list = match direction {
-            PolicyType::Ingress => &self.ingress_of[idx as usize],
-            PolicyType::Egress => &self.egress_of[idx as usize],
-        };
-        if list.is_empty() {
-            return None;
-        }
+        let mut list = self.isolating(idx, direction, on).peekable();
+        // Not isolated in this direction on this network: the tier does not decide.
+        list.peek()?;
         if exempt {
             return Some(true);
         }
@@ -557,10 +656,7 @@ impl Index {
         {
             return Some(false);
         }
-        Some(list.iter().any(|&pi| {
-            let Some(p) = &self.policies[pi as usize] else {
-                return false;
-            };
+        Some(list.any(|p| {
             p.rules(direction).iter().any(|r| {
                 r.ports.matches(protocol, port, dest, &self.profile) && self.peer_matches(r, peer)
             })
@@ -575,6 +671,7 @@ impl Index {
         &self,
         idx: u32,
         direction: PolicyType,
+        on: On<'_>,
         peer: PeerRef,
         dest: Option<&PodSlot>,
         protocol: Protocol,
@@ -582,7 +679,7 @@ impl Index {
         exempt: bool,
         admin_tiers: bool,
     ) -> Verdict {
-        let np = self.network_policy(idx, direction, peer, dest, protocol, port, exempt);
+        let np = self.network_policy(idx, direction, on, peer, dest, protocol, port, exempt);
         if !admin_tiers || !self.admin.selects(idx) {
             return Verdict {
                 outcome: Outcome::of(np.unwrap_or(true)),

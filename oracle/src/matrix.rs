@@ -8,12 +8,12 @@
 //! pod, since it alone can be exempt (rule 7.1).
 
 use crate::engine::Oracle;
-use crate::index::{named_port_is, proto_slot, CompiledRule, PeerRef};
+use crate::index::{named_port_is, proto_slot, CompiledRule, On, PeerRef};
 use netsem_spec::decision::resolve::{gate, Kind};
 use netsem_spec::matrix::{contract_order, MatrixView};
 use netsem_spec::net::Protocol;
 use netsem_spec::policy::PolicyType;
-use netsem_spec::profile::{IpBlockPods, MultiNetwork, NamedPortConflict, NodeTraffic};
+use netsem_spec::profile::{IpBlockPods, NamedPortConflict, NodeTraffic};
 use netsem_spec::{AllowedPorts, PodId, PortRanges};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -62,8 +62,8 @@ struct Signature {
     node: Option<String>,
     /// Which address families the pod has a primary address in.
     families: (bool, bool),
-    /// Type 2: the networks of its primary addresses.
-    networks: Vec<String>,
+    /// The networks of its primary addresses (rules 8.6, 8.7, 8.11).
+    networks: Vec<Option<String>>,
     /// Which ipBlock-bearing rules contain its primary v4 / v6 address.
     blocks: Vec<bool>,
     /// The admin tiers: the policies holding it, the rules whose peers match it, which
@@ -91,7 +91,6 @@ impl Oracle {
         let any_host_network = ix.pods.iter().flatten().any(|p| p.host_network);
         let node_matters =
             any_host_network || self.profile().node_traffic == NodeTraffic::PolicyChecked;
-        let type2 = self.profile().multi_network == MultiNetwork::Type2;
         let blocks_match_pods = self.profile().ip_block_pods == IpBlockPods::MatchPodAddresses;
 
         let mut prepared = Vec::with_capacity(pods.len());
@@ -116,11 +115,9 @@ impl Oracle {
             } else {
                 Vec::new()
             };
-            let networks = if type2 {
-                slot.primary.iter().filter_map(|(_, n)| n.clone()).collect()
-            } else {
-                Vec::new()
-            };
+            // The networks of its primary addresses: which policies apply (rule 8.7) and which
+            // routes exist (rules 8.6, 8.11) depend on them.
+            let networks = slot.primary.iter().map(|(_, n)| n.clone()).collect();
             let membership = ix
                 .policies
                 .iter()
@@ -206,8 +203,9 @@ impl Oracle {
     fn pair_ports(&self, s: &Prepared, d: &Prepared, same: bool) -> AllowedPorts {
         let ix = &self.core.index;
         let (ss, ds) = (ix.slot(s.idx), ix.slot(d.idx));
-        let (dst_facts, dst_ip) = self.pod_facts(ds, None);
-        let (src_facts, src_ip) = self.pod_facts(ss, Some(dst_ip.is_none_or(|ip| ip.is_ipv4())));
+        let (dst_facts, dst_ip, dst_on) = self.pod_facts(ds, None);
+        let (src_facts, src_ip, src_on) =
+            self.pod_facts(ss, Some(dst_ip.is_none_or(|ip| ip.is_ipv4())));
         // Every protocol of the matrix carries ports, so the gate is the same for all three.
         let g = gate(
             self.profile(),
@@ -221,14 +219,17 @@ impl Oracle {
             return AllowedPorts::default();
         }
         let (src_pod, dst_pod) = (src_facts.kind == Kind::Pod, dst_facts.kind == Kind::Pod);
+        // Rule 11.15: the admin tiers hold a direction only on a primary network.
         let tiered = g.admin_tiers
-            && ((src_pod && ix.admin.selects(s.idx)) || (dst_pod && ix.admin.selects(d.idx)));
+            && ((src_pod && src_on.1 && ix.admin.selects(s.idx))
+                || (dst_pod && dst_on.1 && ix.admin.selects(d.idx)));
         if tiered {
             return self.tiered_ports(
                 s,
                 d,
                 (src_pod, dst_pod),
                 (src_ip, dst_ip),
+                (src_on, dst_on),
                 g.exemption.is_some(),
             );
         }
@@ -246,6 +247,7 @@ impl Oracle {
                 self.direction_ports(
                     s.idx,
                     PolicyType::Egress,
+                    src_on,
                     peer,
                     dst_pod.then_some(d.idx),
                     protocol,
@@ -262,7 +264,14 @@ impl Oracle {
                 } else {
                     PeerRef::Address(src_ip)
                 };
-                self.direction_ports(d.idx, PolicyType::Ingress, peer, Some(d.idx), protocol)
+                self.direction_ports(
+                    d.idx,
+                    PolicyType::Ingress,
+                    dst_on,
+                    peer,
+                    Some(d.idx),
+                    protocol,
+                )
             } else {
                 PortRanges::all()
             };
@@ -279,6 +288,7 @@ impl Oracle {
         d: &Prepared,
         (src_pod, dst_pod): (bool, bool),
         (src_ip, dst_ip): (Option<IpAddr>, Option<IpAddr>),
+        (src_on, dst_on): (On<'_>, On<'_>),
         exempt: bool,
     ) -> AllowedPorts {
         let ix = &self.core.index;
@@ -330,13 +340,13 @@ impl Oracle {
             let mut ranges = Vec::new();
             for w in points.windows(2) {
                 let (start, end) = (w[0] as u16, (w[1] - 1) as u16);
-                let allows = |at: u32, direction, peer| {
-                    ix.verdict(at, direction, peer, dest, protocol, start, exempt, true)
+                let allows = |at: u32, direction, on: On<'_>, peer| {
+                    ix.verdict(at, direction, on, peer, dest, protocol, start, exempt, on.1)
                         .outcome
                         .allowed()
                 };
-                if (!src_pod || allows(s.idx, PolicyType::Egress, egress_peer))
-                    && (!dst_pod || allows(d.idx, PolicyType::Ingress, ingress_peer))
+                if (!src_pod || allows(s.idx, PolicyType::Egress, src_on, egress_peer))
+                    && (!dst_pod || allows(d.idx, PolicyType::Ingress, dst_on, ingress_peer))
                 {
                     ranges.push((start, end));
                 }
@@ -351,25 +361,20 @@ impl Oracle {
         &self,
         idx: u32,
         direction: PolicyType,
+        on: On<'_>,
         peer: PeerRef,
         dest: Option<u32>,
         protocol: Protocol,
     ) -> PortRanges {
         let ix = &self.core.index;
-        let list = match direction {
-            PolicyType::Ingress => &ix.ingress_of[idx as usize],
-            PolicyType::Egress => &ix.egress_of[idx as usize],
-        };
-        if list.is_empty() {
+        let mut list = ix.isolating(idx, direction, on).peekable();
+        if list.peek().is_none() {
             return PortRanges::all();
         }
         let slot = proto_slot(protocol).expect("ported protocol");
         let dest = dest.map(|d| ix.slot(d));
         let mut ranges: Vec<(u16, u16)> = Vec::new();
-        for &pi in list {
-            let Some(p) = &ix.policies[pi as usize] else {
-                continue;
-            };
+        for p in list {
             for r in p.rules(direction) {
                 if !ix.peer_matches(r, peer) {
                     continue;

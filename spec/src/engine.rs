@@ -194,10 +194,12 @@ fn dispatch<C: DecisionCore>(s: &mut State, core: &C, op: &Op) -> Observation {
             }
             Op::AddIpAddressDomain { name } => effects(s.add_ip_address_domain(name)),
             Op::RemoveIpAddressDomain { name } => effects(s.remove_ip_address_domain(name)),
-            Op::AddNetwork { name, domain } => effects(s.add_network(name, domain)),
             Op::AddServiceCidr { name, cidrs } => effects(s.add_service_cidr(name, cidrs.clone())),
             Op::RemoveServiceCidr { name } => effects(s.remove_service_cidr(name)),
             Op::AdvanceClock { seconds } => effects(s.advance_clock(*seconds)),
+            Op::AddNetwork { name, domain, role } => {
+                effects(s.add_network_with_role(name, domain, *role))
+            }
             Op::RemoveNetwork { name } => effects(s.remove_network(name)),
             Op::AddPod {
                 pod,
@@ -308,6 +310,15 @@ fn dispatch<C: DecisionCore>(s: &mut State, core: &C, op: &Op) -> Observation {
             }
             Op::RemoveClusterNetworkPolicy { policy } => {
                 effects(s.remove_cluster_network_policy(policy))
+            }
+            Op::AddMultiNetworkPolicy { policy } => {
+                effects(s.add_multi_network_policy(policy.clone()))
+            }
+            Op::UpdateMultiNetworkPolicy { policy } => {
+                effects(s.update_multi_network_policy(policy.clone()))
+            }
+            Op::RemoveMultiNetworkPolicy { policy } => {
+                effects(s.remove_multi_network_policy(policy))
             }
             Op::AllowNewConnectionToPod { .. } | Op::AllowNewConnectionToIpAddress { .. } => {
                 let request = op.request().expect("a filter names a connection");

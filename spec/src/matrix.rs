@@ -306,16 +306,133 @@ pub fn contract_order(pods: impl IntoIterator<Item = PodId>) -> Vec<PodId> {
     v.into_iter().map(|(_, p)| p).collect()
 }
 
+/// One cell of a grouped matrix (rows and columns are groups of pods, such as workloads): over
+/// every pod pair of the two groups, what every pair allows and what some pair allows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupCell {
+    /// How many ordered pod pairs the cell stands for.
+    pub pairs: usize,
+    /// The ports allowed for every pair (the intersection).
+    pub every: AllowedPorts,
+    /// The ports allowed for at least one pair (the union).
+    pub some: AllowedPorts,
+}
+
+impl GroupCell {
+    /// Whether every pair allows exactly the same ports.
+    pub fn uniform(&self) -> bool {
+        self.every == self.some
+    }
+}
+
+/// A connectivity matrix whose rows and columns are groups of pods (`netsem matrix --group
+/// workload`, docs/FORMATS.md). A cell covers every ordered pair `(p, q)` with `p` in the
+/// source group and `q` in the destination group, except that a group with several pods is
+/// not paired with itself pod by pod (`p ≠ q`): its cell says how its pods reach each other.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupedMatrix {
+    /// The groups' names, in byte order, and their pods (in contract order).
+    pub groups: Vec<(String, Vec<PodId>)>,
+    /// `cells[i * groups.len() + j]` is from `groups[i]` to `groups[j]`.
+    pub cells: Vec<GroupCell>,
+}
+
+impl GroupedMatrix {
+    /// Groups the pods of `m` by `group` (each pod's group name) and aggregates the cells.
+    pub fn build(m: &dyn MatrixView, group: impl Fn(&PodId) -> String) -> Self {
+        let pods = m.pods();
+        let mut by_name: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+        for (i, p) in pods.iter().enumerate() {
+            by_name.entry(group(p)).or_default().push(i);
+        }
+        let mut names: Vec<(String, Vec<usize>)> = by_name.into_iter().collect();
+        names.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let mut cells = Vec::with_capacity(names.len() * names.len());
+        for (a, (_, src)) in names.iter().enumerate() {
+            for (b, (_, dst)) in names.iter().enumerate() {
+                let mut cell = GroupCell::default();
+                let mut first = true;
+                for &i in src {
+                    for &j in dst {
+                        if a == b && i == j && src.len() > 1 {
+                            continue;
+                        }
+                        let c = m.cell(i, j);
+                        if first {
+                            cell.every = c.clone();
+                            cell.some = c.clone();
+                            first = false;
+                        } else {
+                            for proto in Protocol::PORTED {
+                                *cell.every.get_mut(proto) =
+                                    cell.every.get(proto).intersection(c.get(proto));
+                                *cell.some.get_mut(proto) =
+                                    cell.some.get(proto).union(c.get(proto));
+                            }
+                        }
+                        cell.pairs += 1;
+                    }
+                }
+                cells.push(cell);
+            }
+        }
+        GroupedMatrix {
+            groups: names
+                .into_iter()
+                .map(|(n, idx)| (n, idx.into_iter().map(|i| pods[i].clone()).collect()))
+                .collect(),
+            cells,
+        }
+    }
+
+    /// The cell from group `src` to group `dst`.
+    pub fn cell(&self, src: usize, dst: usize) -> &GroupCell {
+        &self.cells[src * self.groups.len() + dst]
+    }
+
+    /// One line of the grouped JSON Lines format (docs/FORMATS.md), without the newline:
+    /// `{"src":…,"dst":…,"pairs":N,"allowed":{…},"some":{…},"uniform":true}`.
+    pub fn json_line(&self, src: usize, dst: usize) -> String {
+        #[derive(Serialize)]
+        struct Line<'a> {
+            src: &'a str,
+            dst: &'a str,
+            pairs: usize,
+            allowed: &'a AllowedPorts,
+            some: &'a AllowedPorts,
+            uniform: bool,
+        }
+        let c = self.cell(src, dst);
+        serde_json::to_string(&Line {
+            src: &self.groups[src].0,
+            dst: &self.groups[dst].0,
+            pairs: c.pairs,
+            allowed: &c.every,
+            some: &c.some,
+            uniform: c.uniform(),
+        })
+        .expect("a grouped matrix line always serializes")
+    }
+}
+
 impl State {
-    /// The ports where the verdict may change for traffic to `dst`: every policy port bound,
-    /// every admin policy port bound (rule 11.9) and every container port of `dst` (for named
+    /// The ports where the verdict may change for traffic to `dst`: every policy port bound
+    /// (NetworkPolicies and MultiNetworkPolicies), every admin policy port bound (rule 11.9)
+    /// and every container port of `dst` (for named
     /// ports). Between two consecutive
     /// breakpoints every decision is the same, because rules compare the destination port only
     /// with those numbers (rules 5.7–5.9, 5.13).
     fn port_breakpoints(&self, dst: &PodId) -> Vec<u32> {
         let mut points: BTreeSet<u32> = BTreeSet::from([1, 65536]);
-        for policy in self.policies() {
-            for rule in policy.ingress.iter().chain(policy.egress.iter()) {
+        let multi = self
+            .multi_network_policies()
+            .flat_map(|m| m.ingress.iter().chain(m.egress.iter()));
+        let rules = self
+            .policies()
+            .flat_map(|p| p.ingress.iter().chain(p.egress.iter()))
+            .chain(multi);
+        {
+            for rule in rules {
                 for p in &rule.ports {
                     if let Some(PortRef::Number(start)) = p.port {
                         points.insert(u32::from(start));
@@ -405,6 +522,50 @@ mod tests {
         assert_eq!(
             e.to_json_line(),
             r#"{"src":"ns/a","dst":"ns/b","allowed":{"TCP":[[80,80],[8000,8010]],"UDP":[],"SCTP":[]}}"#
+        );
+    }
+
+    #[test]
+    fn r10_3_grouped_cells_are_the_intersection_and_the_union_of_their_pairs() {
+        let pods = vec![
+            PodId::new("a", "w-1"),
+            PodId::new("a", "w-2"),
+            PodId::new("b", "x"),
+        ];
+        let port = |p: u16| AllowedPorts {
+            tcp: PortRanges::from_ranges([(p, p)]),
+            ..AllowedPorts::default()
+        };
+        let m = Matrix::build(pods, |s, d| match (s.name.as_str(), d.name.as_str()) {
+            ("w-1", "x") => port(80),
+            ("w-2", "x") => AllowedPorts {
+                tcp: PortRanges::from_ranges([(80, 81)]),
+                ..AllowedPorts::default()
+            },
+            (a, b) if a == b => AllowedPorts::all(),
+            _ => AllowedPorts::default(),
+        });
+        let g = GroupedMatrix::build(&m, |p| {
+            if p.name.starts_with("w-") {
+                "a/w[Deployment]".to_string()
+            } else {
+                p.to_string()
+            }
+        });
+        let names: Vec<&str> = g.groups.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["a/w[Deployment]", "b/x"]);
+        let c = g.cell(0, 1);
+        assert_eq!((c.pairs, c.uniform()), (2, false));
+        assert_eq!(c.every, port(80));
+        assert_eq!(c.some.tcp.ranges(), &[(80, 81)]);
+        // Within a group of several pods, only distinct pods pair up.
+        let w = g.cell(0, 0);
+        assert_eq!((w.pairs, w.every.is_empty()), (2, true));
+        // A single pod's group keeps its self pair.
+        assert_eq!(g.cell(1, 1).every, AllowedPorts::all());
+        assert_eq!(
+            g.json_line(0, 1),
+            r#"{"src":"a/w[Deployment]","dst":"b/x","pairs":2,"allowed":{"TCP":[[80,80]],"UDP":[],"SCTP":[]},"some":{"TCP":[[80,81]],"UDP":[],"SCTP":[]},"uniform":false}"#
         );
     }
 

@@ -217,6 +217,32 @@ pub struct Network {
     pub name: String,
     /// The IP address domain its addresses belong to.
     pub domain: String,
+    /// Whether pods use it as their primary network (rules 8.7, 8.11).
+    #[serde(default)]
+    pub role: NetworkRole,
+}
+
+/// What a network is to the pods attached to it (rules 8.7, 8.10, 8.11).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetworkRole {
+    /// A secondary network (a Multus attachment, a secondary user-defined network): filtered by
+    /// MultiNetworkPolicies that name it (rule 8.7).
+    #[default]
+    Secondary,
+    /// A pod's primary network: the cluster default network, or a primary user-defined network
+    /// (OVN-Kubernetes), which is isolated from every other network (rule 8.11). Filtered by
+    /// NetworkPolicy (rule 8.7).
+    Primary,
+}
+
+impl NetworkRole {
+    /// Whether the role is the default one (for `skip_serializing_if`).
+    pub fn is_secondary(&self) -> bool {
+        *self == NetworkRole::Secondary
+    }
 }
 
 #[cfg(test)]

@@ -282,3 +282,96 @@ impl NetworkPolicy {
         }
     }
 }
+
+/// A MultiNetworkPolicy (`k8s.cni.cncf.io/v1beta1`, k8snetworkplumbingwg multi-networkpolicy):
+/// the NetworkPolicy spec, filtering only traffic on the networks it names (its
+/// `k8s.v1.cni.cncf.io/policy-for` annotation), which NetworkPolicy does not filter (rules
+/// 8.7, 8.8). Where its implementations differ, the profile decides (rules 7.12, 7.13, through
+/// [`MultiNetworkPolicy::effective`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MultiNetworkPolicy {
+    /// `multiNetworkPolicy<namespace, name>`: a namespace of its own, so an NP and an MNP may
+    /// share a name.
+    pub id: PolicyId,
+    /// The networks it filters (the `policy-for` NetworkAttachmentDefinitions, as networks).
+    pub networks: Vec<String>,
+    /// The pods of the policy's namespace it applies to.
+    #[serde(default)]
+    pub pod_selector: LabelSelector,
+    /// `policyTypes` as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_types: Option<Vec<PolicyType>>,
+    /// Ingress rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ingress: Vec<Rule>,
+    /// Egress rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub egress: Vec<Rule>,
+}
+
+impl MultiNetworkPolicy {
+    /// Rules 8.8, 7.12, 7.13: the NetworkPolicy this MultiNetworkPolicy is on its networks,
+    /// under `profile`; `None` when it isolates nothing.
+    ///
+    /// - `mnp-pod-selector-peers: all-namespaces` (multi-networkpolicy-iptables): a peer with a
+    ///   `podSelector` and no `namespaceSelector` matches pods of every namespace;
+    /// - `mnp-policy-types: rules-present` (multi-networkpolicy-iptables): without
+    ///   `policyTypes`, a direction is enforced only when it has rules.
+    pub fn effective(&self, profile: &Profile) -> Option<NetworkPolicy> {
+        use crate::profile::{MnpPodSelectorPeers, MnpPolicyTypes};
+        let all_namespaces = profile.mnp_pod_selector_peers == MnpPodSelectorPeers::AllNamespaces;
+        let widen = |rules: &[Rule]| -> Vec<Rule> {
+            rules
+                .iter()
+                .map(|r| Rule {
+                    ports: r.ports.clone(),
+                    peers: r
+                        .peers
+                        .iter()
+                        .map(|p| match p {
+                            Peer::Pods {
+                                namespace_selector: None,
+                                pod_selector: Some(s),
+                            } if all_namespaces => Peer::Pods {
+                                namespace_selector: Some(LabelSelector::default()),
+                                pod_selector: Some(s.clone()),
+                            },
+                            other => other.clone(),
+                        })
+                        .collect(),
+                })
+                .collect()
+        };
+        let written = self.policy_types.as_ref().filter(|t| !t.is_empty());
+        let policy_types = match (written, profile.mnp_policy_types) {
+            (Some(t), _) => Some(t.clone()),
+            (None, MnpPolicyTypes::AsNetworkPolicy) => None,
+            (None, MnpPolicyTypes::RulesPresent) => {
+                let mut t = Vec::new();
+                if !self.ingress.is_empty() {
+                    t.push(PolicyType::Ingress);
+                }
+                if !self.egress.is_empty() {
+                    t.push(PolicyType::Egress);
+                }
+                if t.is_empty() {
+                    return None;
+                }
+                Some(t)
+            }
+        };
+        Some(NetworkPolicy {
+            id: self.id.clone(),
+            pod_selector: self.pod_selector.clone(),
+            policy_types,
+            ingress: widen(&self.ingress),
+            egress: widen(&self.egress),
+        })
+    }
+
+    /// Rule 8.8: whether it filters traffic on `network`.
+    pub fn filters(&self, network: &str) -> bool {
+        self.networks.iter().any(|n| n == network)
+    }
+}

@@ -192,6 +192,48 @@ switch_values! {
     default Visible, strict Visible
 }
 
+switch_values! {
+    /// Rule 7.11: which networks NetworkPolicy filters (rule 8.7). Like `multi-network`, it
+    /// describes where the implementation enforces rather than how strictly (on a network that
+    /// MultiNetworkPolicies filter too, more policies also allow more), so `strict` leaves it
+    /// at its default (rule 7.0).
+    NetworkPolicyNetworks {
+        /// Only the pod's primary network: the cluster default network, or its primary
+        /// user-defined network (Multus with multi-networkpolicy, OVN-Kubernetes). Default.
+        Primary = "primary",
+        /// Every network the pod is attached to (the source design: "Network Policy model works
+        /// for all addresses on all networks", rule 8.3).
+        All = "all",
+    }
+    default Primary, strict Primary
+}
+
+switch_values! {
+    /// Rule 7.12: a MultiNetworkPolicy peer with a `podSelector` and no `namespaceSelector`.
+    MnpPodSelectorPeers {
+        /// The pods of the policy's namespace, as in NetworkPolicy (OVN-Kubernetes converts a
+        /// MultiNetworkPolicy into a NetworkPolicy). Default, and the most restrictive.
+        PolicyNamespace = "policy-namespace",
+        /// The pods of every namespace (multi-networkpolicy-iptables lists pods in all
+        /// namespaces unless a namespaceSelector is given).
+        AllNamespaces = "all-namespaces",
+    }
+    default PolicyNamespace, strict PolicyNamespace
+}
+
+switch_values! {
+    /// Rule 7.13: a MultiNetworkPolicy without `policyTypes`.
+    MnpPolicyTypes {
+        /// As NetworkPolicy (rule 5.3): Ingress, plus Egress with egress rules (OVN-Kubernetes).
+        /// Default, and the most restrictive.
+        AsNetworkPolicy = "as-network-policy",
+        /// A direction is enforced only when it has rules, so a policy without rules isolates
+        /// nothing (multi-networkpolicy-iptables `getEnabledPolicyTypes`).
+        RulesPresent = "rules-present",
+    }
+    default AsNetworkPolicy, strict AsNetworkPolicy
+}
+
 /// One profile switch, as the table [`SWITCHES`] lists it.
 #[derive(Clone, Copy)]
 pub struct Switch {
@@ -275,6 +317,12 @@ profile! {
     multi_network: MultiNetwork = "multi-network", rule "7.9";
     /// Rule 7.10 (rule 6.13).
     service_snat: ServiceSnat = "service-snat", rule "7.10";
+    /// Rule 7.11 (rule 8.7).
+    network_policy_networks: NetworkPolicyNetworks = "network-policy-networks", rule "7.11";
+    /// Rule 7.12 (rule 8.8).
+    mnp_pod_selector_peers: MnpPodSelectorPeers = "mnp-pod-selector-peers", rule "7.12";
+    /// Rule 7.13 (rule 8.8).
+    mnp_policy_types: MnpPolicyTypes = "mnp-policy-types", rule "7.13";
 }
 
 impl Profile {
@@ -455,12 +503,24 @@ mod tests {
         );
     }
 
+    /// Switches `strict` leaves at their default (rule 7.0): those that describe where the
+    /// implementation enforces (`service-snat`, `network-policy-networks`), and those whose default is already
+    /// their most restrictive value.
+    const DEFAULT_IS_STRICTEST: [&str; 4] = [
+        "service-snat",
+        "network-policy-networks",
+        "mnp-pod-selector-peers",
+        "mnp-policy-types",
+    ];
+
     #[test]
     fn r7_0_strict_leaves_the_topology_switch_at_type1() {
         assert_eq!(Profile::strict().multi_network, MultiNetwork::Type1);
         assert_eq!(Profile::strict().service_snat, ServiceSnat::Visible);
         for s in SWITCHES {
-            if !["multi-network", "service-snat"].contains(&s.name) {
+            if s.name == "multi-network" || DEFAULT_IS_STRICTEST.contains(&s.name) {
+                assert_eq!((s.strict)(), (s.default)(), "{}", s.name);
+            } else {
                 assert_ne!((s.strict)(), (s.default)(), "{}", s.name);
             }
         }

@@ -536,7 +536,7 @@ fn r9_2_lowercase_protocol_is_rejected() {
         2,
         "NetworkPolicy prod/web",
         Some("spec.ingress[0].ports[0].protocol"),
-        "`tcp`",
+        "\"tcp\"",
     );
 }
 
@@ -583,7 +583,7 @@ fn r9_2_bad_policy_type_is_rejected() {
         2,
         "NetworkPolicy prod/typo",
         Some("spec.policyTypes[1]"),
-        "`egress`",
+        "\"egress\"",
     );
 }
 
@@ -594,7 +594,7 @@ fn r9_2_named_port_with_uppercase_is_rejected() {
         2,
         "NetworkPolicy prod/web",
         Some("spec.ingress[0].ports[0].port"),
-        "`HTTP`",
+        "\"HTTP\"",
     );
 }
 
@@ -670,31 +670,31 @@ fn r9_2_more_validation_failures() {
             "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, ports: \
              [{containerPort: 80, name: Web}]}]\n",
             "spec.containers[0].ports[0].name",
-            "`Web`",
+            "\"Web\"",
         ),
         (
             "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, ports: \
              [{containerPort: 0}]}]\n",
             "spec.containers[0].ports[0].containerPort",
-            "between 1 and 65535",
+            "Required value",
         ),
         (
             "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, ports: \
              [{containerPort: 80, protocol: udp}]}]\n",
             "spec.containers[0].ports[0].protocol",
-            "`udp`",
+            "\"udp\"",
         ),
         (
             "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80, \
              targetPort: Http}]}\n",
             "spec.ports[0].targetPort",
-            "`Http`",
+            "\"Http\"",
         ),
         (
             "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {selector: {'a b': c}, ports: \
              [{port: 80}]}\n",
             "spec.selector",
-            "`a b`",
+            "\"a b\"",
         ),
         (
             "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app: [x]}}\n",

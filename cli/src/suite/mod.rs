@@ -766,14 +766,15 @@ pub fn check(
                         To::Service(s) => Target::Service(s),
                         To::Ip(a) => Target::Address(a),
                     };
-                    if let Ok((t, _)) = explain::explain(
+                    if let Ok(e) = explain::explain(
                         &mut engine.state,
                         &Source::Pod(p.from.clone()),
                         &target,
                         p.protocol,
                         p.port.unwrap_or(0),
+                        &Default::default(),
                     ) {
-                        for l in t.lines() {
+                        for l in e.text.lines() {
                             let _ = writeln!(failures, "    {l}");
                         }
                     }

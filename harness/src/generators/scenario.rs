@@ -12,8 +12,11 @@ use super::admin::{
     admin_manifest, admin_policy_id, cluster_network_policy, known_admin_policy_id,
 };
 use arbitrary::{Arbitrary, Result, Unstructured};
+use netsem_spec::net::NetworkRole;
 use netsem_spec::net::{Address, PortRef, Protocol};
-use netsem_spec::policy::{IpBlock, NetworkPolicy, Peer, PolicyPort, PolicyType, Rule};
+use netsem_spec::policy::{
+    IpBlock, MultiNetworkPolicy, NetworkPolicy, Peer, PolicyPort, PolicyType, Rule,
+};
 use netsem_spec::profile::{Profile, SWITCHES};
 use netsem_spec::{
     Attachment, ContainerPort, Engine, LabelSelector, Labels, Op, Operator, Pod, PodId, PodPhase,
@@ -64,8 +67,14 @@ const VALUES: [&str; 4] = ["web", "DB", "ops-1", ""];
 pub(super) const PORT_NAMES: [&str; 3] = ["http", "dns", "metrics"];
 pub(super) const PORTS: [u16; 6] = [53, 80, 443, 8080, 8081, 9090];
 const NODES: [&str; 2] = ["node-1", "node-2"];
-const DOMAINS: [&str; 2] = ["default", "blue"];
-const NETWORKS: [(&str, &str); 2] = [("default", "default"), ("net-blue", "blue")];
+const DOMAINS: [&str; 3] = ["default", "blue", "red"];
+/// The networks: the cluster network, a secondary (Multus) network and a primary user-defined
+/// network in domains of their own (rules 8.7, 8.11).
+const NETWORKS: [(&str, &str, NetworkRole); 3] = [
+    ("default", "default", NetworkRole::Primary),
+    ("net-blue", "blue", NetworkRole::Secondary),
+    ("udn-red", "red", NetworkRole::Primary),
+];
 const ENTITIES: [&str; 2] = ["partner", "vault"];
 
 /// What the generator has built so far, so later operations mostly name objects that exist:
@@ -131,6 +140,15 @@ impl Ctx {
 
     fn policy(&self, u: &mut Unstructured) -> Result<PolicyId> {
         let known: Vec<&NetworkPolicy> = self.state().policies().collect();
+        if !known.is_empty() && u.ratio(4, 5)? {
+            Ok(u.choose(&known)?.id.clone())
+        } else {
+            policy_id(u)
+        }
+    }
+
+    fn multi_policy(&self, u: &mut Unstructured) -> Result<PolicyId> {
+        let known: Vec<&MultiNetworkPolicy> = self.state().multi_network_policies().collect();
         if !known.is_empty() && u.ratio(4, 5)? {
             Ok(u.choose(&known)?.id.clone())
         } else {
@@ -241,7 +259,11 @@ fn ip(u: &mut Unstructured) -> Result<IpAddr> {
 }
 
 fn address(u: &mut Unstructured) -> Result<Address> {
-    let domain = if u.ratio(1, 6)? { "blue" } else { "default" };
+    let domain = match u.int_in_range(0..=11)? {
+        0 | 1 => "blue",
+        2 => "red",
+        _ => "default",
+    };
     Ok(Address::new(domain, ip(u)?))
 }
 
@@ -423,6 +445,28 @@ pub fn policy(u: &mut Unstructured, id: PolicyId) -> Result<NetworkPolicy> {
     Ok(p)
 }
 
+/// A random, valid MultiNetworkPolicy on some of the networks (rule 8.8): the NetworkPolicy
+/// spec of [`policy`], filtering the networks it names.
+pub fn multi_policy(u: &mut Unstructured, id: PolicyId) -> Result<MultiNetworkPolicy> {
+    let p = policy(u, id)?;
+    let mut networks: Vec<String> = NETWORKS
+        .iter()
+        .filter(|_| u.ratio(1, 2).unwrap_or(false))
+        .map(|(n, _, _)| n.to_string())
+        .collect();
+    if networks.is_empty() {
+        networks.push("net-blue".into());
+    }
+    Ok(MultiNetworkPolicy {
+        id: p.id,
+        networks,
+        pod_selector: p.pod_selector,
+        policy_types: p.policy_types,
+        ingress: p.ingress,
+        egress: p.egress,
+    })
+}
+
 fn pod(u: &mut Unstructured) -> Result<(Pod, Vec<IpAddr>, Vec<Attachment>)> {
     let mut pod = Pod::new(pod_id(u)?, labels(u)?);
     pod.node = if u.ratio(4, 5)? {
@@ -459,8 +503,17 @@ fn pod(u: &mut Unstructured) -> Result<(Pod, Vec<IpAddr>, Vec<Attachment>)> {
         }
     }
     let mut attachments = Vec::new();
-    if u.ratio(1, 6)? {
-        let (network, _) = pick(u, &NETWORKS)?;
+    // Now and then a pod on a primary user-defined network: its eth0 is there (rule 8.11).
+    if !pod.host_network && u.ratio(1, 10)? {
+        addresses.clear();
+        attachments.push(Attachment {
+            interface: "eth0".into(),
+            network: "udn-red".into(),
+            addresses: vec![ip(u)?],
+        });
+    }
+    if u.ratio(1, 4)? {
+        let (network, _, _) = pick(u, &NETWORKS)?;
         attachments.push(Attachment {
             interface: "net1".into(),
             network: network.into(),
@@ -742,7 +795,7 @@ pub fn policy_manifest(p: &NetworkPolicy) -> Value {
 /// One random operation. Every operation of the trace format has its arm; connection
 /// operations are weighted up, since they are what is judged.
 fn op(u: &mut Unstructured, c: &mut Ctx) -> Result<Op> {
-    Ok(match u.int_in_range(0..=70)? {
+    Ok(match u.int_in_range(0..=74)? {
         67..=70 => {
             let from = c.address(u)?;
             super::services::op(u, c.state(), from)?
@@ -867,10 +920,11 @@ fn op(u: &mut Unstructured, c: &mut Ctx) -> Result<Op> {
             name: pick(u, &DOMAINS)?.into(),
         },
         27 => {
-            let (name, domain) = pick(u, &NETWORKS)?;
+            let (name, domain, role) = pick(u, &NETWORKS)?;
             Op::AddNetwork {
                 name: name.into(),
                 domain: domain.into(),
+                role,
             }
         }
         28 => Op::RemoveNetwork {
@@ -993,6 +1047,21 @@ fn op(u: &mut Unstructured, c: &mut Ctx) -> Result<Op> {
             protocol: protocol(u)?,
             port: port(u)?,
         },
+        71 | 72 => {
+            let id = c.multi_policy(u)?;
+            Op::AddMultiNetworkPolicy {
+                policy: multi_policy(u, id)?,
+            }
+        }
+        73 => {
+            let id = c.multi_policy(u)?;
+            Op::UpdateMultiNetworkPolicy {
+                policy: multi_policy(u, id)?,
+            }
+        }
+        74 => Op::RemoveMultiNetworkPolicy {
+            policy: c.multi_policy(u)?,
+        },
         _ => Op::AllowNewConnectionToIpAddress {
             from: c.pod(u)?,
             to: c.address(u)?,
@@ -1005,6 +1074,25 @@ fn op(u: &mut Unstructured, c: &mut Ctx) -> Result<Op> {
 /// A prologue that builds a populated cluster (pods, Services over them, policies), so that
 /// the random operations after it mostly meet objects that exist.
 fn prologue(u: &mut Unstructured, ops: &mut Vec<Op>, c: &mut Ctx) -> Result<()> {
+    // Mostly the networks pods attach to (rules 8.1, 8.7): a secondary one and a primary
+    // user-defined one, each in its own domain.
+    if u.ratio(2, 3)? {
+        for (name, domain, role) in &NETWORKS[1..] {
+            for op in [
+                Op::AddIpAddressDomain {
+                    name: domain.to_string(),
+                },
+                Op::AddNetwork {
+                    name: name.to_string(),
+                    domain: domain.to_string(),
+                    role: *role,
+                },
+            ] {
+                c.note(&op);
+                ops.push(op);
+            }
+        }
+    }
     for _ in 0..u.int_in_range(4..=8)? {
         let (mut pod, mut addresses, attachments) = pod(u)?;
         // Mostly running pods with an address, so that most connections are decided by policy.
@@ -1053,6 +1141,14 @@ fn prologue(u: &mut Unstructured, ops: &mut Vec<Op>, c: &mut Ctx) -> Result<()> 
             c.note(&op);
             ops.push(op);
         }
+    }
+    if u.ratio(1, 3)? {
+        let id = policy_id(u)?;
+        let op = Op::AddMultiNetworkPolicy {
+            policy: multi_policy(u, id)?,
+        };
+        c.note(&op);
+        ops.push(op);
     }
     Ok(())
 }

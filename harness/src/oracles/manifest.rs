@@ -8,8 +8,8 @@ use netsem_spec::State;
 /// Inputs larger than this are cut: nothing a fuzzer feeds may grow without bound.
 pub const MAX_INPUT: usize = 64 * 1024;
 
-/// The shipped example's manifests, the bases of structure-aware mutations.
-pub const SHIPPED: [&str; 9] = [
+/// The shipped examples' manifests, the bases of structure-aware mutations.
+pub const SHIPPED: [&str; 14] = [
     include_str!("../../../examples/shop/00-namespaces.yaml"),
     include_str!("../../../examples/shop/backend/api.yaml"),
     include_str!("../../../examples/shop/backend/db.yaml"),
@@ -19,6 +19,11 @@ pub const SHIPPED: [&str; 9] = [
     include_str!("../../../examples/shop/kube-system/coredns.yaml"),
     include_str!("../../../examples/shop/monitoring/prometheus.yaml"),
     include_str!("../../../examples/admin-tiers/platform.yaml"),
+    include_str!("../../../examples/multinet/tenants/networks.yaml"),
+    include_str!("../../../examples/multinet/tenants/apps.yaml"),
+    include_str!("../../../examples/multinet/lab/storage.yaml"),
+    include_str!("../../../examples/multinet/lab/policies.yaml"),
+    include_str!("../../../examples/multinet/kube-system/dns.yaml"),
 ];
 
 /// One byte-level edit: replace `len` bytes at `at` (both taken modulo the text) with `with`.

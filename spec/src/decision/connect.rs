@@ -8,6 +8,7 @@
 use crate::admin::AdminPolicyId;
 use crate::connection::Endpoint;
 use crate::decision::core::{DecisionCore, Outcome, Query};
+use crate::decision::networks::admin_tiers_filter;
 use crate::decision::resolve::Kind;
 use crate::decision::resolve::{gate, Blocked, Gate, Resolved};
 use crate::decision::{Arrival, Decision, Exemption, Opened, Refusal, Via};
@@ -15,6 +16,7 @@ use crate::error::{ErrorKind, OpError};
 use crate::ident::{ConnectionId, PodId, ServiceId};
 use crate::net::{Address, Protocol};
 use crate::policy::{Direction, PolicyType};
+use crate::profile::MultiNetwork;
 use crate::profile::ServiceSnat;
 use crate::state::{AddressOwner, State};
 use crate::trace::Op;
@@ -74,7 +76,7 @@ fn ends<'a>(
     let src = state.resolve(source);
     let dst = state.resolve(destination);
     let same_pod = matches!((src.pod(), dst.pod()), (Some(a), Some(b)) if a.id == b.id);
-    let g = gate(
+    let mut g = gate(
         state.profile(),
         &src.facts,
         &dst.facts,
@@ -82,7 +84,23 @@ fn ends<'a>(
         protocol,
         service.is_some(),
     );
+    // Rule 8.11: a primary user-defined network still reaches the cluster's DNS and API
+    // server through their Services (OVN-Kubernetes); type 2 routes nothing between networks.
+    if g.blocked == Some(Blocked::NoRoute)
+        && state.profile().multi_network == MultiNetwork::Type1
+        && service.is_some_and(reaches_every_network)
+    {
+        g.blocked = None;
+    }
     (src, dst, g)
+}
+
+/// The Services every network reaches, primary user-defined networks included (rule 8.11):
+/// the cluster's DNS and the API server.
+pub const EVERY_NETWORK_SERVICES: [&str; 2] = ["kube-system/kube-dns", "default/kubernetes"];
+
+fn reaches_every_network(service: &ServiceId) -> bool {
+    EVERY_NETWORK_SERVICES.contains(&service.to_string().as_str())
 }
 
 /// The decision for a new connection between two endpoints (rules 2.3, 5.4, 7.x, 8.6).
@@ -109,7 +127,7 @@ pub fn decide<C: DecisionCore>(
         },
         Blocked::NoRoute => Refusal::NoRoute,
     });
-    let query = |at, direction, peer| Query {
+    let query = |at, direction, peer, network| Query {
         at,
         direction,
         peer,
@@ -117,14 +135,21 @@ pub fn decide<C: DecisionCore>(
         protocol,
         port,
         exemption: g.exemption,
-        admin_tiers: g.admin_tiers,
+        admin_tiers: g.admin_tiers && admin_tiers_filter(state, network),
+        network,
     };
-    let egress = src
-        .pod()
-        .map(|at| core.direction(state, &query(at, PolicyType::Egress, dst.party)));
-    let ingress = dst
-        .pod()
-        .map(|at| core.direction(state, &query(at, PolicyType::Ingress, src.party)));
+    let egress = src.pod().map(|at| {
+        core.direction(
+            state,
+            &query(at, PolicyType::Egress, dst.party, src.facts.network),
+        )
+    });
+    let ingress = dst.pod().map(|at| {
+        core.direction(
+            state,
+            &query(at, PolicyType::Ingress, src.party, dst.facts.network),
+        )
+    });
     let outcome = outcome_of::<C>(&egress).and(outcome_of::<C>(&ingress));
     let ties = if refusal.is_none() && outcome.tied() {
         let mut ties: Vec<AdminPolicyId> =
@@ -169,9 +194,9 @@ pub fn filter<C: DecisionCore>(
     service: Option<&ServiceId>,
 ) -> Directional<C::Verdict> {
     let (src, dst, g) = ends(state, source, destination, protocol, service);
-    let (at, peer) = match direction {
-        PolicyType::Egress => (src.pod(), dst.party),
-        PolicyType::Ingress => (dst.pod(), src.party),
+    let (at, peer, network) = match direction {
+        PolicyType::Egress => (src.pod(), dst.party, src.facts.network),
+        PolicyType::Ingress => (dst.pod(), src.party, dst.facts.network),
     };
     // An end that is not a policed pod has no policy of its own.
     let verdict = at.map(|at| {
@@ -185,7 +210,8 @@ pub fn filter<C: DecisionCore>(
                 protocol,
                 port,
                 exemption: g.exemption,
-                admin_tiers: g.admin_tiers,
+                admin_tiers: g.admin_tiers && admin_tiers_filter(state, network),
+                network,
             },
         )
     });

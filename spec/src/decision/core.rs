@@ -6,6 +6,7 @@
 //! primitives) is written once, in the rest of [`crate::decision`].
 
 use crate::admin::{Action, AdminPolicyId, AdminRuleOutcome, PeerView, Tier};
+use crate::decision::networks::{policies_on, PolicyApi};
 use crate::decision::resolve::Party;
 use crate::decision::Exemption;
 use crate::ident::PolicyId;
@@ -41,6 +42,9 @@ pub struct Query<'a> {
     /// Whether the admin and baseline tiers apply: not to a pod talking to itself on its own
     /// address (rule 11.11).
     pub admin_tiers: bool,
+    /// The network of the address the connection uses at `at` (rule 8.7); `None` is the
+    /// cluster default network.
+    pub network: Option<&'a str>,
 }
 
 /// What a direction, or a connection, may come to. Both are possible where admin policies of
@@ -229,6 +233,9 @@ impl RuleOutcome {
 pub struct PolicyOutcome {
     /// The policy.
     pub policy: PolicyId,
+    /// Its API: a NetworkPolicy, or a MultiNetworkPolicy (rule 8.7).
+    #[serde(default)]
+    pub api: PolicyApi,
     /// Its `ingress` or `egress` rules' outcomes, in order.
     pub rules: Vec<RuleOutcome>,
 }
@@ -277,7 +284,8 @@ impl TierVerdict {
 }
 
 /// The spec's verdict of one direction at one pod: each tier with every selecting policy and
-/// every rule's outcome, and what they come to.
+/// every rule's outcome, and what they come to (the NetworkPolicy tier holds the policies of
+/// the network the connection uses there, rule 8.7).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectionVerdict {
     /// The admin tier (rules 11.3, 11.4); empty when the admin tiers do not apply.
@@ -368,11 +376,12 @@ impl DecisionCore for SpecCore {
             Party::Pod { pod, .. } => Some(state.namespace_labels(&pod.id.namespace)),
             Party::Address(_) => None,
         };
-        let policies: Vec<PolicyOutcome> = state
-            .policies()
-            .filter(|p| p.selects(q.at) && p.applies_to(q.direction))
-            .map(|p| PolicyOutcome {
+        // Rule 8.7: the policies of the network the connection uses at `at`.
+        let policies: Vec<PolicyOutcome> = policies_on(state, q.network)
+            .filter(|(_, p)| p.selects(q.at) && p.applies_to(q.direction))
+            .map(|(api, p)| PolicyOutcome {
                 policy: p.id.clone(),
+                api,
                 rules: p
                     .rules(q.direction)
                     .iter()

@@ -13,8 +13,10 @@
 //! - [`connect`]: the primitives themselves and the re-check of established connections
 //!   (rule 7.4), written once, generic over the core.
 
+pub mod allocated;
 pub mod connect;
 pub mod core;
+pub mod networks;
 pub mod resolve;
 mod seed;
 pub mod services;
@@ -24,6 +26,7 @@ pub use self::core::{
     RuleMatch, RuleOutcome, SpecCore, TierDecision, TierVerdict,
 };
 pub use connect::{Directional, Source, Target};
+pub use networks::{OnNetwork, PolicyApi};
 pub use resolve::{Facts, Gate, Party};
 pub use services::Backend;
 
@@ -56,7 +59,8 @@ pub enum Refusal {
         /// The pod.
         pod: PodId,
     },
-    /// Type 2 multi-network: the two addresses are on different networks (rule 8.6).
+    /// The two addresses are on different networks and no route joins them: multi-network
+    /// type 2 (rule 8.6), or a primary user-defined network (rule 8.11).
     NoRoute,
     /// The Service has no port for this protocol and port (rule 6.2).
     NoServicePort,

@@ -60,8 +60,11 @@ pub struct Facts<'a> {
     pub node: Option<&'a str>,
     /// Whether the end can open or accept connections (rule 2.3: only running pods can).
     pub live: bool,
-    /// The network of the pod address used, under `multi-network: type2` only (rule 8.6).
+    /// The network of the pod address used (rules 8.6, 8.7, 8.11); `None` for an end that is
+    /// not a pod address.
     pub network: Option<&'a str>,
+    /// That network is a primary user-defined network, isolated from every other (rule 8.11).
+    pub isolated: bool,
 }
 
 /// Which end a refusal is about.
@@ -71,8 +74,21 @@ pub enum Blocked {
     SourceNotRunning,
     /// The destination is a pod that is not running (rule 2.3).
     DestinationNotRunning,
-    /// Type 2: the two pod addresses are on different networks (rule 8.6).
+    /// The two pod addresses are on different networks with no route between them (rules 8.6,
+    /// 8.11).
     NoRoute,
+}
+
+/// Rules 8.6, 8.11: whether no route joins two ends: both are pod addresses, on different
+/// networks, and the cluster is multi-network type 2 or one of the networks is a primary
+/// user-defined network.
+pub fn no_route(profile: &Profile, src: &Facts<'_>, dst: &Facts<'_>) -> bool {
+    match (src.network, dst.network) {
+        (Some(a), Some(b)) if a != b => {
+            profile.multi_network == MultiNetwork::Type2 || src.isolated || dst.isolated
+        }
+        _ => false,
+    }
 }
 
 /// What is decided before policy.
@@ -103,11 +119,10 @@ pub fn gate(
         Some(Blocked::SourceNotRunning)
     } else if !dst.live {
         Some(Blocked::DestinationNotRunning)
+    } else if no_route(profile, src, dst) {
+        Some(Blocked::NoRoute)
     } else {
-        match (src.network, dst.network) {
-            (Some(a), Some(b)) if a != b => Some(Blocked::NoRoute),
-            _ => None,
-        }
+        None
     };
     let exemption =
         if !protocol.is_kubernetes() && profile.other_protocols == OtherProtocols::Allowed {
@@ -160,25 +175,24 @@ impl Resolved<'_> {
 }
 
 impl State {
-    /// Rules 3.6, 7.6, 8.6: what an endpoint is to the pre-policy rules and to policy. A pod
+    /// Rules 3.6, 7.6, 8.6, 8.7, 8.11: what an endpoint is to the pre-policy rules and to
+    /// policy. A pod
     /// with `hostNetwork: true` is its node under `host-network: as-node`; a pod that no longer
     /// exists is only an address.
     pub fn resolve<'a>(&'a self, end: &'a Endpoint) -> Resolved<'a> {
         let address = end.address().map(|a| a.ip);
         let network = match end.address().and_then(|a| self.addresses().get(a)) {
-            Some(AddressOwner::Pod { network, .. })
-                if self.profile().multi_network == MultiNetwork::Type2 =>
-            {
-                Some(network.as_str())
-            }
+            Some(AddressOwner::Pod { network, .. }) => Some(network.as_str()),
             _ => None,
         };
+        let isolated = network.is_some_and(|n| self.is_isolated_network(n));
         let outside = |kind, node| Resolved {
             facts: Facts {
                 kind,
                 node,
                 live: true,
                 network,
+                isolated,
             },
             party: Party::Address(address),
         };
@@ -192,6 +206,7 @@ impl State {
                             node: p.node.as_deref(),
                             live: p.is_live(),
                             network,
+                            isolated,
                         },
                         party: if policed {
                             Party::Pod { pod: p, address }

@@ -64,6 +64,21 @@ struct Work {
     state: State,
     closed: Vec<u64>,
     warnings: Vec<String>,
+    /// Rule 9.13: the addresses netsem allocated (rule 9.5), with their pod.
+    allocated: BTreeMap<Address, PodId>,
+}
+
+/// What applying a manifest did: its effects, its warnings, and the addresses netsem allocated
+/// to pods that had none (rules 9.5, 9.13).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Connections closed.
+    pub effects: Effects,
+    /// EndpointSlice endpoints that resolve to no pod (rule 9.7), and the like.
+    pub warnings: Vec<String>,
+    /// Every address of a pod of the manifest that netsem allocated (now or by an earlier
+    /// apply), with its pod.
+    pub allocated: BTreeMap<Address, PodId>,
 }
 
 impl Work {
@@ -151,7 +166,12 @@ fn of<'a, T>(
         .filter_map(move |(o, obj)| pick(obj).map(|t| (o, t)))
 }
 
-type PodRef<'a> = (&'a Pod, &'a Vec<Attachment>, bool);
+type PodRef<'a> = (
+    &'a Pod,
+    &'a Vec<Attachment>,
+    bool,
+    Option<&'a (String, ipnet::Ipv4Net)>,
+);
 
 impl Manifest {
     /// Rule 9.1: upserts every object into `state`, all or nothing. See
@@ -165,10 +185,16 @@ impl Manifest {
     /// left as it was. Also returns the warnings of applying (EndpointSlice endpoints that
     /// resolve to no pod, rule 9.7).
     pub fn apply_reporting(&self, state: &mut State) -> Result<(Effects, Vec<String>), LoadError> {
+        self.apply_detailed(state).map(|a| (a.effects, a.warnings))
+    }
+
+    /// [`Manifest::apply_reporting`], with the addresses netsem allocated (rule 9.13).
+    pub fn apply_detailed(&self, state: &mut State) -> Result<Applied, LoadError> {
         let mut w = Work {
             state: state.clone(),
             closed: Vec::new(),
             warnings: Vec::new(),
+            allocated: BTreeMap::new(),
         };
 
         // Domains and networks: declaring an existing one again is a no-op.
@@ -181,12 +207,17 @@ impl Manifest {
                 w.record(o, r)?;
             }
         }
-        for (o, (name, domain)) in of(self, |x| match x {
-            Object::Network { name, domain } => Some((name, domain)),
+        for (o, (name, domain, implicit, role)) in of(self, |x| match x {
+            Object::Network {
+                name,
+                domain,
+                implicit,
+                role,
+            } => Some((name, domain, *implicit, *role)),
             _ => None,
         }) {
             match w.state.networks().get(name) {
-                Some(n) if n.domain == *domain => {}
+                Some(n) if n.domain == *domain || implicit => {}
                 Some(n) => {
                     return Err(op_error(
                         o,
@@ -200,7 +231,7 @@ impl Manifest {
                     ))
                 }
                 None => {
-                    let r = w.state.add_network(name, domain);
+                    let r = w.state.add_network_with_role(name, domain, role);
                     w.record(o, r)?;
                 }
             }
@@ -275,6 +306,17 @@ impl Manifest {
             };
             w.record(o, r)?;
         }
+        for (o, policy) in of(self, |x| match x {
+            Object::MultiNetworkPolicy(p) => Some(p),
+            _ => None,
+        }) {
+            let r = if w.state.multi_network_policy(&policy.id).is_some() {
+                w.state.update_multi_network_policy(policy.clone())
+            } else {
+                w.state.add_multi_network_policy(policy.clone())
+            };
+            w.record(o, r)?;
+        }
 
         for (o, policy) in of(self, |x| match x {
             Object::AdminPolicy(p) => Some(p),
@@ -290,7 +332,11 @@ impl Manifest {
 
         let effects = w.effects();
         *state = w.state;
-        Ok((effects, w.warnings))
+        Ok(Applied {
+            effects,
+            warnings: w.warnings,
+            allocated: w.allocated,
+        })
     }
 
     /// Explicit addresses of the manifest in the default domain: never allocated to others.
@@ -333,22 +379,25 @@ impl Manifest {
     }
 
     /// Rule 9.5: pods in identity order; a running, non-host-network pod without an address
-    /// keeps the `eth0` address it has, else gets the next free one of [`POD_CIDR`].
+    /// keeps the `eth0` address it has, else gets the next free one of [`POD_CIDR`] on the
+    /// cluster network, or of its primary user-defined network's subnet (rule 8.10), in that
+    /// network's domain.
     fn apply_pods(&self, w: &mut Work) -> Result<(), LoadError> {
-        let reserved = self.reserved(&w.state);
+        let reserved = self.reserved_addresses(&w.state);
         let mut pods: Vec<(&Origin, PodRef)> = of(self, |x| match x {
             Object::Pod {
                 pod,
                 attachments,
                 auto_address,
-            } => Some((pod, attachments, *auto_address)),
+                pool,
+            } => Some((pod, attachments, *auto_address, pool.as_ref())),
             _ => None,
         })
         .collect();
         pods.sort_by(|a, b| a.1 .0.id.cmp(&b.1 .0.id));
-        let mut pool = Allocator::new(POD_CIDR);
-        // The `eth0` addresses each pod has now, in one pass over the address mapping.
-        let mut current: BTreeMap<PodId, Vec<IpAddr>> = BTreeMap::new();
+        let mut pools: BTreeMap<String, Allocator> = BTreeMap::new();
+        // The `eth0` addresses each pod has now, per network, in one pass over the mapping.
+        let mut current: BTreeMap<(PodId, String), Vec<IpAddr>> = BTreeMap::new();
         for (a, owner) in w.state.addresses() {
             if let AddressOwner::Pod {
                 pod,
@@ -356,39 +405,62 @@ impl Manifest {
                 network,
             } = owner
             {
-                if interface == PRIMARY_INTERFACE
-                    && network == DEFAULT_NETWORK
-                    && a.domain == DEFAULT_DOMAIN
-                {
-                    current.entry(pod.clone()).or_default().push(a.ip);
+                if interface == PRIMARY_INTERFACE {
+                    current
+                        .entry((pod.clone(), network.clone()))
+                        .or_default()
+                        .push(a.ip);
                 }
             }
         }
-        for (o, (pod, attachments, auto)) in pods {
+        for (o, (pod, attachments, auto, pool)) in pods {
             let mut all = attachments.clone();
             if auto && pod.is_live() && !pod.host_network {
-                let existing = current.remove(&pod.id).unwrap_or_default();
+                let (network, net) = match pool {
+                    Some((network, net)) => (network.clone(), *net),
+                    None => (DEFAULT_NETWORK.to_string(), POD_CIDR),
+                };
+                let domain = w
+                    .state
+                    .networks()
+                    .get(&network)
+                    .map_or(DEFAULT_DOMAIN.to_string(), |n| n.domain.clone());
+                let existing = current
+                    .remove(&(pod.id.clone(), network.clone()))
+                    .unwrap_or_default();
                 let ips = if existing.is_empty() {
-                    let ip = pool
-                        .allocate(|ip| w.used(ip) || reserved.contains(&ip))
-                        .ok_or_else(|| {
-                            op_error(
-                                o,
-                                OpError::new(
-                                    ErrorKind::InvalidManifest,
-                                    format!(
-                                        "no free address left in {POD_CIDR} for pod {}",
-                                        pod.id
-                                    ),
-                                ),
-                            )
-                        })?;
+                    let allocator = pools
+                        .entry(network.clone())
+                        .or_insert_with(|| Allocator::new(net));
+                    let taken = |ip: IpAddr| {
+                        let a = Address::new(domain.clone(), ip);
+                        w.state.addresses().contains_key(&a) || reserved.contains(&a)
+                    };
+                    let ip = allocator.allocate(taken).ok_or_else(|| {
+                        op_error(
+                            o,
+                            OpError::new(
+                                ErrorKind::InvalidManifest,
+                                format!("no free address left in {net} for pod {}", pod.id),
+                            ),
+                        )
+                    })?;
                     vec![ip]
                 } else {
                     existing
                 };
-                current.insert(pod.id.clone(), ips.clone());
-                all.insert(0, Attachment::primary(ips));
+                current.insert((pod.id.clone(), network.clone()), ips.clone());
+                for ip in &ips {
+                    w.allocated
+                        .insert(Address::new(domain.clone(), *ip), pod.id.clone());
+                }
+                all.insert(
+                    0,
+                    Attachment {
+                        network,
+                        ..Attachment::primary(ips)
+                    },
+                );
             }
             let r = if w.state.pod(&pod.id).is_some() {
                 w.state.update_pod(pod.clone(), all)
@@ -398,6 +470,29 @@ impl Manifest {
             w.record(o, r)?;
         }
         Ok(())
+    }
+
+    /// Explicit pod addresses of the manifest, in their domains: never allocated to others.
+    fn reserved_addresses(&self, state: &State) -> BTreeSet<Address> {
+        let mut out: BTreeSet<Address> = self
+            .reserved(state)
+            .into_iter()
+            .map(Address::default_domain)
+            .collect();
+        for (_, obj) in &self.objects {
+            if let Object::Pod { attachments, .. } = obj {
+                for a in attachments {
+                    if let Some(n) = state.networks().get(&a.network) {
+                        out.extend(
+                            a.addresses
+                                .iter()
+                                .map(|ip| Address::new(n.domain.clone(), *ip)),
+                        );
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Rule 9.5: Services in identity order; one that needs a cluster address and has none keeps
@@ -478,6 +573,7 @@ impl Manifest {
             state: state.clone(),
             closed: Vec::new(),
             warnings: Vec::new(),
+            allocated: BTreeMap::new(),
         };
         // Policies first, then what they select; pods in identity order, the rest as given.
         let mut order: Vec<(u8, Option<&PodId>, usize, &Origin, &Object)> = self
@@ -486,7 +582,9 @@ impl Manifest {
             .enumerate()
             .map(|(i, (o, x))| {
                 let (rank, within) = match x {
-                    Object::NetworkPolicy(_) | Object::AdminPolicy(_) => (0, None),
+                    Object::NetworkPolicy(_)
+                    | Object::AdminPolicy(_)
+                    | Object::MultiNetworkPolicy(_) => (0, None),
                     Object::EndpointSlice { .. } => (1, None),
                     Object::Service { .. } => (2, None),
                     Object::Pod { pod, .. } => (3, Some(&pod.id)),
@@ -535,6 +633,11 @@ impl Manifest {
                 Object::AdminPolicy(p) if done.insert(format!("admin policy {}", p.id())) => {
                     w.state.remove_cluster_network_policy(&p.id())
                 }
+                Object::MultiNetworkPolicy(p)
+                    if done.insert(format!("multi-network policy {}", p.id)) =>
+                {
+                    w.state.remove_multi_network_policy(&p.id)
+                }
                 Object::Service { service, .. }
                     if done.insert(format!("service {}", service.id)) =>
                 {
@@ -548,6 +651,17 @@ impl Manifest {
                 }
                 Object::Namespace { name, .. } if done.insert(format!("namespace {name}")) => {
                     w.state.remove_namespace(name)
+                }
+                Object::Network {
+                    name,
+                    implicit: true,
+                    ..
+                } => {
+                    if w.state.networks().contains_key(name) {
+                        // Best effort: declared by a pod's reference, not by the manifest.
+                        let _ = w.state.remove_network(name);
+                    }
+                    continue;
                 }
                 Object::Network { name, .. } if done.insert(format!("network {name}")) => {
                     w.state.remove_network(name)

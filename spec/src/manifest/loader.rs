@@ -13,24 +13,42 @@
 //! Validation (rule 9.2) and conversion are the kind modules' business; nothing below this
 //! module imports it.
 
+use super::kinds::pod::PodFacts;
+use super::kinds::route::{RouteInfo, ROUTER_LABEL, ROUTER_NAMESPACE};
+use super::kinds::user_defined_network::{UserNetwork, PRIMARY_UDN_LABEL};
 use super::kinds::{
-    admin_policy, endpoint_slice, namespace, network_attachment, network_policy, node, pod, service,
+    admin_policy, endpoint_slice, multi_network_policy, namespace, network_attachment,
+    network_policy, node, pod, route, service, user_defined_network,
 };
+use super::kubevirt;
 use super::object::{Obj, DEFAULT_NAMESPACE};
 use super::parse;
 use super::validate::{child, index, NameRule};
 use super::workloads::{self, DaemonSetPlan, WorkloadKind};
-use super::{LoadError, Manifest, Object, Origin};
+use super::{LoadError, Manifest, Object, Origin, WorkloadRef};
 use crate::admin::AdminKind;
 use crate::error::ErrorKind;
+use crate::ident::PodId;
+use crate::net::Address;
 use crate::selector::Labels;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A loaded object, or a DaemonSet waiting for the input's nodes.
+/// A loaded object, or one the end of the load decides on.
 pub(crate) enum Item {
     Ready(Origin, Object),
+    /// A Pod, with what the end of the load resolves: its node (rule 9.9), its workload (rule
+    /// 9.10).
+    Pod(Origin, Object, PodFacts),
+    /// A workload's pods, unless the input holds the workload's own pods (rule 9.10).
+    Workload(Origin, Vec<Object>),
+    /// A DaemonSet waiting for the input's nodes.
     DaemonSet(Origin, DaemonSetPlan),
+    /// A Route: nothing for the state; checked against the input's Services and router pods
+    /// (rule 9.12).
+    Route(Origin, RouteInfo),
+    /// A user-defined network, resolved against the input's namespaces (rules 8.9, 8.10).
+    UserNetwork(Origin, UserNetwork),
 }
 
 /// Accumulates the objects of every file of one load.
@@ -53,6 +71,12 @@ enum Kind {
     Workload(WorkloadKind),
     NetworkAttachmentDefinition,
     AdminPolicy(AdminKind),
+    VirtualMachine,
+    VirtualMachineInstance,
+    Route,
+    MultiNetworkPolicy,
+    UserDefinedNetwork,
+    ClusterUserDefinedNetwork,
 }
 
 impl Kind {
@@ -77,6 +101,7 @@ impl Kind {
             ("apps", "DaemonSet") => Kind::Workload(WorkloadKind::DaemonSet),
             ("batch", "Job") => Kind::Workload(WorkloadKind::Job),
             ("batch", "CronJob") => Kind::Workload(WorkloadKind::CronJob),
+            ("", "ReplicationController") => Kind::Workload(WorkloadKind::ReplicationController),
             ("k8s.cni.cncf.io", "NetworkAttachmentDefinition") => Kind::NetworkAttachmentDefinition,
             ("policy.networking.k8s.io", "ClusterNetworkPolicy") => {
                 Kind::AdminPolicy(AdminKind::ClusterNetworkPolicy)
@@ -87,6 +112,12 @@ impl Kind {
             ("policy.networking.k8s.io", "BaselineAdminNetworkPolicy") => {
                 Kind::AdminPolicy(AdminKind::BaselineAdminNetworkPolicy)
             }
+            ("kubevirt.io", "VirtualMachine") => Kind::VirtualMachine,
+            ("kubevirt.io", "VirtualMachineInstance") => Kind::VirtualMachineInstance,
+            ("route.openshift.io", "Route") => Kind::Route,
+            ("k8s.cni.cncf.io", "MultiNetworkPolicy") => Kind::MultiNetworkPolicy,
+            ("k8s.ovn.org", "UserDefinedNetwork") => Kind::UserDefinedNetwork,
+            ("k8s.ovn.org", "ClusterUserDefinedNetwork") => Kind::ClusterUserDefinedNetwork,
             _ => return None,
         })
     }
@@ -97,15 +128,25 @@ impl Kind {
             Kind::EndpointSlice => "discovery.k8s.io/v1",
             Kind::NetworkPolicy => "networking.k8s.io/v1",
             Kind::Workload(WorkloadKind::Job | WorkloadKind::CronJob) => "batch/v1",
+            Kind::Workload(WorkloadKind::ReplicationController) => "v1",
             Kind::Workload(_) => "apps/v1",
             Kind::NetworkAttachmentDefinition => network_attachment::NAD_API_VERSION,
             Kind::AdminPolicy(AdminKind::ClusterNetworkPolicy) => admin_policy::V1ALPHA2,
             Kind::AdminPolicy(_) => admin_policy::V1ALPHA1,
+            Kind::VirtualMachine | Kind::VirtualMachineInstance => kubevirt::KUBEVIRT_API_VERSION,
+            Kind::Route => route::ROUTE_API_VERSION,
+            Kind::MultiNetworkPolicy => multi_network_policy::MNP_API_VERSION,
+            Kind::UserDefinedNetwork | Kind::ClusterUserDefinedNetwork => {
+                user_defined_network::UDN_API_VERSION
+            }
         }
     }
 
     fn namespaced(self) -> bool {
-        !matches!(self, Kind::Namespace | Kind::Node | Kind::AdminPolicy(_))
+        !matches!(
+            self,
+            Kind::Namespace | Kind::Node | Kind::ClusterUserDefinedNetwork | Kind::AdminPolicy(_)
+        )
     }
 
     /// How `metadata.name` is validated (rule 9.2).
@@ -123,18 +164,21 @@ impl Loader {
     pub(crate) fn add_text(&mut self, file: &str, text: &str) -> Result<(), LoadError> {
         for (document, value) in parse::documents(file, text)? {
             if !value.is_null() {
-                self.add_value(file, document, value, "")?;
+                self.add_value(file, document, value, "", None)?;
             }
         }
         Ok(())
     }
 
+    /// One object (or list) of `document`. `list` is the kind and apiVersion of the typed list
+    /// the object is an item of (`PodList`, `v1`), if any.
     fn add_value(
         &mut self,
         file: &str,
         document: usize,
-        value: Value,
+        mut value: Value,
         prefix: &str,
+        list: Option<(&str, &str)>,
     ) -> Result<(), LoadError> {
         let raw = |field: &str, message: String| LoadError {
             file: file.to_string(),
@@ -144,7 +188,7 @@ impl Loader {
             message,
             kind: ErrorKind::InvalidManifest,
         };
-        let Value::Object(map) = &value else {
+        let Value::Object(map) = &mut value else {
             return Err(raw(
                 "",
                 format!(
@@ -153,14 +197,33 @@ impl Loader {
                 ),
             ));
         };
+        // Rule 9.3: an item of a typed list (`PodList`, …) that has neither `kind` nor
+        // `apiVersion` takes the list's kind without `List` and the list's apiVersion, as
+        // apimachinery's list decoding does (what the API server and `kubectl get --raw` return).
+        let missing = |m: &serde_json::Map<String, Value>, key: &str| {
+            m.get(key).and_then(Value::as_str).is_none_or(str::is_empty)
+        };
+        if let Some((list_kind, list_version)) = list {
+            if missing(map, "kind") && missing(map, "apiVersion") {
+                let item_kind = list_kind.strip_suffix("List").unwrap_or(list_kind);
+                if !item_kind.is_empty() {
+                    map.insert("kind".into(), Value::String(item_kind.to_string()));
+                    map.insert("apiVersion".into(), Value::String(list_version.to_string()));
+                }
+            }
+        }
+        let map = &*map;
         let text = |key: &str| map.get(key).and_then(Value::as_str).unwrap_or("");
         let kind = text("kind").to_string();
         let api_version = text("apiVersion").to_string();
         if kind.is_empty() {
-            return Err(raw(
-                "kind",
-                "Required value: every object needs a `kind`".into(),
-            ));
+            let message = if list.is_some() {
+                "Required value: Object 'Kind' is missing: an item of a `kind: List` must name \
+                 its kind (only a typed list, such as `PodList`, names it for its items)"
+            } else {
+                "Required value: every object needs a `kind`"
+            };
+            return Err(raw("kind", message.into()));
         }
         if api_version.is_empty() {
             return Err(raw(
@@ -168,7 +231,7 @@ impl Loader {
                 format!("Required value: object of kind {kind} has no `apiVersion`"),
             ));
         }
-        // Rule 9.3: lists are flattened.
+        // Rule 9.3: lists, `kind: List` and typed lists alike, are flattened (nested ones too).
         if kind == "List" || (kind.ends_with("List") && map.contains_key("items")) {
             let items = match map.get("items") {
                 None | Some(Value::Null) => return Ok(()),
@@ -180,9 +243,11 @@ impl Loader {
                     ))
                 }
             };
+            let at = child(prefix, "items");
             for (i, item) in items.into_iter().enumerate() {
                 if !item.is_null() {
-                    self.add_value(file, document, item, &index(&child(prefix, "items"), i))?;
+                    let list = Some((kind.as_str(), api_version.as_str()));
+                    self.add_value(file, document, item, &index(&at, i), list)?;
                 }
             }
             return Ok(());
@@ -235,7 +300,10 @@ impl Loader {
         let items = match known {
             Kind::Namespace => ready(vec![namespace::namespace_object(&obj, value)?]),
             Kind::Node => ready(vec![node::node_object(&obj, value)?]),
-            Kind::Pod => ready(vec![pod::pod_object(&obj, value)?]),
+            Kind::Pod => {
+                let (object, facts) = pod::pod_object(&obj, value)?;
+                vec![Item::Pod(origin.clone(), object, facts)]
+            }
             Kind::Service => {
                 let (object, warnings) = service::service_object(&obj, value)?;
                 for w in warnings {
@@ -256,7 +324,12 @@ impl Loader {
             },
             Kind::NetworkPolicy => ready(vec![network_policy::policy_object(&obj, value)?]),
             Kind::NetworkAttachmentDefinition => {
-                ready(network_attachment::nad_objects(&obj, value)?)
+                match network_attachment::nad_objects(&obj, value)? {
+                    network_attachment::Nad::Network(objects) => ready(objects),
+                    network_attachment::Nad::UserNetwork(u) => {
+                        vec![Item::UserNetwork(origin.clone(), u)]
+                    }
+                }
             }
             Kind::AdminPolicy(kind) => {
                 let (object, warnings) = admin_policy::admin_policy_object(&obj, kind, value)?;
@@ -266,8 +339,41 @@ impl Loader {
                 }
                 ready(vec![object])
             }
+            Kind::MultiNetworkPolicy => match multi_network_policy::mnp_object(&obj, value)? {
+                Ok(o) => ready(vec![o]),
+                Err(warning) => {
+                    self.warnings.push(format!(
+                        "{file}: document {document}: {}: {warning}",
+                        obj.label()
+                    ));
+                    Vec::new()
+                }
+            },
+            Kind::UserDefinedNetwork => vec![Item::UserNetwork(
+                origin.clone(),
+                user_defined_network::udn(&obj, value)?,
+            )],
+            Kind::ClusterUserDefinedNetwork => vec![Item::UserNetwork(
+                origin.clone(),
+                user_defined_network::cudn(&obj, value)?,
+            )],
+            Kind::VirtualMachine => {
+                let (pods, warning) = kubevirt::vm_pods(&obj, value)?;
+                if let Some(w) = warning {
+                    self.warnings
+                        .push(format!("{file}: document {document}: {}: {w}", obj.label()));
+                }
+                vec![Item::Workload(origin.clone(), pods)]
+            }
+            Kind::VirtualMachineInstance => {
+                vec![Item::Workload(
+                    origin.clone(),
+                    kubevirt::vmi_pods(&obj, value)?,
+                )]
+            }
+            Kind::Route => vec![Item::Route(origin.clone(), route::route(&obj, value)?)],
             Kind::Workload(w) => match workloads::expand(&obj, w, value)? {
-                workloads::Expansion::Pods(pods) => ready(pods),
+                workloads::Expansion::Pods(pods) => vec![Item::Workload(origin.clone(), pods)],
                 workloads::Expansion::DaemonSet(plan) => {
                     vec![Item::DaemonSet(origin.clone(), plan)]
                 }
@@ -277,8 +383,11 @@ impl Loader {
         Ok(())
     }
 
-    /// Expands the DaemonSets over the input's nodes and returns the manifest.
-    pub(crate) fn finish(self) -> Manifest {
+    /// Ends the load: expands the DaemonSets over the input's nodes (rule 9.4), declares the
+    /// nodes host-network pods name but the input does not (rule 9.9), drops the expansion of
+    /// a workload whose own pods are in the input and records every pod's workload (rule 9.10),
+    /// declares each IP address domain once, and warns about objects declared twice.
+    pub(crate) fn finish(self) -> Result<Manifest, LoadError> {
         let nodes: BTreeMap<String, Labels> = self
             .items
             .iter()
@@ -289,9 +398,88 @@ impl Loader {
                 _ => None,
             })
             .collect();
+        // Rule 9.10: the workloads whose own pods the input holds.
+        let owned: BTreeSet<(String, String, String)> = self
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Pod(_, Object::Pod { pod, .. }, facts) => {
+                    let (kind, name) = facts.owner.clone()?;
+                    Some((pod.id.namespace.clone(), kind, name))
+                }
+                _ => None,
+            })
+            .collect();
+        // A VirtualMachine's pod is its VMI's, when the input holds the VMI.
+        let vmis: BTreeSet<(String, String)> = self
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Workload(o, _) if o.kind == "VirtualMachineInstance" => {
+                    Some((o.namespace.clone().unwrap_or_default(), o.name.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let has_own_pods = |origin: &Origin| {
+            let ns = origin.namespace.clone().unwrap_or_default();
+            let own =
+                |kind: &str| owned.contains(&(ns.clone(), kind.to_string(), origin.name.clone()));
+            own(&origin.kind)
+                || (origin.kind == "VirtualMachine"
+                    && (own("VirtualMachineInstance")
+                        || vmis.contains(&(ns.clone(), origin.name.clone()))))
+        };
+        let services: BTreeSet<(String, String)> = self
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Ready(_, Object::Service { service, .. }) => {
+                    Some((service.id.namespace.clone(), service.id.name.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let routers = self.items.iter().any(|i| {
+            matches!(i, Item::Pod(_, Object::Pod { pod, .. }, _)
+                if pod.id.namespace == ROUTER_NAMESPACE && pod.labels.contains_key(ROUTER_LABEL))
+        });
+        let declared_networks: BTreeSet<String> = self
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Ready(_, Object::Network { name, .. }) => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
         let mut warnings = self.warnings;
         let mut objects = Vec::new();
+        let mut workloads = BTreeMap::new();
         let mut domains = BTreeSet::new();
+        let mut user_networks: Vec<(Origin, UserNetwork)> = Vec::new();
+        let mut udn_ips: BTreeMap<PodId, Vec<std::net::IpAddr>> = BTreeMap::new();
+        // Rule 9.9: nodes declared by host-network pods, with the origin of the first.
+        let mut host_nodes: BTreeMap<String, (Origin, Vec<Address>)> = BTreeMap::new();
+        let skipped = |origin: &Origin| {
+            format!(
+                "{}: document {}: {}: its pods are in the input (by their ownerReferences), so it \
+                 is not expanded",
+                origin.file,
+                origin.document,
+                origin.object()
+            )
+        };
+        let record = |origin: &Origin,
+                      pods: Vec<Object>,
+                      out: &mut Vec<(Origin, Object)>,
+                      workloads: &mut BTreeMap<PodId, WorkloadRef>| {
+            for p in pods {
+                if let Object::Pod { pod, .. } = &p {
+                    workloads.insert(pod.id.clone(), WorkloadRef::new(&origin.kind, &origin.name));
+                }
+                out.push((origin.clone(), p));
+            }
+        };
         for item in self.items {
             match item {
                 Item::Ready(origin, Object::IpAddressDomain { name }) => {
@@ -301,6 +489,67 @@ impl Loader {
                     }
                 }
                 Item::Ready(origin, object) => objects.push((origin, object)),
+                Item::UserNetwork(origin, u) => user_networks.push((origin, u)),
+                Item::Pod(origin, mut object, facts) => {
+                    if let Object::Pod { pod, .. } = &mut object {
+                        if let Some(ips) = &facts.udn_ips {
+                            udn_ips.insert(pod.id.clone(), ips.clone());
+                        }
+                        if let Some((kind, name)) = &facts.owner {
+                            workloads.insert(pod.id.clone(), WorkloadRef::new(kind, name));
+                        }
+                        if pod.host_network && !facts.host_ips.is_empty() {
+                            let node = pod
+                                .node
+                                .get_or_insert_with(|| host_node_name(facts.host_ips[0]))
+                                .clone();
+                            if !nodes.contains_key(&node) {
+                                let entry = host_nodes
+                                    .entry(node)
+                                    .or_insert_with(|| (origin.clone(), Vec::new()));
+                                for ip in &facts.host_ips {
+                                    let a = Address::default_domain(*ip);
+                                    if !entry.1.contains(&a) {
+                                        entry.1.push(a);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    objects.push((origin, object));
+                }
+                Item::Workload(origin, _) if has_own_pods(&origin) => {
+                    warnings.push(skipped(&origin));
+                }
+                Item::Workload(origin, pods) => record(&origin, pods, &mut objects, &mut workloads),
+                Item::DaemonSet(origin, _) if has_own_pods(&origin) => {
+                    warnings.push(skipped(&origin));
+                }
+                Item::Route(origin, info) => {
+                    let at = format!(
+                        "{}: document {}: {}",
+                        origin.file,
+                        origin.document,
+                        origin.object()
+                    );
+                    let ns = origin.namespace.clone().unwrap_or_default();
+                    for (name, weight) in &info.services {
+                        if *weight > 0 && !services.contains(&(ns.clone(), name.clone())) {
+                            warnings.push(format!(
+                                "{at}: routes to service {ns}/{name}, which is not in the input \
+                                 [rule 9.12]"
+                            ));
+                        }
+                    }
+                    if !routers {
+                        warnings.push(format!(
+                            "{at}: its traffic comes from the OpenShift router pods \
+                             ({ROUTER_NAMESPACE}, label {ROUTER_LABEL}), which are not in the \
+                             input: the router's connections to the endpoints are not in the \
+                             matrix [rule 9.12]"
+                        ));
+                    }
+                }
                 Item::DaemonSet(origin, plan) => {
                     let (pods, warning) = plan.expand(&nodes);
                     if let Some(w) = warning {
@@ -311,13 +560,278 @@ impl Loader {
                             origin.object()
                         ));
                     }
-                    objects.extend(pods.into_iter().map(|p| (origin.clone(), p)));
+                    record(&origin, pods, &mut objects, &mut workloads);
                 }
             }
         }
+        for (name, (origin, addresses)) in host_nodes {
+            let shown: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+            warnings.push(format!(
+                "{}: document {}: {}: node {name} is not in the input: its addresses are taken \
+                 from the pod's status ({}) [rule 9.9]",
+                origin.file,
+                origin.document,
+                origin.object(),
+                shown.join(", ")
+            ));
+            objects.push((
+                origin,
+                Object::Node {
+                    name,
+                    labels: Labels::new(),
+                    addresses,
+                },
+            ));
+        }
+        user_defined_networks(user_networks, &udn_ips, &mut objects, &mut warnings)?;
+        let declared_networks: BTreeSet<String> = declared_networks
+            .into_iter()
+            .chain(objects.iter().filter_map(|(_, o)| match o {
+                Object::Network { name, .. } => Some(name.clone()),
+                _ => None,
+            }))
+            .collect();
+        // Rule 9.6: a network a pod attaches to and the input does not declare exists, in the
+        // default domain (as a referenced namespace does, rule 1.3).
+        let mut implicit: BTreeMap<String, Origin> = BTreeMap::new();
+        for (origin, object) in &objects {
+            if let Object::Pod { attachments, .. } = object {
+                for a in attachments {
+                    if a.network != crate::net::DEFAULT_NETWORK
+                        && !declared_networks.contains(&a.network)
+                    {
+                        implicit
+                            .entry(a.network.clone())
+                            .or_insert_with(|| origin.clone());
+                    }
+                }
+            }
+        }
+        for (name, origin) in implicit {
+            warnings.push(format!(
+                "{}: document {}: {}: attaches to network {name}, whose \
+                 NetworkAttachmentDefinition is not in the input: taken in the default address \
+                 domain [rule 9.6]",
+                origin.file,
+                origin.document,
+                origin.object()
+            ));
+            objects.push((
+                origin,
+                Object::Network {
+                    name,
+                    domain: crate::net::DEFAULT_DOMAIN.to_string(),
+                    implicit: true,
+                    role: crate::net::NetworkRole::Secondary,
+                },
+            ));
+        }
         warnings.extend(duplicate_warnings(&objects));
-        Manifest { objects, warnings }
+        Ok(Manifest {
+            objects,
+            warnings,
+            workloads,
+        })
     }
+}
+
+/// Rules 8.9, 8.10: declares the user-defined networks (each in a domain of its own), gives the
+/// pods of a namespace a primary user-defined network serves their primary attachment on it
+/// (their cluster-network `eth0` is OVN-Kubernetes' infrastructure-locked interface, not
+/// modeled), and reads the NADs a ClusterUserDefinedNetwork renders in each of its namespaces
+/// (`<ns>/<name>`, in pods' network-status and MultiNetworkPolicies' `policy-for`) as its one
+/// network.
+fn user_defined_networks(
+    user_networks: Vec<(Origin, UserNetwork)>,
+    udn_ips: &BTreeMap<PodId, Vec<std::net::IpAddr>>,
+    objects: &mut Vec<(Origin, Object)>,
+    warnings: &mut Vec<String>,
+) -> Result<(), LoadError> {
+    use crate::net::NetworkRole;
+    if user_networks.is_empty() {
+        return Ok(());
+    }
+    // The input's namespaces with their labels: declared ones, and those of its objects.
+    let mut namespaces: BTreeMap<String, (bool, Labels)> = BTreeMap::new();
+    for (origin, o) in objects.iter() {
+        if let Object::Namespace { name, labels } = o {
+            let mut l = labels.clone();
+            l.insert(crate::state::NAMESPACE_NAME_LABEL.into(), name.clone());
+            namespaces.insert(name.clone(), (true, l));
+        } else if let Some(ns) = &origin.namespace {
+            namespaces.entry(ns.clone()).or_insert_with(|| {
+                (
+                    false,
+                    Labels::from([(crate::state::NAMESPACE_NAME_LABEL.into(), ns.clone())]),
+                )
+            });
+        }
+    }
+    let at = |o: &Origin| format!("{}: document {}: {}", o.file, o.document, o.object());
+    let mut declared: BTreeMap<String, NetworkRole> = BTreeMap::new();
+    let mut aliases: BTreeMap<String, String> = BTreeMap::new();
+    let mut primary: BTreeMap<String, (String, Vec<ipnet::IpNet>)> = BTreeMap::new();
+    for (origin, u) in user_networks {
+        let served: Vec<String> = match &u.scope {
+            user_defined_network::Scope::Namespace(ns) => vec![ns.clone()],
+            user_defined_network::Scope::Selector(sel) => namespaces
+                .iter()
+                .filter(|(_, (_, labels))| sel.matches(labels))
+                .map(|(n, _)| n.clone())
+                .collect(),
+        };
+        if served.is_empty() {
+            warnings.push(format!(
+                "{}: selects no namespace of the input [rule 8.9]",
+                at(&origin)
+            ));
+        }
+        match declared.get(&u.network) {
+            Some(role) if *role != u.role => {
+                return Err(LoadError {
+                    file: origin.file.clone(),
+                    document: Some(origin.document),
+                    object: Some(origin.object()),
+                    field: None,
+                    message: format!(
+                        "network {} is declared {:?} and {:?}",
+                        u.network, role, u.role
+                    ),
+                    kind: crate::error::ErrorKind::InvalidManifest,
+                })
+            }
+            Some(_) => {}
+            None => {
+                declared.insert(u.network.clone(), u.role);
+                objects.push((
+                    origin.clone(),
+                    Object::IpAddressDomain {
+                        name: u.network.clone(),
+                    },
+                ));
+                objects.push((
+                    origin.clone(),
+                    Object::Network {
+                        name: u.network.clone(),
+                        domain: u.network.clone(),
+                        implicit: false,
+                        role: u.role,
+                    },
+                ));
+            }
+        }
+        for ns in served {
+            aliases.insert(format!("{ns}/{}", u.nad), u.network.clone());
+            if u.role != NetworkRole::Primary {
+                continue;
+            }
+            let labelled = namespaces.get(&ns).is_none_or(|(declared, labels)| {
+                !declared || labels.contains_key(PRIMARY_UDN_LABEL)
+            });
+            if !labelled {
+                warnings.push(format!(
+                    "{}: namespace {ns} does not carry the label {PRIMARY_UDN_LABEL}, so \
+                     OVN-Kubernetes gives its pods no primary user-defined network: they stay on \
+                     the cluster network [rule 8.10]",
+                    at(&origin)
+                ));
+                continue;
+            }
+            match primary.get(&ns) {
+                Some((other, _)) if *other != u.network => {
+                    return Err(LoadError {
+                        file: origin.file.clone(),
+                        document: Some(origin.document),
+                        object: Some(origin.object()),
+                        field: None,
+                        message: format!(
+                            "namespace {ns} already has the primary network {other}: a namespace \
+                             has at most one"
+                        ),
+                        kind: crate::error::ErrorKind::InvalidManifest,
+                    })
+                }
+                _ => {
+                    primary.insert(ns, (u.network.clone(), u.subnets.clone()));
+                }
+            }
+        }
+    }
+    for (origin, object) in objects.iter_mut() {
+        match object {
+            Object::Pod {
+                pod,
+                attachments,
+                auto_address,
+                pool,
+            } => {
+                for a in attachments.iter_mut() {
+                    if let Some(n) = aliases.get(&a.network) {
+                        a.network = n.clone();
+                    }
+                }
+                let Some((network, subnets)) = primary.get(&pod.id.namespace) else {
+                    continue;
+                };
+                if pod.host_network {
+                    continue;
+                }
+                attachments.retain(|a| {
+                    !(a.interface == crate::net::PRIMARY_INTERFACE
+                        && a.network == crate::net::DEFAULT_NETWORK)
+                });
+                attachments.retain(|a| a.network != *network);
+                match udn_ips.get(&pod.id).filter(|ips| !ips.is_empty()) {
+                    Some(ips) => {
+                        attachments.insert(
+                            0,
+                            crate::pod::Attachment {
+                                network: network.clone(),
+                                ..crate::pod::Attachment::primary(ips.clone())
+                            },
+                        );
+                        *auto_address = false;
+                    }
+                    None => {
+                        let v4 = subnets.iter().find_map(|s| match s {
+                            ipnet::IpNet::V4(n) => Some(*n),
+                            ipnet::IpNet::V6(_) => None,
+                        });
+                        let Some(v4) = v4 else {
+                            return Err(LoadError {
+                                file: origin.file.clone(),
+                                document: Some(origin.document),
+                                object: Some(origin.object()),
+                                field: None,
+                                message: format!(
+                                    "its primary network {network} has no IPv4 subnet to allocate \
+                                     its address from"
+                                ),
+                                kind: crate::error::ErrorKind::InvalidManifest,
+                            });
+                        };
+                        *auto_address = true;
+                        *pool = Some((network.clone(), v4));
+                    }
+                }
+            }
+            Object::MultiNetworkPolicy(p) => {
+                for n in p.networks.iter_mut() {
+                    if let Some(to) = aliases.get(n) {
+                        *n = to.clone();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Rule 9.9: the name of the node of a host-network pod that names none: its first host
+/// address, `:` written `-` (a node name is a DNS subdomain).
+fn host_node_name(ip: std::net::IpAddr) -> String {
+    ip.to_string().replace(':', "-")
 }
 
 /// Two objects with one identity: the later one wins on apply (it updates the earlier).
@@ -332,6 +846,7 @@ fn duplicate_warnings(objects: &[(Origin, Object)]) -> Vec<String> {
             Object::Service { service, .. } => format!("service {}", service.id),
             Object::NetworkPolicy(p) => format!("network policy {}", p.id),
             Object::AdminPolicy(p) => format!("admin policy {}", p.id()),
+            Object::MultiNetworkPolicy(p) => format!("multi-network policy {}", p.id),
             Object::Network { name, .. } => format!("network {name}"),
             Object::IpAddressDomain { .. } | Object::EndpointSlice { .. } => continue,
         };

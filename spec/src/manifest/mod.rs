@@ -33,6 +33,7 @@
 
 mod apply;
 mod kinds;
+mod kubevirt;
 mod loader;
 mod multus;
 mod object;
@@ -44,19 +45,26 @@ use crate::error::ErrorKind;
 use crate::ident::{PodId, ServiceId};
 use crate::net::Address;
 use crate::pod::{Attachment, Pod};
-use crate::policy::NetworkPolicy;
+use crate::policy::{MultiNetworkPolicy, NetworkPolicy};
 use crate::profile::Profile;
 use crate::selector::Labels;
 use crate::service::Service;
 use crate::state::State;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
 
-pub use apply::{POD_CIDR, SERVICE_CIDR};
+pub use apply::{Applied, POD_CIDR, SERVICE_CIDR};
 pub use kinds::endpoint_slice::SERVICE_NAME_LABEL;
+pub use kinds::multi_network_policy::POLICY_FOR_ANNOTATION;
 pub use kinds::network_attachment::{DOMAIN_ANNOTATION, DOMAIN_CONFIG_ATTRIBUTE};
+pub use kinds::route::{ROUTER_LABEL, ROUTER_NAMESPACE};
+pub use kinds::user_defined_network::{
+    CUDN_PREFIX, OVN_CNI_TYPE, POD_NETWORKS_ANNOTATION, PRIMARY_UDN_LABEL,
+};
 pub use multus::NETWORK_STATUS_ANNOTATION;
+pub use parse::{STDIN_NAME, STDIN_PATH};
 pub use workloads::MAX_REPLICAS;
 
 /// Where an object came from: the file, the document in it (from 1), and the object's kind and
@@ -115,6 +123,11 @@ pub enum Object {
         name: String,
         /// Its IP address domain.
         domain: String,
+        /// Declared only because a pod attaches to it and the input does not declare it
+        /// (rule 9.6): an existing network of that name is kept as it is.
+        implicit: bool,
+        /// Primary (a primary user-defined network) or secondary (rules 8.7, 8.9).
+        role: crate::net::NetworkRole,
     },
     /// A pod, with its network attachments.
     Pod {
@@ -126,6 +139,9 @@ pub enum Object {
         /// No `eth0` address was given: a running, non-host-network pod gets one allocated at
         /// apply time (rule 9.5).
         auto_address: bool,
+        /// Where an allocated address comes from, when not from [`POD_CIDR`] on the cluster
+        /// network: a primary user-defined network and its first IPv4 subnet (rule 8.10).
+        pool: Option<(String, ipnet::Ipv4Net)>,
     },
     /// A Service with its cluster and external addresses.
     Service {
@@ -152,6 +168,8 @@ pub enum Object {
     NetworkPolicy(NetworkPolicy),
     /// A cluster-admin policy (rule 11.1).
     AdminPolicy(crate::admin::ClusterNetworkPolicy),
+    /// A MultiNetworkPolicy (rule 8.8).
+    MultiNetworkPolicy(MultiNetworkPolicy),
 }
 
 /// The objects of one or more manifest files, in input order, and the warnings of loading them.
@@ -161,6 +179,35 @@ pub struct Manifest {
     pub objects: Vec<(Origin, Object)>,
     /// Things skipped or guessed (unknown kinds, DaemonSets without nodes, …).
     pub warnings: Vec<String>,
+    /// Rule 9.10: the workload of each pod that has one: the workload that expanded to it, or
+    /// its controller ownerReference.
+    pub workloads: BTreeMap<PodId, WorkloadRef>,
+}
+
+/// A workload, by kind and name (its namespace is its pods'): a Deployment, a StatefulSet, a
+/// ReplicationController, a VirtualMachine, … (rule 9.10). Written `name[Kind]`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WorkloadRef {
+    /// The kind, as manifests spell it (`Deployment`).
+    pub kind: String,
+    /// The name.
+    pub name: String,
+}
+
+impl WorkloadRef {
+    /// The workload `name` of `kind`.
+    pub fn new(kind: &str, name: &str) -> Self {
+        WorkloadRef {
+            kind: kind.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for WorkloadRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]", self.name, self.kind)
+    }
 }
 
 /// Why a manifest could not be loaded or applied (rule 9.1). Nothing of it was applied.
@@ -218,20 +265,35 @@ impl std::error::Error for LoadError {}
 pub fn parse_str(file: &str, text: &str) -> Result<Manifest, LoadError> {
     let mut loader = loader::Loader::default();
     loader.add_text(file, text)?;
-    Ok(loader.finish())
+    loader.finish()
 }
 
 /// Rules 9.1, 9.3: loads files and directories (recursively: `.yaml`, `.yml`, `.json`, in path
 /// order) as one manifest.
+///
+/// The path `-` is standard input (rule 9.3), named `<stdin>` in errors: YAML, or JSON when it
+/// starts with `{` (`kubectl get … -o yaml | netsem matrix -`).
 pub fn load_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Manifest, LoadError> {
     let mut loader = loader::Loader::default();
-    for file in parse::collect_files(paths)? {
-        let name = file.display().to_string();
-        let text =
-            std::fs::read_to_string(&file).map_err(|e| LoadError::file(&name, e.to_string()))?;
-        loader.add_text(&name, &text)?;
+    for path in paths {
+        if path.as_ref() == Path::new(STDIN_PATH) {
+            let text = read_stdin().map_err(|e| LoadError::file(STDIN_NAME, e))?;
+            loader.add_text(STDIN_NAME, &text)?;
+            continue;
+        }
+        for file in parse::collect_files(&[path])? {
+            let name = file.display().to_string();
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| LoadError::file(&name, e.to_string()))?;
+            loader.add_text(&name, &text)?;
+        }
     }
-    Ok(loader.finish())
+    loader.finish()
+}
+
+/// Reads all of standard input as text.
+pub fn read_stdin() -> Result<String, String> {
+    std::io::read_to_string(std::io::stdin()).map_err(|e| format!("reading standard input: {e}"))
 }
 
 /// Loads `paths` and applies them to an empty state under `profile`; returns the state and every
@@ -240,10 +302,34 @@ pub fn load_state<P: AsRef<Path>>(
     paths: &[P],
     profile: Profile,
 ) -> Result<(State, Vec<String>), LoadError> {
+    load(paths, profile).map(|l| (l.state, l.warnings))
+}
+
+/// A load applied to an empty state: what [`load`] returns.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The state.
+    pub state: State,
+    /// Every warning of loading and applying.
+    pub warnings: Vec<String>,
+    /// The addresses netsem allocated, with their pod (rules 9.5, 9.13).
+    pub allocated: BTreeMap<Address, PodId>,
+    /// Each pod's workload (rule 9.10).
+    pub workloads: BTreeMap<PodId, WorkloadRef>,
+}
+
+/// Loads `paths` and applies them to an empty state under `profile`, keeping what the
+/// command line reports besides the state: warnings, allocated addresses, workloads.
+pub fn load<P: AsRef<Path>>(paths: &[P], profile: Profile) -> Result<Loaded, LoadError> {
     let manifest = load_paths(paths)?;
     let mut state = State::new(profile);
-    let (_, apply_warnings) = manifest.apply_reporting(&mut state)?;
+    let applied = manifest.apply_detailed(&mut state)?;
     let mut warnings = manifest.warnings;
-    warnings.extend(apply_warnings);
-    Ok((state, warnings))
+    warnings.extend(applied.warnings);
+    Ok(Loaded {
+        state,
+        warnings,
+        allocated: applied.allocated,
+        workloads: manifest.workloads,
+    })
 }

@@ -29,6 +29,9 @@ struct NetworkStatus {
 pub(crate) struct PodNetworks {
     /// The IPs of the entry marked `default` (the cluster network on `eth0`), if any.
     pub default_ips: Option<Vec<IpAddr>>,
+    /// The interface of the entry marked `default`, when it is not `eth0`: OVN-Kubernetes
+    /// marks a primary user-defined network's interface (`ovn-udn1`) default (rule 8.10).
+    pub default_interface: Option<String>,
     /// The other attachments.
     pub others: Vec<Attachment>,
 }
@@ -69,12 +72,21 @@ pub(crate) fn network_status(
                     ),
                 ));
             }
+            out.default_interface = entry
+                .interface
+                .clone()
+                .filter(|i| !i.is_empty() && i != crate::net::PRIMARY_INTERFACE);
             out.default_ips = Some(ips);
             continue;
         }
         let interface = entry.interface.filter(|s| !s.is_empty()).ok_or_else(|| {
             Invalid::new(&path, format!("entry {i} (`{}`): no interface", entry.name))
         })?;
+        // The cluster network's `eth0`, not marked default because another interface is (a
+        // primary user-defined network's pod, rule 8.10): its addresses are `status.podIPs`.
+        if interface == crate::net::PRIMARY_INTERFACE {
+            continue;
+        }
         let network = if entry.name.contains('/') {
             entry.name
         } else if entry.name.is_empty() {

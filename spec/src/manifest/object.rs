@@ -124,12 +124,14 @@ impl<'a> Obj<'a> {
         self.error(&e.field, e.message)
     }
 
-    /// Typed deserialization; a type error names its field path.
+    /// Typed deserialization; a type error names its field path, worded as the API server
+    /// words it where it can ([`api_type_error`]).
     pub fn typed<T: DeserializeOwned>(&self, value: Value) -> Result<T, LoadError> {
         serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             let field = if path == "." { String::new() } else { path };
-            self.error(&field, e.inner().to_string())
+            let (field, message) = api_type_error(&field, &e.inner().to_string());
+            self.error(&field, message)
         })
     }
 
@@ -154,4 +156,99 @@ impl<'a> Obj<'a> {
 pub(crate) fn ip(s: &str, path: &str) -> Check<IpAddr> {
     s.parse()
         .map_err(|_| Invalid::new(path, format!("`{s}` is not a valid IP address")))
+}
+
+/// A typed-decoding error at `field`, worded as the API server words the same failure
+/// (apimachinery `field.Error`: `Required value`, `Invalid value: <v>: <detail>`): a missing
+/// required field is `FIELD.name: Required value`; a YAML 1.1 boolean or a number where a
+/// string belongs says so and suggests quoting it (kubectl reads `no` as a boolean too, and
+/// refuses it there: "cannot unmarshal bool into Go struct field … of type string").
+pub(crate) fn api_type_error(field: &str, message: &str) -> (String, String) {
+    let quoted = |m: &str, prefix: &str| -> Option<String> {
+        let rest = m.strip_prefix(prefix)?;
+        let end = rest.find('`')?;
+        Some(rest[..end].to_string())
+    };
+    if let Some(name) = quoted(message, "missing field `") {
+        return (child_path(field, &name), "Required value".to_string());
+    }
+    let wants_string = message.ends_with("expected a string");
+    if wants_string {
+        if let Some(v) = quoted(message, "invalid type: boolean `") {
+            return (
+                field.to_string(),
+                format!(
+                    "Invalid value: {v}: must be a string; YAML 1.1, as kubectl reads it, takes an \
+                     unquoted y, yes, on, true, n, no, off or false for a boolean: quote the value \
+                     (\"no\")"
+                ),
+            );
+        }
+        for kind in ["integer", "floating point"] {
+            if let Some(v) = quoted(message, &format!("invalid type: {kind} `")) {
+                return (
+                    field.to_string(),
+                    format!(
+                        "Invalid value: {v}: must be a string; an unquoted number is a number in \
+                         YAML (a leading 0 makes it octal): quote the value (\"0123\")"
+                    ),
+                );
+            }
+        }
+    }
+    let string = message
+        .strip_prefix("invalid type: string \"")
+        .and_then(|rest| rest.split('"').next());
+    if let Some(v) = string {
+        if message.contains("expected i32") || message.contains("expected i64") {
+            return (
+                field.to_string(),
+                format!("Invalid value: \"{v}\": must be an integer"),
+            );
+        }
+    }
+    (field.to_string(), message.to_string())
+}
+
+fn child_path(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Rule 9.2: decoding errors in the API server's words.
+    #[test]
+    fn r9_2_type_errors_are_worded_as_the_api_server_words_them() {
+        assert_eq!(
+            api_type_error(
+                "spec.containers[0].ports[0]",
+                "missing field `containerPort`"
+            ),
+            (
+                "spec.containers[0].ports[0].containerPort".to_string(),
+                "Required value".to_string()
+            )
+        );
+        let (f, m) = api_type_error(
+            "metadata.labels.app",
+            "invalid type: boolean `false`, expected a string",
+        );
+        assert_eq!(f, "metadata.labels.app");
+        assert!(
+            m.starts_with("Invalid value: false: must be a string"),
+            "{m}"
+        );
+        assert!(m.contains("quote"), "{m}");
+        let (_, m) = api_type_error("x", "invalid type: integer `83`, expected a string");
+        assert!(m.starts_with("Invalid value: 83: must be a string"), "{m}");
+        let (_, m) = api_type_error("p", "invalid type: string \"80\", expected i32");
+        assert_eq!(m, "Invalid value: \"80\": must be an integer");
+        assert_eq!(api_type_error("a", "other").1, "other");
+    }
 }

@@ -53,9 +53,16 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut BTreeSet<PathBuf>) -> Res
 /// One document of a file: its number (from 1) and its value (`Null` when empty).
 pub(crate) type Document = (usize, Value);
 
-/// Splits and parses `text`: a JSON stream when `file` ends in `.json`, else YAML.
+/// The path that names standard input, wherever a path is accepted.
+pub const STDIN_PATH: &str = "-";
+/// The name errors and origins give standard input.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// Splits and parses `text`: a JSON stream when `file` ends in `.json`, or when it is standard
+/// input and starts with `{` (as kubectl's reader sniffs it), else YAML.
 pub(crate) fn documents(file: &str, text: &str) -> Result<Vec<Document>, LoadError> {
-    if file.ends_with(".json") {
+    let sniffed = file == STDIN_NAME && text.trim_start().starts_with('{');
+    if file.ends_with(".json") || sniffed {
         json_documents(file, text)
     } else {
         yaml_documents(file, text)
@@ -129,18 +136,136 @@ fn yaml_documents(file: &str, text: &str) -> Result<Vec<Document>, LoadError> {
             out.push((number, Value::Null));
             continue;
         }
-        let options = serde_saphyr::options! { with_snippet: false };
-        let value: Value =
-            serde_saphyr::from_str_with_options(body, options).map_err(|e| LoadError {
-                document: Some(number),
-                ..LoadError::file(
-                    file,
-                    format!("YAML syntax error: {}", yaml_message(&e, first_line)),
-                )
-            })?;
+        let value = yaml_value(body).map_err(|e| LoadError {
+            document: Some(number),
+            ..LoadError::file(
+                file,
+                format!("YAML syntax error: {}", yaml_message(&e, first_line)),
+            )
+        })?;
         out.push((number, value));
     }
     Ok(out)
+}
+
+/// One document as kubectl's YAML reader (go-yaml v2, YAML 1.1) reads it, where serde-saphyr
+/// can be made to agree (docs/MANIFESTS.md, "YAML as kubectl reads it"):
+///
+/// - YAML 1.1 booleans (`y`, `yes`, `on`, `no`, `off`, …) are booleans (serde-saphyr's default,
+///   `strict_booleans: false`), so an unquoted `no` where a string belongs is an error, as it is
+///   for kubectl (the message suggests quoting it, `object.rs`);
+/// - a leading `0` makes an integer octal (`0123` is 83): `legacy_octal_numbers`;
+/// - duplicate keys are an error (serde-saphyr's default; kubectl keeps the last one silently);
+/// - a tab at the start of a line inside a flow collection (`ports: [\n\t80]`) is whitespace,
+///   as libyaml-style scanners treat it; serde-saphyr rejects it, so on that error the document
+///   is read again with those tabs as spaces ([`flow_tabs_as_spaces`]). A tab indenting a block
+///   stays an error.
+fn yaml_value(body: &str) -> Result<Value, serde_saphyr::Error> {
+    let read = |text: &str| {
+        let options = serde_saphyr::options! {
+            with_snippet: false,
+            legacy_octal_numbers: true,
+        };
+        serde_saphyr::from_str_with_options::<Value>(text, options)
+    };
+    match read(body) {
+        Err(e) if e.to_string().contains("tabs disallowed") => match flow_tabs_as_spaces(body) {
+            Some(fixed) => read(&fixed).map_err(|_| e),
+            None => Err(e),
+        },
+        other => other,
+    }
+}
+
+/// The text with every tab that starts a line inside a flow collection (`[`…`]`, `{`…`}`)
+/// replaced by a space (same length, so positions do not move); `None` when there is none. The
+/// scan knows quoted scalars, comments and block scalars; a `[` or `{` opens a flow collection
+/// only where a value starts (after `: `, `- `, at the start of a line, or inside another).
+pub(crate) fn flow_tabs_as_spaces(text: &str) -> Option<String> {
+    #[derive(PartialEq)]
+    enum Quote {
+        None,
+        Single,
+        Double,
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    let mut quote = Quote::None;
+    // Inside a block scalar: the indentation its content must exceed.
+    let mut block: Option<usize> = None;
+    let mut changed = false;
+    for line in text.split_inclusive('\n') {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if let Some(parent) = block {
+            if line.trim().is_empty() || indent > parent {
+                out.push_str(line);
+                continue;
+            }
+            block = None;
+        }
+        let mut line = line.to_string();
+        let lead = line.len() - line.trim_start_matches([' ', '\t']).len();
+        if depth > 0 && quote == Quote::None && line[..lead].contains('\t') {
+            line.replace_range(..lead, &" ".repeat(lead));
+            changed = true;
+        }
+        let chars: Vec<char> = line.chars().collect();
+        // The last significant character before `i` on this line (`None` at its start).
+        let before = |i: usize| {
+            chars[..i]
+                .iter()
+                .rev()
+                .find(|c| !c.is_whitespace())
+                .copied()
+        };
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            match quote {
+                Quote::Double => {
+                    if c == '\\' {
+                        i += 1;
+                    } else if c == '"' {
+                        quote = Quote::None;
+                    }
+                }
+                Quote::Single => {
+                    if c == '\'' {
+                        if chars.get(i + 1) == Some(&'\'') {
+                            i += 1;
+                        } else {
+                            quote = Quote::None;
+                        }
+                    }
+                }
+                Quote::None => {
+                    let value_starts = match before(i) {
+                        None => true,
+                        Some(':') | Some('-') | Some('?') => chars
+                            .get(i.wrapping_sub(1))
+                            .is_some_and(|p| p.is_whitespace()),
+                        Some('[') | Some('{') | Some(',') => depth > 0,
+                        _ => false,
+                    };
+                    match c {
+                        '#' if i == 0 || chars[i - 1].is_whitespace() => break,
+                        '[' | '{' if value_starts || depth > 0 => depth += 1,
+                        ']' | '}' if depth > 0 => depth -= 1,
+                        '"' if value_starts => quote = Quote::Double,
+                        '\'' if value_starts => quote = Quote::Single,
+                        '|' | '>' if value_starts && depth == 0 => {
+                            block = Some(indent);
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            i += 1;
+        }
+        out.push_str(&line);
+    }
+    changed.then_some(out)
 }
 
 /// A YAML error's message with its position moved from the document to the file (the document
@@ -191,6 +316,27 @@ mod tests {
         let e = yaml_documents("f.yaml", text).unwrap_err();
         assert_eq!(e.document, Some(2));
         assert!(e.message.contains("line 5"), "{}", e.message);
+    }
+
+    // Rule 9.3: tabs starting a line inside a flow collection become spaces; brackets inside
+    // plain or quoted scalars, comments and block scalars open nothing.
+    #[test]
+    fn r9_3_flow_tabs_only_inside_flow_collections() {
+        assert_eq!(
+            flow_tabs_as_spaces("a: [\n\t1,\n\t2]\nb: 3\n").as_deref(),
+            Some("a: [\n 1,\n 2]\nb: 3\n")
+        );
+        assert_eq!(flow_tabs_as_spaces("a:\n\t- 1\n"), None);
+        for text in [
+            "d: text [with bracket\n\tb: 1\n",
+            "d: 'quoted [x'\n\tb: 1\n",
+            "d: 1 # [comment\n\tb: 1\n",
+            "d: |\n  [block\n\tb: 1\n",
+        ] {
+            assert_eq!(flow_tabs_as_spaces(text), None, "{text}");
+        }
+        assert!(flow_tabs_as_spaces("- {a: [\n\t1]}\n").is_some());
+        assert!(flow_tabs_as_spaces("a: \"x\"\nb: [\n\t1]\n").is_some());
     }
 
     // Rule 9.3: JSON files are JSON streams.

@@ -129,7 +129,8 @@ pub(crate) fn object_name(name: &str, rule: NameRule) -> Check {
     if name.is_empty() {
         return Err(Invalid::new(
             "metadata.name",
-            "name is required (generateName is not supported)",
+            "Required value: name or generateName is required (netsem needs a name: \
+             generateName is not supported)",
         ));
     }
     let r = match rule {
@@ -156,32 +157,32 @@ pub(crate) fn qualified_name(key: &str) -> Result<(), String> {
         [prefix, name] => {
             if prefix.is_empty() {
                 return Err(format!(
-                    "invalid label key `{key}`: prefix part must be non-empty"
+                    "Invalid value: {key:?}: prefix part must be non-empty"
                 ));
             }
             dns1123_subdomain(prefix)
-                .map_err(|m| format!("invalid label key `{key}`: prefix part {m}"))?;
+                .map_err(|m| format!("Invalid value: {key:?}: prefix part {m}"))?;
             *name
         }
         _ => {
             return Err(format!(
-                "invalid label key `{key}`: a qualified name has at most one '/'"
+                "Invalid value: {key:?}: a qualified name has at most one '/'"
             ))
         }
     };
     if name.is_empty() {
         return Err(format!(
-            "invalid label key `{key}`: name part must be non-empty"
+            "Invalid value: {key:?}: name part must be non-empty"
         ));
     }
     if name.len() > 63 {
         return Err(format!(
-            "invalid label key `{key}`: name part must be no more than 63 characters"
+            "Invalid value: {key:?}: name part must be no more than 63 characters"
         ));
     }
     if !is_qualified_name_part(name) {
         return Err(format!(
-            "invalid label key `{key}`: name part must consist of alphanumeric characters, '-', \
+            "Invalid value: {key:?}: name part must consist of alphanumeric characters, '-', \
              '_' or '.', and must start and end with an alphanumeric character"
         ));
     }
@@ -192,13 +193,14 @@ pub(crate) fn qualified_name(key: &str) -> Result<(), String> {
 pub(crate) fn label_value(value: &str) -> Result<(), String> {
     if value.len() > 63 {
         return Err(format!(
-            "invalid label value `{value}`: must be no more than 63 characters"
+            "Invalid value: {value:?}: must be no more than 63 characters"
         ));
     }
     if !value.is_empty() && !is_qualified_name_part(value) {
         return Err(format!(
-            "invalid label value `{value}`: must be empty or consist of alphanumeric \
-             characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+            "Invalid value: {value:?}: a valid label must be an empty string or consist of \
+             alphanumeric characters, '-', '_' or '.', and must start and end with an \
+             alphanumeric character"
         ));
     }
     Ok(())
@@ -216,8 +218,7 @@ pub(crate) fn labels(map: &BTreeMap<String, String>, path: &str) -> Check {
 /// `ValidateAnnotations`, keys only (values are free text).
 pub(crate) fn annotation_keys(map: &BTreeMap<String, String>, path: &str) -> Check {
     for k in map.keys() {
-        qualified_name(&k.to_ascii_lowercase())
-            .map_err(|m| Invalid::new(path, m.replace("label key", "annotation key")))?;
+        qualified_name(&k.to_ascii_lowercase()).map_err(|m| Invalid::new(path, m))?;
     }
     Ok(())
 }
@@ -242,10 +243,7 @@ pub(crate) fn label_selector(sel: &meta::LabelSelector, path: &str) -> Check<Lab
             other => {
                 return Err(Invalid::new(
                     child(&at, "operator"),
-                    format!(
-                        "`{other}` is not a valid selector operator: supported values: \"In\", \
-                         \"NotIn\", \"Exists\", \"DoesNotExist\""
-                    ),
+                    format!("Invalid value: {other:?}: not a valid selector operator"),
                 ))
             }
         };
@@ -254,13 +252,13 @@ pub(crate) fn label_selector(sel: &meta::LabelSelector, path: &str) -> Check<Lab
             Operator::In | Operator::NotIn if values.is_empty() => {
                 return Err(Invalid::new(
                     values_path,
-                    "must be specified when `operator` is 'In' or 'NotIn'",
+                    "Required value: must be specified when `operator` is 'In' or 'NotIn'",
                 ))
             }
             Operator::Exists | Operator::DoesNotExist if !values.is_empty() => {
                 return Err(Invalid::new(
                     values_path,
-                    "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+                    "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
                 ))
             }
             _ => {}
@@ -293,7 +291,7 @@ pub(crate) fn port_number(n: i32, path: &str) -> Check<u16> {
     u16::try_from(n).ok().filter(|&p| p != 0).ok_or_else(|| {
         Invalid::new(
             path,
-            format!("invalid port {n}: must be between 1 and 65535, inclusive"),
+            format!("Invalid value: {n}: must be between 1 and 65535, inclusive"),
         )
     })
 }
@@ -301,7 +299,7 @@ pub(crate) fn port_number(n: i32, path: &str) -> Check<u16> {
 /// `IsValidPortName` (IANA_SVC_NAME): 1–15 characters of `[-a-z0-9]`, at least one letter,
 /// no `--`, no leading or trailing `-`.
 pub(crate) fn port_name(name: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("invalid port name `{name}`: {why}"));
+    let bad = |why: &str| Err(format!("Invalid value: {name:?}: {why}"));
     if name.is_empty() || name.len() > 15 {
         return bad("must be no more than 15 characters and not empty");
     }
@@ -328,7 +326,7 @@ pub(crate) fn protocol(p: Option<&str>, path: &str) -> Check<Protocol> {
         Some("SCTP") => Ok(Protocol::Sctp),
         Some(other) => Err(Invalid::new(
             path,
-            format!("unsupported value `{other}`: supported values: \"TCP\", \"UDP\", \"SCTP\""),
+            format!("Unsupported value: {other:?}: supported values: \"SCTP\", \"TCP\", \"UDP\""),
         )),
     }
 }

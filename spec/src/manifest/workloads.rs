@@ -13,6 +13,9 @@
 //! | DaemonSet   | `NAME-<5>` per matching declared Node  |
 //! | Job         | `NAME-<5>` × `parallelism`             |
 //! | CronJob     | `NAME-<5>` × the job's `parallelism`   |
+//! | ReplicationController | `NAME-<5>` × `replicas`      |
+//!
+//! (KubeVirt's virtual machines, also workloads, are in `kubevirt.rs`.)
 
 use super::kinds::pod::{pod_spec, PodParts};
 use super::object::Obj;
@@ -43,6 +46,7 @@ pub(crate) enum WorkloadKind {
     DaemonSet,
     Job,
     CronJob,
+    ReplicationController,
 }
 
 /// What a workload becomes: pods now, or (DaemonSets) pods once the input's nodes are known.
@@ -53,7 +57,7 @@ pub(crate) enum Expansion {
 
 /// 64-bit FNV-1a over the parts, each followed by a 0xff separator (not valid UTF-8, so parts
 /// cannot run into each other).
-fn fnv1a(parts: &[&str]) -> u64 {
+pub(crate) fn fnv1a(parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
         for b in part.bytes().chain(std::iter::once(0xff)) {
@@ -82,7 +86,7 @@ fn safe_chars(mut h: u64, n: usize) -> String {
 
 /// A suffix of `n` safe characters for `parts`, distinct from those in `taken` (a salt is added
 /// on a collision, deterministically).
-fn unique_suffix(parts: &[&str], n: usize, taken: &mut BTreeSet<String>) -> String {
+pub(crate) fn unique_suffix(parts: &[&str], n: usize, taken: &mut BTreeSet<String>) -> String {
     let mut salt = 0u64;
     loop {
         let salt_text = salt.to_string();
@@ -199,11 +203,12 @@ fn make_pod(
         },
         attachments: Vec::new(),
         auto_address: true,
+        pool: None,
     }
 }
 
 /// The JSON text of the pod template at `pointer`, for hashing.
-fn template_text(value: &Value, pointer: &str) -> String {
+pub(crate) fn template_text(value: &Value, pointer: &str) -> String {
     value
         .pointer(pointer)
         .map(Value::to_string)
@@ -326,6 +331,33 @@ pub(crate) fn expand(obj: &Obj, kind: WorkloadKind, value: Value) -> Result<Expa
             let n = count(obj, spec.parallelism, "spec.parallelism")?;
             let extra = job_labels(&obj.name);
             hashed_pods(obj, &t, &spec_template, n, None, &extra)
+        }
+        WorkloadKind::ReplicationController => {
+            // `SetDefaults_ReplicationController`: an empty selector is the template's labels,
+            // replicas 1; the selector is an equality map and must match the template
+            // (`ValidateReplicationControllerSpec`). Its pods carry exactly the template's
+            // labels: no `pod-template-hash`.
+            let rc: core::ReplicationController = obj.read(value)?;
+            let spec = rc.spec.unwrap_or_default();
+            let template_labels = spec
+                .template
+                .as_ref()
+                .and_then(|t| t.metadata.as_ref())
+                .and_then(|m| m.labels.clone())
+                .unwrap_or_default();
+            let selector = spec
+                .selector
+                .clone()
+                .filter(|s| !s.is_empty())
+                .unwrap_or(template_labels);
+            let selector = meta::LabelSelector {
+                match_labels: (!selector.is_empty()).then_some(selector),
+                match_expressions: None,
+            };
+            let selector = selector.match_labels.is_some().then_some(&selector);
+            let t = template(obj, spec.template.as_ref(), selector, true, "spec.template")?;
+            let n = count(obj, spec.replicas, "spec.replicas")?;
+            hashed_pods(obj, &t, &spec_template, n, None, &[])
         }
         WorkloadKind::CronJob => {
             let job_template = template_text(&value, "/spec/jobTemplate/spec/template");

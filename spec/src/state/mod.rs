@@ -26,9 +26,9 @@ use crate::admin::{AdminPolicyId, ClusterNetworkPolicy};
 use crate::connection::Connection;
 use crate::error::OpError;
 use crate::ident::{ConnectionId, PodId, PolicyId, ServiceId};
-use crate::net::{Address, Network, DEFAULT_DOMAIN, DEFAULT_NETWORK};
+use crate::net::{Address, Network, NetworkRole, DEFAULT_DOMAIN, DEFAULT_NETWORK};
 use crate::pod::Pod;
-use crate::policy::NetworkPolicy;
+use crate::policy::{MultiNetworkPolicy, NetworkPolicy};
 use crate::profile::Profile;
 use crate::selector::Labels;
 use crate::service::Service;
@@ -108,6 +108,8 @@ pub struct State {
     policies: BTreeMap<PolicyId, NetworkPolicy>,
     /// Cluster-admin policies (rule 11.1).
     admin_policies: BTreeMap<AdminPolicyId, ClusterNetworkPolicy>,
+    /// MultiNetworkPolicies (rule 8.8), identities of their own.
+    multi_policies: BTreeMap<PolicyId, MultiNetworkPolicy>,
     /// The pod↔service mapping, keyed service first.
     service_pods: BTreeSet<(ServiceId, PodId)>,
     /// The pod↔address, service↔address, node and external address mappings, per domain.
@@ -142,12 +144,14 @@ impl State {
                 Network {
                     name: DEFAULT_NETWORK.to_string(),
                     domain: DEFAULT_DOMAIN.to_string(),
+                    role: NetworkRole::Primary,
                 },
             )]),
             pods: BTreeMap::new(),
             services: BTreeMap::new(),
             policies: BTreeMap::new(),
             admin_policies: BTreeMap::new(),
+            multi_policies: BTreeMap::new(),
             service_pods: BTreeSet::new(),
             addresses: BTreeMap::new(),
             connections: BTreeMap::new(),
@@ -217,6 +221,16 @@ impl State {
         self.admin_policies.get(id)
     }
 
+    /// Every MultiNetworkPolicy (rule 8.8), in identity order.
+    pub fn multi_network_policies(&self) -> impl Iterator<Item = &MultiNetworkPolicy> {
+        self.multi_policies.values()
+    }
+
+    /// One MultiNetworkPolicy.
+    pub fn multi_network_policy(&self, id: &PolicyId) -> Option<&MultiNetworkPolicy> {
+        self.multi_policies.get(id)
+    }
+
     /// Declared namespaces and their labels.
     pub fn declared_namespaces(&self) -> &BTreeMap<String, Labels> {
         &self.namespaces
@@ -261,6 +275,7 @@ impl State {
         all.extend(self.pods.keys().map(|p| p.namespace.clone()));
         all.extend(self.services.keys().map(|s| s.namespace.clone()));
         all.extend(self.policies.keys().map(|p| p.namespace.clone()));
+        all.extend(self.multi_policies.keys().map(|p| p.namespace.clone()));
         all
     }
 

@@ -4,9 +4,9 @@
 use crate::admin::{AdminPolicyId, ClusterNetworkPolicy};
 use crate::error::ErrorKind;
 use crate::ident::{ConnectionId, PodId, PolicyId, ServiceId};
-use crate::net::{Address, Protocol};
+use crate::net::{Address, NetworkRole, Protocol};
 use crate::pod::{Attachment, Pod};
-use crate::policy::NetworkPolicy;
+use crate::policy::{MultiNetworkPolicy, NetworkPolicy};
 use crate::profile::Profile;
 use crate::selector::Labels;
 use crate::service::Service;
@@ -89,6 +89,9 @@ pub enum Op {
         name: String,
         /// Its domain.
         domain: String,
+        /// `secondary` (the default) or `primary` (a primary user-defined network, rule 8.11).
+        #[serde(default, skip_serializing_if = "NetworkRole::is_secondary")]
+        role: NetworkRole,
     },
     /// Remove an unused network.
     RemoveNetwork {
@@ -285,6 +288,21 @@ pub enum Op {
         /// The policy.
         policy: AdminPolicyId,
     },
+    /// `addMultiNetworkPolicy` (rule 8.8).
+    AddMultiNetworkPolicy {
+        /// The policy (`id`, `networks`, then the fields of NetworkPolicy v1).
+        policy: MultiNetworkPolicy,
+    },
+    /// `updateMultiNetworkPolicy` (rule 8.8).
+    UpdateMultiNetworkPolicy {
+        /// The policy.
+        policy: MultiNetworkPolicy,
+    },
+    /// `removeMultiNetworkPolicy` (rule 8.8).
+    RemoveMultiNetworkPolicy {
+        /// The policy.
+        policy: PolicyId,
+    },
     /// `allowNewConnectionToPod(sourcePod, destinationPod, …)`: egress of `from`.
     AllowNewConnectionToPod {
         /// The source pod.
@@ -439,6 +457,9 @@ impl Op {
             AddClusterNetworkPolicy => "addClusterNetworkPolicy",
             UpdateClusterNetworkPolicy => "updateClusterNetworkPolicy",
             RemoveClusterNetworkPolicy => "removeClusterNetworkPolicy",
+            AddMultiNetworkPolicy => "addMultiNetworkPolicy",
+            UpdateMultiNetworkPolicy => "updateMultiNetworkPolicy",
+            RemoveMultiNetworkPolicy => "removeMultiNetworkPolicy",
             AllowNewConnectionToPod => "allowNewConnectionToPod",
             AllowNewConnectionFromPod => "allowNewConnectionFromPod",
             AllowNewConnectionFromIpAddress => "allowNewConnectionFromIpAddress",
@@ -451,7 +472,7 @@ impl Op {
     }
 
     /// Every operation name, in declaration order.
-    pub const NAMES: [&'static str; 50] = [
+    pub const NAMES: [&'static str; 53] = [
         "addNamespace",
         "setNamespaceLabels",
         "removeNamespace",
@@ -492,6 +513,9 @@ impl Op {
         "addClusterNetworkPolicy",
         "updateClusterNetworkPolicy",
         "removeClusterNetworkPolicy",
+        "addMultiNetworkPolicy",
+        "updateMultiNetworkPolicy",
+        "removeMultiNetworkPolicy",
         "allowNewConnectionToPod",
         "allowNewConnectionFromPod",
         "allowNewConnectionFromIpAddress",
@@ -524,6 +548,10 @@ impl Op {
             Op::AddClusterNetworkPolicy { .. }
             | Op::UpdateClusterNetworkPolicy { .. }
             | Op::RemoveClusterNetworkPolicy { .. } => Touched::AdminPolicies,
+            Op::AddMultiNetworkPolicy { policy } | Op::UpdateMultiNetworkPolicy { policy } => {
+                Touched::MultiNetworkPolicy(&policy.id)
+            }
+            Op::RemoveMultiNetworkPolicy { policy } => Touched::MultiNetworkPolicy(policy),
             // Services, mappings to Services, domains, networks and external entities are
             // read from the state by the shared primitives, never indexed.
             Op::AddService { .. }
@@ -589,6 +617,8 @@ pub enum Touched<'a> {
     Policy(&'a PolicyId),
     /// The cluster-admin policies.
     AdminPolicies,
+    /// One MultiNetworkPolicy (rule 8.8).
+    MultiNetworkPolicy(&'a PolicyId),
     /// Nothing a core indexes.
     NothingIndexed,
     /// Possibly anything.
@@ -893,12 +923,23 @@ impl Trace {
     }
 
     /// Reads and parses a trace file. The manifest `file` of each `apply`/`delete` step is read,
-    /// relative to the trace's directory, into the step's `manifest`.
+    /// relative to the trace's directory, into the step's `manifest`. The path `-` is standard
+    /// input (named `<stdin>`; its `file`s are relative to the working directory).
     pub fn load(path: &Path) -> Result<Trace, TraceError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| TraceError::Read {
+        let stdin = path == Path::new(crate::manifest::STDIN_PATH);
+        let file = if stdin {
+            crate::manifest::STDIN_NAME.to_string()
+        } else {
+            path.display().to_string()
+        };
+        let read = if stdin {
+            crate::manifest::read_stdin()
+        } else {
+            std::fs::read_to_string(path).map_err(|e| e.to_string())
+        };
+        let text = read.map_err(|message| TraceError::Read {
             file: file.clone(),
-            message: e.to_string(),
+            message,
         })?;
         let mut trace = Trace::parse(&file, &text)?;
         let dir = path.parent().unwrap_or(Path::new(""));

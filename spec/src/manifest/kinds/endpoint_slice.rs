@@ -36,7 +36,7 @@ pub(crate) fn endpoint_slice_object(
             return Err(obj.error(
                 "addressType",
                 format!(
-                    "unsupported value `{other}`: supported values: \"IPv4\", \"IPv6\", \"FQDN\""
+                    "Unsupported value: {other:?}: supported values: \"FQDN\", \"IPv4\", \"IPv6\""
                 ),
             ))
         }

@@ -12,15 +12,22 @@
 //! - [`network_policy`]: `networking.k8s.io/v1` NetworkPolicy (rules 5.3, 5.7, 5.8, 9.2);
 //! - [`network_attachment`]: `k8s.cni.cncf.io/v1` NetworkAttachmentDefinition (rule 9.6);
 //! - [`admin_policy`]: `policy.networking.k8s.io` ClusterNetworkPolicy, AdminNetworkPolicy,
-//!   BaselineAdminNetworkPolicy (rules 11.10, 11.12, 11.13).
+//!   BaselineAdminNetworkPolicy (rules 11.10, 11.12, 11.13);
+//! - [`route`]: `route.openshift.io/v1` Route, read and validated (rule 9.12);
+//! - [`multi_network_policy`]: `k8s.cni.cncf.io/v1beta1` MultiNetworkPolicy (rule 8.8);
+//! - [`user_defined_network`]: `k8s.ovn.org/v1` UserDefinedNetwork and
+//!   ClusterUserDefinedNetwork, and the NADs OVN-Kubernetes renders for them (rules 8.9, 8.10).
 //!
 //! [`Object`]: super::Object
 
 pub(crate) mod admin_policy;
 pub(crate) mod endpoint_slice;
+pub(crate) mod multi_network_policy;
 pub(crate) mod namespace;
 pub(crate) mod network_attachment;
 pub(crate) mod network_policy;
 pub(crate) mod node;
 pub(crate) mod pod;
+pub(crate) mod route;
 pub(crate) mod service;
+pub(crate) mod user_defined_network;

@@ -4,6 +4,7 @@
 //! k8s-openapi type for it, so its type is declared here. (The pod side of Multus, the
 //! network-status annotation, is in `multus.rs`.)
 
+use super::user_defined_network::{self, UserNetwork};
 use crate::manifest::object::Obj;
 use crate::manifest::validate::{self, Check, Invalid};
 use crate::manifest::{LoadError, Object};
@@ -77,10 +78,26 @@ fn nad_domain(nad: &NetworkAttachmentDefinition) -> Check<String> {
     }
 }
 
+/// What a NetworkAttachmentDefinition is: a Multus network, or one OVN-Kubernetes rendered for
+/// a user-defined network (rule 8.9).
+pub(crate) enum Nad {
+    Network(Vec<Object>),
+    UserNetwork(UserNetwork),
+}
+
 /// Rule 9.6: a network `namespace/name` in its domain, and the domain when it is not the
-/// default one.
-pub(crate) fn nad_objects(obj: &Obj, value: Value) -> Result<Vec<Object>, LoadError> {
+/// default one; rule 8.9: an OVN-Kubernetes NAD is its user-defined network.
+pub(crate) fn nad_objects(obj: &Obj, value: Value) -> Result<Nad, LoadError> {
     let nad: NetworkAttachmentDefinition = obj.read(value)?;
+    if let Some(config) = nad.spec.as_ref().and_then(|s| s.config.as_deref()) {
+        if let Ok(json) = serde_json::from_str::<Value>(config) {
+            if let Some(u) = user_defined_network::ovn_nad(obj.ns(), &obj.name, &json)
+                .map_err(|e| obj.invalid(e))?
+            {
+                return Ok(Nad::UserNetwork(u));
+            }
+        }
+    }
     let domain = nad_domain(&nad).map_err(|e| obj.invalid(e))?;
     let mut out = Vec::new();
     if domain != DEFAULT_DOMAIN {
@@ -91,6 +108,8 @@ pub(crate) fn nad_objects(obj: &Obj, value: Value) -> Result<Vec<Object>, LoadEr
     out.push(Object::Network {
         name: format!("{}/{}", obj.ns(), obj.name),
         domain,
+        implicit: false,
+        role: crate::net::NetworkRole::Secondary,
     });
-    Ok(out)
+    Ok(Nad::Network(out))
 }

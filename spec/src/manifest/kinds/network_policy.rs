@@ -24,7 +24,11 @@ pub(crate) fn policy_object(obj: &Obj, value: Value) -> Result<Object, LoadError
 }
 
 /// Rule 9.2 (`ValidateNetworkPolicySpec`) and conversion.
-fn policy_spec(ns: &str, name: &str, spec: &networking::NetworkPolicySpec) -> Check<NetworkPolicy> {
+pub(crate) fn policy_spec(
+    ns: &str,
+    name: &str,
+    spec: &networking::NetworkPolicySpec,
+) -> Check<NetworkPolicy> {
     let pod_selector = match &spec.pod_selector {
         Some(s) => validate::label_selector(s, "spec.podSelector")?,
         None => Default::default(),
@@ -55,7 +59,7 @@ fn policy_spec(ns: &str, name: &str, spec: &networking::NetworkPolicySpec) -> Ch
             if types.len() > 2 {
                 return Err(Invalid::new(
                     "spec.policyTypes",
-                    "may not specify more than two policyTypes",
+                    "Too many: may not specify more than two policyTypes",
                 ));
             }
             let mut out = Vec::new();
@@ -67,8 +71,8 @@ fn policy_spec(ns: &str, name: &str, spec: &networking::NetworkPolicySpec) -> Ch
                         return Err(Invalid::new(
                             index("spec.policyTypes", i),
                             format!(
-                                "unsupported value `{other}`: supported values: \"Ingress\", \
-                                 \"Egress\""
+                                "Unsupported value: {other:?}: supported values: \"Egress\", \
+                                 \"Ingress\""
                             ),
                         ))
                     }
@@ -115,13 +119,13 @@ fn policy_port(at: &str, p: &networking::NetworkPolicyPort) -> Check<PolicyPort>
         (None, Some(_)) => {
             return Err(Invalid::new(
                 end_path,
-                "may not be specified when `port` is not specified",
+                "Forbidden: may not be specified when `port` is not specified",
             ))
         }
         (Some(IntOrString::String(_)), Some(_)) => {
             return Err(Invalid::new(
                 end_path,
-                "may not be specified when `port` is non-numeric",
+                "Forbidden: may not be specified when `port` is non-numeric",
             ))
         }
         (Some(r), None) => (Some(validate::port_ref(r, &child(at, "port"))?), None),
@@ -130,7 +134,9 @@ fn policy_port(at: &str, p: &networking::NetworkPolicyPort) -> Check<PolicyPort>
             if end < *start {
                 return Err(Invalid::new(
                     end_path,
-                    format!("endPort {end} must be greater than or equal to `port` {start}"),
+                    format!(
+                        "Invalid value: {end}: must be greater than or equal to `port` ({start})"
+                    ),
                 ));
             }
             let end_port = validate::port_number(end, &end_path)?;
@@ -179,7 +185,10 @@ fn peer(at: &str, p: &networking::NetworkPolicyPeer) -> Check<Peer> {
                 if !validate::strict_subset(&net, &cidr) {
                     return Err(Invalid::new(
                         e_path,
-                        format!("`{e}` must be a strict subset of `cidr` {}", block.cidr),
+                        format!(
+                            "Invalid value: {e:?}: must be a strict subset of `cidr` ({})",
+                            block.cidr
+                        ),
                     ));
                 }
                 except.push(net);

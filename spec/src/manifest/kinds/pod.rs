@@ -14,6 +14,7 @@ use crate::pod::{Attachment, ContainerPort, Pod, PodPhase};
 use k8s_openapi::api::core::v1 as core;
 use serde_json::Value;
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 
 /// What a pod spec (of a pod or a template) contributes.
 #[derive(Clone, Debug)]
@@ -43,9 +44,14 @@ pub(crate) fn pod_spec(spec: Option<&core::PodSpec>, path: &str) -> Check<PodPar
                 if !names.insert(name.to_string()) {
                     return Err(Invalid::new(
                         child(&at, "name"),
-                        format!("Duplicate value: `{name}`"),
+                        format!("Duplicate value: {name:?}"),
                     ));
                 }
+            }
+            // An absent containerPort decodes as 0 in the API server too (a non-pointer int32):
+            // both are `Required value` there.
+            if p.container_port == 0 {
+                return Err(Invalid::new(child(&at, "containerPort"), "Required value"));
             }
             let port = validate::port_number(p.container_port, &child(&at, "containerPort"))?;
             if let Some(h) = p.host_port.filter(|&h| h != 0) {
@@ -70,9 +76,83 @@ pub(crate) fn pod_spec(spec: Option<&core::PodSpec>, path: &str) -> Check<PodPar
     })
 }
 
+/// What the loader needs of a pod besides its [`Object`]: facts it resolves against the rest
+/// of the input when the load ends (`loader.rs`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PodFacts {
+    /// Rule 9.9: the node's addresses as the pod's status gives them: `status.hostIPs`, else
+    /// `hostIP`, else, for a host-network pod, its `podIPs`/`podIP` (the kubelet gives a
+    /// host-network pod its node's addresses).
+    pub host_ips: Vec<IpAddr>,
+    /// The workload that owns it (rule 9.10): its controller ownerReference's kind and name,
+    /// a ReplicaSet named `NAME-<pod-template-hash>` read as Deployment `NAME`.
+    pub owner: Option<(String, String)>,
+    /// Rule 8.10: its addresses on a primary user-defined network, as OVN-Kubernetes reports
+    /// them: the network-status entry marked `default` on another interface than `eth0`
+    /// (`ovn-udn1`), else the `k8s.ovn.org/pod-networks` entry with role `primary`.
+    pub udn_ips: Option<Vec<IpAddr>>,
+}
+
+/// One entry of OVN-Kubernetes' `k8s.ovn.org/pod-networks` annotation.
+#[derive(serde::Deserialize)]
+struct OvnPodNetwork {
+    #[serde(default)]
+    ip_addresses: Vec<String>,
+    #[serde(default)]
+    role: Option<String>,
+}
+
+/// Rule 8.10: the addresses of the `primary` entry of `k8s.ovn.org/pod-networks`.
+fn ovn_primary_ips(
+    annotations: Option<&std::collections::BTreeMap<String, String>>,
+) -> Check<Option<Vec<IpAddr>>> {
+    use crate::manifest::kinds::user_defined_network::POD_NETWORKS_ANNOTATION;
+    let Some(text) = annotations.and_then(|a| a.get(POD_NETWORKS_ANNOTATION)) else {
+        return Ok(None);
+    };
+    let path = format!("metadata.annotations[{POD_NETWORKS_ANNOTATION}]");
+    let entries: std::collections::BTreeMap<String, OvnPodNetwork> = serde_json::from_str(text)
+        .map_err(|e| Invalid::new(&path, format!("not a JSON map of networks: {e}")))?;
+    for (name, entry) in entries {
+        if entry.role.as_deref() != Some("primary") {
+            continue;
+        }
+        let mut ips = Vec::new();
+        for a in &entry.ip_addresses {
+            let bare = a.split('/').next().unwrap_or(a);
+            ips.push(bare.parse::<IpAddr>().map_err(|_| {
+                Invalid::new(&path, format!("entry `{name}`: `{a}` is not an IP address"))
+            })?);
+        }
+        return Ok(Some(ips));
+    }
+    Ok(None)
+}
+
+/// Rule 9.10: the workload that owns a pod, from its controller ownerReference.
+fn owner(pod: &core::Pod) -> Option<(String, String)> {
+    let meta = &pod.metadata;
+    let r = meta
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true))?;
+    let hash = meta
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("pod-template-hash"));
+    if r.kind == "ReplicaSet" && r.api_version.starts_with("apps/") {
+        if let Some(name) = hash.and_then(|h| r.name.strip_suffix(&format!("-{h}"))) {
+            return Some(("Deployment".to_string(), name.to_string()));
+        }
+    }
+    Some((r.kind.clone(), r.name.clone()))
+}
+
 /// Rules 2.1, 2.3, 9.5, 9.6: a Pod with its attachments.
-pub(crate) fn pod_object(obj: &Obj, value: Value) -> Result<Object, LoadError> {
+pub(crate) fn pod_object(obj: &Obj, value: Value) -> Result<(Object, PodFacts), LoadError> {
     let pod: core::Pod = obj.read(value)?;
+    let owner = owner(&pod);
     let parts = pod_spec(pod.spec.as_ref(), "spec").map_err(|e| obj.invalid(e))?;
     let status = pod.status.unwrap_or_default();
     let phase = match status.phase.as_deref() {
@@ -85,8 +165,8 @@ pub(crate) fn pod_object(obj: &Obj, value: Value) -> Result<Object, LoadError> {
             return Err(obj.error(
                 "status.phase",
                 format!(
-                    "unsupported value `{other}`: supported values: \"Pending\", \"Running\", \
-                     \"Succeeded\", \"Failed\", \"Unknown\""
+                    "Unsupported value: {other:?}: supported values: \"Failed\", \"Pending\", \
+                     \"Running\", \"Succeeded\", \"Unknown\""
                 ),
             ))
         }
@@ -107,8 +187,24 @@ pub(crate) fn pod_object(obj: &Obj, value: Value) -> Result<Object, LoadError> {
             ips.push(ip(p, "status.podIP").map_err(|e| obj.invalid(e))?);
         }
     }
+    let mut host_ips = Vec::new();
+    for (i, h) in status.host_ips.iter().flatten().enumerate() {
+        host_ips.push(ip(&h.ip, &format!("status.hostIPs[{i}].ip")).map_err(|e| obj.invalid(e))?);
+    }
+    if host_ips.is_empty() {
+        if let Some(h) = status.host_ip.as_deref().filter(|h| !h.is_empty()) {
+            host_ips.push(ip(h, "status.hostIP").map_err(|e| obj.invalid(e))?);
+        }
+    }
+    if host_ips.is_empty() && parts.host_network {
+        host_ips = ips.clone();
+    }
     let networks = multus::network_status(pod.metadata.annotations.as_ref(), obj.ns())
         .map_err(|e| obj.invalid(e))?;
+    let udn_ips = match (&networks.default_interface, &networks.default_ips) {
+        (Some(_), Some(udn)) => Some(udn.clone()),
+        _ => ovn_primary_ips(pod.metadata.annotations.as_ref()).map_err(|e| obj.invalid(e))?,
+    };
     if ips.is_empty() {
         ips = networks.default_ips.unwrap_or_default();
     }
@@ -124,7 +220,7 @@ pub(crate) fn pod_object(obj: &Obj, value: Value) -> Result<Object, LoadError> {
         all.extend(networks.others);
         (all, auto)
     };
-    Ok(Object::Pod {
+    let object = Object::Pod {
         pod: Pod {
             id: PodId::new(obj.ns(), obj.name.clone()),
             labels: pod.metadata.labels.unwrap_or_default(),
@@ -137,5 +233,14 @@ pub(crate) fn pod_object(obj: &Obj, value: Value) -> Result<Object, LoadError> {
         },
         attachments,
         auto_address,
-    })
+        pool: None,
+    };
+    Ok((
+        object,
+        PodFacts {
+            host_ips,
+            owner,
+            udn_ips,
+        },
+    ))
 }

@@ -33,7 +33,7 @@ pub(crate) fn service_object(obj: &Obj, value: Value) -> Result<(Object, Vec<Str
             return Err(obj.error(
                 "spec.type",
                 format!(
-                    "unsupported value `{other}`: supported values: \"ClusterIP\", \
+                    "Unsupported value: {other:?}: supported values: \"ClusterIP\", \
                      \"ExternalName\", \"LoadBalancer\", \"NodePort\""
                 ),
             ))
@@ -208,7 +208,7 @@ pub(crate) fn service_object(obj: &Obj, value: Value) -> Result<(Object, Vec<Str
         Some(other) => {
             return Err(obj.error(
                 "spec.internalTrafficPolicy",
-                format!("unsupported value `{other}`: supported values: \"Cluster\", \"Local\""),
+                format!("Unsupported value: {other:?}: supported values: \"Cluster\", \"Local\""),
             ))
         }
     };
@@ -268,7 +268,7 @@ fn service_ports(
                 if !names.insert(n.clone()) {
                     return Err(Invalid::new(
                         child(&at, "name"),
-                        format!("Duplicate value: `{n}`"),
+                        format!("Duplicate value: {n:?}"),
                     ));
                 }
             }
