@@ -6,7 +6,7 @@ use crate::ident::PodId;
 use crate::net::{PortRef, Protocol};
 use crate::state::State;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 /// A set of ports as sorted, merged, inclusive ranges: `[[80,80],[8000,8010]]`.
@@ -222,15 +222,58 @@ pub trait MatrixView {
     fn cell(&self, src: usize, dst: usize) -> &AllowedPorts;
 
     /// Writes the JSON Lines contract: one line per ordered pair, `src` then `dst` order.
+    ///
+    /// The bytes are exactly [`json_line`]'s, but each pod's name is escaped once, a cell
+    /// stored once (a class pair of a compressed matrix) is serialized once while it stays in
+    /// a bounded cache, and lines are written in large chunks: the output is bound by writing
+    /// it, not by formatting.
     fn write_jsonl(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        const CHUNK: usize = 1 << 20;
+        const CACHE_BYTES: usize = 64 << 20;
+        let json = |p: &PodId| serde_json::to_vec(p).expect("a pod name always serializes");
         let pods = self.pods();
-        for (i, s) in pods.iter().enumerate() {
-            for (j, d) in pods.iter().enumerate() {
-                out.write_all(json_line(s, d, self.cell(i, j)).as_bytes())?;
-                out.write_all(b"\n")?;
+        let srcs: Vec<Vec<u8>> = pods
+            .iter()
+            .map(|p| [b"{\"src\":".as_slice(), &json(p), b",\"dst\":"].concat())
+            .collect();
+        let dsts: Vec<Vec<u8>> = pods
+            .iter()
+            .map(|p| [json(p).as_slice(), b",\"allowed\":"].concat())
+            .collect();
+        // Keyed by where the cell is stored: equal keys are the same cell, so the same bytes.
+        let mut cache: HashMap<usize, (usize, usize)> = HashMap::new();
+        let mut arena: Vec<u8> = Vec::new();
+        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
+        for (i, src) in srcs.iter().enumerate() {
+            for (j, dst) in dsts.iter().enumerate() {
+                let cell = self.cell(i, j);
+                let key = cell as *const AllowedPorts as usize;
+                let (at, len) = match cache.get(&key) {
+                    Some(&hit) => hit,
+                    None => {
+                        if arena.len() > CACHE_BYTES {
+                            arena.clear();
+                            cache.clear();
+                        }
+                        let at = arena.len();
+                        serde_json::to_writer(&mut arena, cell)
+                            .expect("allowed ports always serialize");
+                        let entry = (at, arena.len() - at);
+                        cache.insert(key, entry);
+                        entry
+                    }
+                };
+                buf.extend_from_slice(src);
+                buf.extend_from_slice(dst);
+                buf.extend_from_slice(&arena[at..at + len]);
+                buf.extend_from_slice(b"}\n");
+                if buf.len() >= CHUNK {
+                    out.write_all(&buf)?;
+                    buf.clear();
+                }
             }
         }
-        Ok(())
+        out.write_all(&buf)
     }
 
     /// The matrix as entries.

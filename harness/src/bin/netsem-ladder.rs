@@ -26,6 +26,7 @@ const USAGE: &str = "\
 usage: netsem-ladder [--smoke] [--sizes PxQ,...] [--seed N] [--timeout SECS] [--netsem PATH]
                      [--nca PATH | --no-nca] [--work DIR] [--out FILE.md] [--max-output BYTES]
        netsem-ladder gen PODSxPOLICIES DIR [--seed N]
+       netsem-ladder phases DIR...
 
 Times `netsem matrix DIR --format jsonl > FILE`, `netsem explain` and nca on generated clusters.
   --smoke        50x10 and 200x40, netsem only (unless --nca), 60 s bound, outputs checked
@@ -39,6 +40,9 @@ Times `netsem matrix DIR --format jsonl > FILE`, `netsem explain` and nca on gen
   --out          also write the Markdown table there
   --max-output   a matrix whose jsonl would exceed this many bytes (default 16 GiB) is timed to
                  its first MiB only (load, index, matrix, first lines), the rest unread
+
+`phases` times, in this process, what `netsem matrix DIR --format jsonl` does one stage at a
+time (read and parse, apply, index, class-compressed matrix, jsonl to a sink): the profile.
 ";
 
 /// How a timed process ended.
@@ -335,6 +339,78 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     Ok(o)
 }
 
+/// Where the whole command's time goes, stage by stage, for the manifests under `args`.
+fn phases(args: &[String]) -> ExitCode {
+    if args.is_empty() {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let t = Instant::now();
+    let manifest = match netsem_spec::manifest::load_paths(args) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let parse = t.elapsed();
+    let t = Instant::now();
+    let mut state = netsem_spec::State::new(netsem_spec::Profile::default());
+    if let Err(e) = manifest.apply_detailed(&mut state) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let apply = t.elapsed();
+    let pods = state.pods().count();
+    let t = Instant::now();
+    let oracle = netsem_oracle::Oracle::from_state(state);
+    let index = t.elapsed();
+    let t = Instant::now();
+    let m = oracle.compressed_matrix();
+    let matrix = t.elapsed();
+    let t = Instant::now();
+    let mut sink = Counting(0);
+    {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut sink);
+        use netsem_spec::matrix::MatrixView as _;
+        if let Err(e) = m.write_jsonl(&mut out) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let write = t.elapsed();
+    println!("| stage | seconds |\n|---|---|");
+    for (stage, d) in [
+        ("read and parse the YAML", parse),
+        ("apply (spec's state, all or nothing)", apply),
+        ("index (the oracle)", index),
+        ("class-compressed matrix", matrix),
+        ("jsonl to a sink", write),
+    ] {
+        println!("| {stage} | {} |", secs(d));
+    }
+    println!(
+        "\n{pods} pods, {} classes, {} of jsonl ({:.0} MB/s written)",
+        m.classes(),
+        bytes_text(sink.0),
+        sink.0 as f64 / 1e6 / write.as_secs_f64().max(1e-9)
+    );
+    ExitCode::SUCCESS
+}
+
+/// A sink that counts what is written to it.
+struct Counting(u64);
+
+impl std::io::Write for Counting {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn generate(args: &[String]) -> ExitCode {
     let (size, dir) = match (args.first().and_then(|s| parse_size(s)), args.get(1)) {
         (Some(s), Some(d)) => (s, PathBuf::from(d)),
@@ -513,6 +589,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("gen") {
         return generate(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("phases") {
+        return phases(&args[1..]);
     }
     let o = match parse_args(&args) {
         Ok(o) => o,

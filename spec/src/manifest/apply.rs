@@ -196,6 +196,8 @@ impl Manifest {
             warnings: Vec::new(),
             allocated: BTreeMap::new(),
         };
+        // On an error `w` is dropped whole, so a deferred settle never leaks out.
+        w.state.defer_settle();
 
         // Domains and networks: declaring an existing one again is a no-op.
         for (o, name) in of(self, |x| match x {
@@ -331,6 +333,7 @@ impl Manifest {
         }
 
         let effects = w.effects();
+        w.state.settle_deferred();
         *state = w.state;
         Ok(Applied {
             effects,
@@ -575,6 +578,8 @@ impl Manifest {
             warnings: Vec::new(),
             allocated: BTreeMap::new(),
         };
+        // On an error `w` is dropped whole, so a deferred settle never leaks out.
+        w.state.defer_settle();
         // Policies first, then what they select; pods in identity order, the rest as given.
         let mut order: Vec<(u8, Option<&PodId>, usize, &Origin, &Object)> = self
             .objects
@@ -672,6 +677,7 @@ impl Manifest {
         }
 
         let effects = w.effects();
+        w.state.settle_deferred();
         *state = w.state;
         Ok(effects)
     }

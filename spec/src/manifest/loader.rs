@@ -162,9 +162,17 @@ impl Kind {
 impl Loader {
     /// Reads every document of one file.
     pub(crate) fn add_text(&mut self, file: &str, text: &str) -> Result<(), LoadError> {
-        for (document, value) in parse::documents(file, text)? {
-            if !value.is_null() {
-                self.add_value(file, document, value, "", None)?;
+        self.add_texts(&[(file.to_string(), text.to_string())])
+    }
+
+    /// Reads every document of many files `(name, text)`, in order; the YAML is parsed on
+    /// every core, the objects are read one after the other.
+    pub(crate) fn add_texts(&mut self, files: &[(String, String)]) -> Result<(), LoadError> {
+        for ((file, _), documents) in files.iter().zip(parse::documents_of_files(files)) {
+            for (document, value) in documents? {
+                if !value.is_null() {
+                    self.add_value(file, document, value, "", None)?;
+                }
             }
         }
         Ok(())

@@ -275,19 +275,34 @@ pub fn parse_str(file: &str, text: &str) -> Result<Manifest, LoadError> {
 /// starts with `{` (`kubectl get … -o yaml | netsem matrix -`).
 pub fn load_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Manifest, LoadError> {
     let mut loader = loader::Loader::default();
+    let mut files = Vec::new();
     for path in paths {
         if path.as_ref() == Path::new(STDIN_PATH) {
             let text = read_stdin().map_err(|e| LoadError::file(STDIN_NAME, e))?;
-            loader.add_text(STDIN_NAME, &text)?;
+            files.push((STDIN_NAME.to_string(), text));
             continue;
         }
-        for file in parse::collect_files(&[path])? {
+        let found = match parse::collect_files(&[path]) {
+            Ok(found) => found,
+            Err(e) => {
+                // What was given before it is read first, so its errors come first.
+                loader.add_texts(&files)?;
+                return Err(e);
+            }
+        };
+        for file in found {
             let name = file.display().to_string();
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| LoadError::file(&name, e.to_string()))?;
-            loader.add_text(&name, &text)?;
+            match std::fs::read_to_string(&file) {
+                Ok(text) => files.push((name, text)),
+                Err(e) => {
+                    // As above: the files before it first.
+                    loader.add_texts(&files)?;
+                    return Err(LoadError::file(&name, e.to_string()));
+                }
+            }
         }
     }
+    loader.add_texts(&files)?;
     loader.finish()
 }
 

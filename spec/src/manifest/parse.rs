@@ -60,13 +60,18 @@ pub const STDIN_NAME: &str = "<stdin>";
 
 /// Splits and parses `text`: a JSON stream when `file` ends in `.json`, or when it is standard
 /// input and starts with `{` (as kubectl's reader sniffs it), else YAML.
+#[cfg(test)]
 pub(crate) fn documents(file: &str, text: &str) -> Result<Vec<Document>, LoadError> {
-    let sniffed = file == STDIN_NAME && text.trim_start().starts_with('{');
-    if file.ends_with(".json") || sniffed {
+    if is_json(file, text) {
         json_documents(file, text)
     } else {
         yaml_documents(file, text)
     }
+}
+
+fn is_json(file: &str, text: &str) -> bool {
+    let sniffed = file == STDIN_NAME && text.trim_start().starts_with('{');
+    file.ends_with(".json") || sniffed
 }
 
 fn json_documents(file: &str, text: &str) -> Result<Vec<Document>, LoadError> {
@@ -103,11 +108,18 @@ fn is_blank(line: &str) -> bool {
         || line.strip_prefix("---").is_some_and(empty)
 }
 
+/// One YAML document of a file, before parsing: its number, its first line (for positions)
+/// and its text, or `None` when it has no content (a `Null` document).
+struct Section<'a> {
+    number: usize,
+    first_line: usize,
+    body: Option<&'a str>,
+}
+
 /// Splits a YAML stream into documents at `---` markers (a line starting with `---` can only be
 /// a marker in YAML). Documents are numbered from 1 in file order; text before the first marker
-/// is a document only if it has content. Each document is parsed on its own, padded with the
-/// lines before it so that error positions are positions in the file.
-fn yaml_documents(file: &str, text: &str) -> Result<Vec<Document>, LoadError> {
+/// is a document only if it has content.
+fn yaml_sections(text: &str) -> Vec<Section<'_>> {
     // (first line index, start byte, end byte) of each section.
     let mut sections: Vec<(usize, usize, usize)> = Vec::new();
     let mut start = 0usize;
@@ -128,24 +140,115 @@ fn yaml_documents(file: &str, text: &str) -> Result<Vec<Document>, LoadError> {
     for (i, (first_line, from, to)) in sections.into_iter().enumerate() {
         let body = text.get(from..to).unwrap_or("");
         let explicit = body.lines().next().is_some_and(is_document_marker);
-        if i == 0 && !explicit && body.lines().all(is_blank) {
+        let blank = body.lines().all(is_blank);
+        if i == 0 && !explicit && blank {
             continue;
         }
         number = number.saturating_add(1);
-        if body.lines().all(is_blank) {
-            out.push((number, Value::Null));
-            continue;
-        }
-        let value = yaml_value(body).map_err(|e| LoadError {
-            document: Some(number),
-            ..LoadError::file(
-                file,
-                format!("YAML syntax error: {}", yaml_message(&e, first_line)),
-            )
-        })?;
-        out.push((number, value));
+        out.push(Section {
+            number,
+            first_line,
+            body: (!blank).then_some(body),
+        });
     }
-    Ok(out)
+    out
+}
+
+/// Parses one section; each is parsed on its own, with positions given as positions in the
+/// file.
+fn parse_section(file: &str, section: &Section<'_>) -> Result<Document, LoadError> {
+    let Some(body) = section.body else {
+        return Ok((section.number, Value::Null));
+    };
+    let value = yaml_value(body).map_err(|e| LoadError {
+        document: Some(section.number),
+        ..LoadError::file(
+            file,
+            format!(
+                "YAML syntax error: {}",
+                yaml_message(&e, section.first_line)
+            ),
+        )
+    })?;
+    Ok((section.number, value))
+}
+
+#[cfg(test)]
+fn yaml_documents(file: &str, text: &str) -> Result<Vec<Document>, LoadError> {
+    yaml_sections(text)
+        .iter()
+        .map(|s| parse_section(file, s))
+        .collect()
+}
+
+/// [`documents`] of many files `(name, text)` at once, the documents parsed on every core:
+/// each document is parsed on its own, so the results are those of parsing one after the
+/// other (the same values, the same first error of each file).
+pub(crate) fn documents_of_files(
+    files: &[(String, String)],
+) -> Vec<Result<Vec<Document>, LoadError>> {
+    enum Unit<'a> {
+        Json(usize),
+        Yaml(usize, Section<'a>),
+    }
+    let mut units = Vec::new();
+    for (i, (file, text)) in files.iter().enumerate() {
+        if is_json(file, text) {
+            units.push(Unit::Json(i));
+        } else {
+            units.extend(yaml_sections(text).into_iter().map(|s| Unit::Yaml(i, s)));
+        }
+    }
+    let parsed = par_map(&units, |u| match u {
+        Unit::Json(i) => json_documents(&files[*i].0, &files[*i].1),
+        Unit::Yaml(i, s) => parse_section(&files[*i].0, s).map(|d| vec![d]),
+    });
+    let mut out: Vec<Result<Vec<Document>, LoadError>> =
+        files.iter().map(|_| Ok(Vec::new())).collect();
+    for (u, r) in units.iter().zip(parsed) {
+        let i = match u {
+            Unit::Json(i) | Unit::Yaml(i, _) => *i,
+        };
+        if let Ok(docs) = &mut out[i] {
+            match r {
+                Ok(d) => docs.extend(d),
+                Err(e) => out[i] = Err(e),
+            }
+        }
+    }
+    out
+}
+
+/// `items.iter().map(f).collect()`, on every available core; the order is kept.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if workers <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        mine.push((i, f(item)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// One document as kubectl's YAML reader (go-yaml v2, YAML 1.1) reads it, where serde-saphyr

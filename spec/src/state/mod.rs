@@ -118,6 +118,9 @@ pub struct State {
     next_connection_id: ConnectionId,
     /// `ServiceCIDR` objects: the ranges cluster addresses are allocated from (rule 6.17).
     service_cidrs: BTreeMap<String, Vec<ipnet::IpNet>>,
+    /// Inside [`State::deferring_settle`]: the selector endpoints are recomputed once at its
+    /// end rather than after every primitive.
+    settle_deferred: bool,
     /// The clock, in seconds since the trace began (rule 6.16).
     clock: u64,
     /// Session affinities (rule 6.16).
@@ -159,6 +162,7 @@ impl State {
             service_cidrs: BTreeMap::new(),
             clock: 0,
             affinities: BTreeMap::new(),
+            settle_deferred: false,
         }
     }
 
@@ -286,9 +290,26 @@ impl State {
     }
 
     pub(super) fn settle_with(&mut self, mut closed: Vec<ConnectionId>) -> Effects {
-        self.sync_endpoints();
+        if !self.settle_deferred {
+            self.sync_endpoints();
+        }
         closed.sort_unstable();
         Effects { closed }
+    }
+
+    /// Defers settling until [`State::settle_deferred`]: the primitives that follow still
+    /// check and apply everything of their own; only the selector endpoints (rule 2.6) wait.
+    /// The end state is the same, because those endpoints are a function of the Services and
+    /// pods alone and no primitive's outcome depends on them (explicit mappings are refused
+    /// for selector Services). Loading a manifest of n objects is then linear, not quadratic.
+    pub(crate) fn defer_settle(&mut self) {
+        self.settle_deferred = true;
+    }
+
+    /// Ends [`State::defer_settle`] and settles.
+    pub(crate) fn settle_deferred(&mut self) {
+        self.settle_deferred = false;
+        self.sync_endpoints();
     }
 
     /// Rule 2.6: a Service with a selector is mapped to exactly the pods of its namespace whose
@@ -302,10 +323,15 @@ impl State {
         });
         for svc in self.services.values() {
             if let Some(selector) = svc.managed_selector() {
-                for pod in self.pods.values() {
-                    if pod.id.namespace == svc.id.namespace
-                        && selector.iter().all(|(k, v)| pod.labels.get(k) == Some(v))
-                    {
+                // Pods are keyed namespace first: the namespace's pods are one range.
+                let first = PodId::new(svc.id.namespace.clone(), "");
+                for pod in self
+                    .pods
+                    .range(first..)
+                    .map(|(_, p)| p)
+                    .take_while(|p| p.id.namespace == svc.id.namespace)
+                {
+                    if selector.iter().all(|(k, v)| pod.labels.get(k) == Some(v)) {
                         self.service_pods.insert((svc.id.clone(), pod.id.clone()));
                     }
                 }
