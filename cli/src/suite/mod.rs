@@ -909,9 +909,16 @@ pub fn check(
                     agree += 1;
                     continue;
                 }
-                if let Some(a) = p.alternatives.iter().find(|a| a.expect == got_expect) {
+                // Every switch that explains it: the implementation reads one of them so.
+                let under: Vec<&str> = p
+                    .alternatives
+                    .iter()
+                    .filter(|a| a.expect == got_expect)
+                    .map(|a| a.switch.as_str())
+                    .collect();
+                if !under.is_empty() {
                     switched += 1;
-                    notes.push(format!("{k}: as under {}", a.switch));
+                    notes.push(format!("{k}: as under {}", under.join(" or ")));
                     continue;
                 }
                 wrong += 1;
