@@ -1196,6 +1196,28 @@ pub fn from_hex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Rule 6.19: half the explicit mappings state their endpoint as a manual EndpointSlice would:
+/// any conditions, and some zone and node hints.
+fn endpoint_facts(u: &mut Unstructured<'_>) -> Result<Option<EndpointFacts>> {
+    if !u.ratio(1, 2)? {
+        return Ok(None);
+    }
+    let hints = |u: &mut Unstructured<'_>, names: &[&str]| -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        if u.ratio(1, 2)? {
+            out.push(pick(u, names)?.to_string());
+        }
+        Ok(out)
+    };
+    Ok(Some(EndpointFacts {
+        ready: u.ratio(3, 4)?,
+        serving: u.ratio(3, 4)?,
+        terminating: u.ratio(1, 4)?,
+        for_zones: hints(u, &super::services::ZONES)?,
+        for_nodes: hints(u, &NODES)?,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1299,26 +1321,4 @@ mod tests {
         assert_eq!(from_hex("abc"), None);
         assert_eq!(from_hex("zz"), None);
     }
-}
-
-/// Rule 6.19: half the explicit mappings state their endpoint as a manual EndpointSlice would:
-/// any conditions, and some zone and node hints.
-fn endpoint_facts(u: &mut Unstructured<'_>) -> Result<Option<EndpointFacts>> {
-    if !u.ratio(1, 2)? {
-        return Ok(None);
-    }
-    let hints = |u: &mut Unstructured<'_>, names: &[&str]| -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        if u.ratio(1, 2)? {
-            out.push(pick(u, names)?.to_string());
-        }
-        Ok(out)
-    };
-    Ok(Some(EndpointFacts {
-        ready: u.ratio(3, 4)?,
-        serving: u.ratio(3, 4)?,
-        terminating: u.ratio(1, 4)?,
-        for_zones: hints(u, &super::services::ZONES)?,
-        for_nodes: hints(u, &NODES)?,
-    }))
 }
