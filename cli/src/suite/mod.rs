@@ -84,11 +84,13 @@ impl To {
     fn address(&self, state: &State) -> Option<Address> {
         match self {
             To::Pod(p) => state.pod_endpoint(p, None).ok()?.address().cloned(),
-            To::Service(s) => state
-                .lookup_service_2_address_mappings(s)
-                .ok()?
-                .into_iter()
-                .next(),
+            To::Service(s) => state.addresses().iter().find_map(|(a, owner)| match owner {
+                netsem_spec::state::AddressOwner::Service {
+                    service,
+                    external: false,
+                } if service == s => Some(a.clone()),
+                _ => None,
+            }),
             To::Ip(a) => Some(a.clone()),
             To::Node(n) => state.node_addresses(n).next().cloned(),
             To::LoadBalancer(s) => state
