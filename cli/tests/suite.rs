@@ -104,16 +104,13 @@ fn the_suite_covers_every_rule_of_sections_4_to_7() {
     let named: BTreeSet<String> = suite.cases.iter().flat_map(|c| c.rules.clone()).collect();
     let wanted = rules_4_to_7();
     assert!(wanted.len() > 30, "{wanted:?}");
-    // The Service rules of issue 10 (node ports, external traffic, load balancers, topology,
-    // affinity, Service CIDRs, refusals, the SNAT switch) need probes from outside the cluster
-    // and from nodes, which the suite's probe topology does not have yet: they are listed here
-    // until it does, so that any other rule without a case still fails this test. Likewise the
-    // multi-network switches of issue 11 (network-policy-networks, mnp-pod-selector-peers,
-    // mnp-policy-types: rules 7.11-7.13) need pods with secondary attachments, which the probe
-    // topology does not have either.
-    const NOT_YET: [&str; 11] = [
-        "6.12", "6.13", "6.14", "6.15", "6.16", "6.17", "6.18", "7.10", "7.11", "7.12", "7.13",
-    ];
+    // Two Service rules need what a probe cannot observe or a cluster cannot be given from
+    // manifests: session affinity (rule 6.16) is about which backend a second connection
+    // reaches, and a probe reports only allowed or denied; what a manually managed
+    // EndpointSlice states (rule 6.19) needs the pods' addresses in the slice, which the
+    // cluster allocates. They are listed here so that any other rule without a case still
+    // fails this test.
+    const NOT_YET: [&str; 2] = ["6.16", "6.19"];
     let missing: Vec<&String> = wanted
         .difference(&named)
         .filter(|r| !NOT_YET.contains(&r.as_str()))
@@ -225,5 +222,43 @@ fn check_suite_reports_exactly_the_one_flipped_probe_in_text_and_junit() {
     .unwrap();
     let (code, text, _) = netsem(&["check", "--suite", d, "--observed", r]);
     assert_eq!(code, 0, "{text}");
+    let _ = std::fs::remove_dir_all(results);
+}
+
+/// Rule 6.18 and 7.10 through `check --suite`: a dropped refusal that the client saw rejected is
+/// wrong, naming the refusal; a result without `failure` is judged by its verdict alone; a
+/// masqueraded node-port probe that a source-keeping implementation denies passes as under a
+/// switch.
+#[test]
+fn check_suite_judges_how_a_refusal_fails_and_the_snat_switch() {
+    let dir = root().join("tests/data/suite");
+    let suite = netsem::suite::load(&dir).expect("the suite loads");
+    let agreeing = netsem::suite::expected_results(&suite);
+    let dropped = "{\"case\":\"node-ports\",\"step\":1,\"from\":\"outside\",\"to\":\"node:kind-worker\",\"protocol\":\"TCP\",\"port\":30081,\"result\":\"denied\",\"failure\":\"timeout\"}";
+    let leak = "{\"case\":\"node-ports\",\"step\":2,\"from\":\"outside\",\"to\":\"node:kind-worker2\",\"protocol\":\"TCP\",\"port\":30080,\"result\":\"allowed\"}";
+    assert!(agreeing.contains(dropped), "the suite expects the drop");
+    assert!(agreeing.contains(leak), "the suite expects the leak");
+    let results = scratch("refusals");
+    std::fs::create_dir_all(&results).expect("a scratch dir");
+    let file = results.join("all.jsonl");
+    let d = dir.to_str().unwrap();
+    let f = file.to_str().unwrap();
+
+    let told = agreeing.replace(dropped, &dropped.replace("timeout", "refused"));
+    std::fs::write(&file, &told).unwrap();
+    let (code, text, err) = netsem(&["check", "--suite", d, "--observed", f]);
+    assert_eq!(code, 1, "{err}");
+    let wrong: Vec<&str> = text.lines().filter(|l| l.starts_with("WRONG ")).collect();
+    assert_eq!(wrong, ["WRONG node-ports step 1: outside -> node:kind-worker TCP 30081: expected denied by no-local-endpoints (timeout: dropped, the client sees nothing), observed denied (refused: the client is told)"], "{text}");
+
+    let silent = agreeing.replace(dropped, &dropped.replace(",\"failure\":\"timeout\"", ""));
+    let kept = silent.replace(leak, &leak.replace("allowed", "denied"));
+    std::fs::write(&file, &kept).unwrap();
+    let (code, text, _) = netsem(&["check", "--suite", d, "--observed", f]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("NOTE node-ports step 2: outside -> node:kind-worker2 TCP 30080: as under node-traffic=policy-checked or service-snat=hidden"),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(results);
 }

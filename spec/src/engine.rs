@@ -225,9 +225,11 @@ fn dispatch<C: DecisionCore>(s: &mut State, core: &C, op: &Op) -> Observation {
                 external_addresses.clone(),
             )),
             Op::RemoveService { service } => effects(s.remove_service(service)),
-            Op::AddPod2ServiceMapping { pod, service } => {
-                effects(s.add_pod_2_service_mapping(pod, service))
-            }
+            Op::AddPod2ServiceMapping {
+                pod,
+                service,
+                endpoint,
+            } => effects(s.add_pod_2_service_mapping_with(pod, service, endpoint.clone())),
             Op::RemovePod2ServiceMapping { pod, service } => {
                 effects(s.remove_pod_2_service_mapping(pod, service))
             }

@@ -60,6 +60,45 @@ impl SessionAffinity {
     }
 }
 
+/// What a manually managed EndpointSlice says of one endpoint (rule 6.19): its conditions as
+/// kube-proxy reads them (`ready` and `serving` absent mean true, `terminating` absent means
+/// false) and its topology hints. Without it, an endpoint's conditions are derived from its pod
+/// as the EndpointSlice controller derives them (rule 6.5).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EndpointFacts {
+    /// `conditions.ready`.
+    #[serde(default = "yes")]
+    pub ready: bool,
+    /// `conditions.serving`.
+    #[serde(default = "yes")]
+    pub serving: bool,
+    /// `conditions.terminating`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub terminating: bool,
+    /// `hints.forZones[].name`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub for_zones: Vec<String>,
+    /// `hints.forNodes[].name`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub for_nodes: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl EndpointFacts {
+    /// A ready endpoint without hints: what a slice says when it gives no conditions.
+    pub fn ready() -> Self {
+        EndpointFacts {
+            ready: true,
+            serving: true,
+            ..EndpointFacts::default()
+        }
+    }
+}
+
 /// One port of a Service.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

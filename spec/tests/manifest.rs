@@ -978,3 +978,298 @@ fn r9_8_workload_pods_carry_the_labels_their_controllers_add() {
         Some("migrate")
     );
 }
+
+// ----- rules 6.17, 6.19: ServiceCIDRs and what manual EndpointSlices state ---------------
+
+fn backends(s: &State, service: &str, node: Option<&str>) -> Vec<String> {
+    let svc = s.service(&service.parse().unwrap()).expect("the Service");
+    match s.service_backends(svc, node, None, Protocol::Tcp, 80) {
+        Ok(b) => b.iter().map(|b| b.pod.to_string()).collect(),
+        Err(r) => vec![format!("{r:?}")],
+    }
+}
+
+#[test]
+fn r6_19_manual_endpoint_slices_state_conditions_and_hints() {
+    let m = load("endpoint-conditions.yaml").unwrap();
+    let mut s = State::default();
+    let (_, warnings) = m.apply_reporting(&mut s).unwrap();
+    // The controller's slice of a selector Service is skipped without a word.
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let legacy = ServiceId::new("prod", "legacy");
+    let p1 = PodId::new("prod", "p1");
+    let facts = s.endpoint_facts(&legacy, &p1).expect("stated");
+    assert!(facts.ready && facts.serving && !facts.terminating);
+    // p1's own Ready=False does not count: the slice's (absent) conditions say ready; p2 is
+    // only serving-terminating and p3 not serving, so the ready one is used alone.
+    assert_eq!(backends(&s, "prod/legacy", None), ["prod/p1"]);
+    // Restated not ready: the serving-and-terminating p2 is the fallback (rule 6.5).
+    let restated = std::fs::read_to_string(data("endpoint-conditions.yaml"))
+        .unwrap()
+        .replace(
+            "  - addresses: [10.0.0.1]\n    targetRef: {kind: Pod, name: p1}\n",
+            "  - addresses: [10.0.0.1]\n    targetRef: {kind: Pod, name: p1}\n    conditions: {ready: false}\n",
+        );
+    manifest::parse_str("again.yaml", &restated)
+        .unwrap()
+        .apply(&mut s)
+        .unwrap();
+    assert!(!s.endpoint_facts(&legacy, &p1).unwrap().ready);
+    assert_eq!(backends(&s, "prod/legacy", None), ["prod/p2"]);
+    // Hints: node hints only where every ready endpoint has some, so zones decide; a client
+    // with no node gets every endpoint.
+    assert_eq!(backends(&s, "prod/zoned", Some("n1")), ["prod/p1"]);
+    assert_eq!(backends(&s, "prod/zoned", Some("n2")), ["prod/p2"]);
+    assert_eq!(backends(&s, "prod/zoned", None), ["prod/p1", "prod/p2"]);
+    // Removing the mapping forgets what the slice stated.
+    s.remove_pod_2_service_mapping(&p1, &legacy).unwrap();
+    assert!(s.endpoint_facts(&legacy, &p1).is_none());
+    s.add_pod_2_service_mapping(&p1, &legacy).unwrap();
+    assert!(s.endpoint_facts(&legacy, &p1).is_none());
+}
+
+#[test]
+fn r6_19_node_hints_win_when_every_ready_endpoint_has_one() {
+    let text = std::fs::read_to_string(data("endpoint-conditions.yaml"))
+        .unwrap()
+        .replace(
+            "hints: {forZones: [{name: zone-a}]}",
+            "hints: {forZones: [{name: zone-a}], forNodes: [{name: n1}]}",
+        );
+    let s = applied(&manifest::parse_str("nodes.yaml", &text).unwrap());
+    assert_eq!(backends(&s, "prod/zoned", Some("n2")), ["prod/p2"]);
+    assert_eq!(backends(&s, "prod/zoned", Some("n1")), ["prod/p1"]);
+}
+
+#[test]
+fn r6_19_another_managers_slice_of_a_selector_service_is_reported() {
+    let text = std::fs::read_to_string(data("endpoint-conditions.yaml"))
+        .unwrap()
+        .replace(
+            "endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io",
+            "endpointslice.kubernetes.io/managed-by: mesh.example.com",
+        );
+    let mut s = State::default();
+    let (_, warnings) = manifest::parse_str("other.yaml", &text)
+        .unwrap()
+        .apply_reporting(&mut s)
+        .unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("EndpointSlice prod/selected-1")
+            && warnings[0].contains("kube-proxy would add"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn r6_17_service_cidrs_are_read_and_the_kubernetes_one_allocates() {
+    let text = "\
+apiVersion: networking.k8s.io/v1
+kind: ServiceCIDR
+metadata: {name: kubernetes}
+spec: {cidrs: [10.100.0.0/24, \"fd00:100::/112\"]}
+---
+apiVersion: networking.k8s.io/v1
+kind: ServiceCIDR
+metadata: {name: extra}
+spec: {cidrs: [10.200.0.0/24]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: prod}
+spec: {ports: [{port: 80}]}
+";
+    let m = manifest::parse_str("cidrs.yaml", text).unwrap();
+    let mut s = applied(&m);
+    assert_eq!(s.service_cidrs().len(), 2);
+    assert_eq!(
+        s.lookup_service_2_address_mappings(&ServiceId::new("prod", "web"))
+            .unwrap()
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>(),
+        ["10.100.0.1"]
+    );
+    assert!(s.in_service_cidr("10.200.0.9".parse().unwrap()));
+    // Re-applying is a no-op; changing the ranges is refused (they are immutable).
+    m.apply(&mut s).unwrap();
+    let changed = text.replace("10.200.0.0/24", "10.201.0.0/24");
+    let e = manifest::parse_str("cidrs.yaml", &changed)
+        .unwrap()
+        .apply(&mut s)
+        .unwrap_err();
+    assert_eq!(e.object.as_deref(), Some("ServiceCIDR extra"), "{e}");
+    assert_eq!(e.field.as_deref(), Some("spec.cidrs"), "{e}");
+    assert!(e.message.contains("immutable"), "{e}");
+    m.delete(&mut s).unwrap();
+    assert!(s.service_cidrs().is_empty());
+}
+
+#[test]
+fn r6_17_r6_19_r9_2_service_cidr_endpoint_slice_and_service_validation() {
+    let cidr = |cidrs: &str| {
+        format!("apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata: {{name: c}}\nspec: {{cidrs: {cidrs}}}\n")
+    };
+    let slice = |endpoint: &str| {
+        format!(
+            "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: s, labels: {{kubernetes.io/service-name: x}}}}\naddressType: IPv4\nendpoints:\n  - {endpoint}\n"
+        )
+    };
+    let service =
+        |spec: &str| format!("apiVersion: v1\nkind: Service\nmetadata: {{name: s}}\nspec:\n{spec}");
+    let cases: Vec<(String, &str, &str)> = vec![
+        (cidr("[]"), "spec.cidrs", "at least one CIDR required"),
+        (
+            cidr("[10.0.0.0/24, \"fd00::/64\", 10.1.0.0/24]"),
+            "spec.cidrs",
+            "up to 2 values",
+        ),
+        (
+            cidr("[10.0.0.0/24, 10.1.0.0/24]"),
+            "spec.cidrs",
+            "no more than one IP for each IP family",
+        ),
+        (cidr("[10.0.0.1/24]"), "spec.cidrs[0]", "canonical form (\"10.0.0.0/24\")"),
+        (cidr("[10.0.0.0/33]"), "spec.cidrs[0]", "must be a valid CIDR value"),
+        (slice("{addresses: []}"), "endpoints[0].addresses", "at least 1 address"),
+        (
+            slice("{addresses: [\"fd00::1\"]}"),
+            "endpoints[0].addresses[0]",
+            "must be a valid IPv4 address",
+        ),
+        (
+            slice("{addresses: [127.0.0.1]}"),
+            "endpoints[0].addresses[0]",
+            "loopback",
+        ),
+        (
+            slice("{addresses: [10.0.0.1], hints: {forZones: [{name: a}, {name: a}]}}"),
+            "endpoints[0].hints.forZones[1].name",
+            "Duplicate value",
+        ),
+        (
+            slice("{addresses: [10.0.0.1], hints: {forZones: [{name: a}, {name: b}, {name: c}, {name: d}, {name: e}, {name: f}, {name: g}, {name: h}, {name: i}]}}"),
+            "endpoints[0].hints.forZones",
+            "at most 8",
+        ),
+        (
+            slice("{addresses: [10.0.0.1], hints: {forZones: [{name: \"-a\"}]}}"),
+            "endpoints[0].hints.forZones[0].name",
+            "valid label",
+        ),
+        (
+            slice("{addresses: [10.0.0.1], hints: {forNodes: [{name: Node_1}]}}"),
+            "endpoints[0].hints.forNodes[0].name",
+            "DNS-1123 subdomain",
+        ),
+        (
+            slice("{addresses: [10.0.0.1], nodeName: \"bad name\"}"),
+            "endpoints[0].nodeName",
+            "DNS-1123 subdomain",
+        ),
+        (
+            slice("{addresses: [10.0.0.1], conditions: {ready: maybe}}"),
+            "endpoints[0].conditions.ready",
+            "",
+        ),
+        (
+            service("  type: NodePort\n  ports: [{port: 80, nodePort: 80}]\n"),
+            "spec.ports[0].nodePort",
+            "The range of valid ports is 30000-32767",
+        ),
+        (
+            service("  type: NodePort\n  ports: [{name: a, port: 80, nodePort: 30080}, {name: b, port: 81, nodePort: 30080}]\n"),
+            "spec.ports[1].nodePort",
+            "Duplicate value: 30080",
+        ),
+        (
+            service("  ports: [{port: 80, nodePort: 30080}]\n"),
+            "spec.ports[0].nodePort",
+            "may not be used when `type` is 'ClusterIP'",
+        ),
+        (
+            service("  externalIPs: [169.254.1.1]\n  ports: [{port: 80}]\n"),
+            "spec.externalIPs[0]",
+            "link-local",
+        ),
+        (
+            service("  externalIPs: [0.0.0.0]\n  ports: [{port: 80}]\n"),
+            "spec.externalIPs[0]",
+            "unspecified",
+        ),
+        (
+            service("  ports: [{port: 80}]\n  externalTrafficPolicy: Local\n"),
+            "spec.externalTrafficPolicy",
+            "externally-accessible",
+        ),
+        (
+            service("  type: NodePort\n  ports: [{port: 80}]\n  loadBalancerSourceRanges: [10.0.0.0/8]\n"),
+            "spec.loadBalancerSourceRanges",
+            "may only be used when `type` is 'LoadBalancer'",
+        ),
+        (
+            service("  type: LoadBalancer\n  ports: [{port: 80}]\n  loadBalancerSourceRanges: [10.0.0.0/88]\n"),
+            "spec.loadBalancerSourceRanges[0]",
+            "not a valid CIDR",
+        ),
+        (
+            service("  type: LoadBalancer\n  ports: [{port: 80}]\nstatus: {loadBalancer: {ingress: [{ip: 203.0.113.1, ipMode: Tunnel}]}}\n"),
+            "status.loadBalancer.ingress[0].ipMode",
+            "supported values",
+        ),
+        (
+            service("  type: LoadBalancer\n  ports: [{port: 80}]\nstatus: {loadBalancer: {ingress: [{hostname: lb.example.com, ipMode: VIP}]}}\n"),
+            "status.loadBalancer.ingress[0].ipMode",
+            "may not be specified when `ip` is not set",
+        ),
+        (
+            service("  type: NodePort\n  ports: [{port: 80}]\nstatus: {loadBalancer: {ingress: [{ip: 203.0.113.1}]}}\n"),
+            "status.loadBalancer.ingress",
+            "'LoadBalancer'",
+        ),
+        (
+            service("  ports: [{port: 80}]\n  trafficDistribution: Nearby\n"),
+            "spec.trafficDistribution",
+            "PreferSameZone",
+        ),
+        (
+            service("  ports: [{port: 80}]\n  sessionAffinity: ClientIP\n  sessionAffinityConfig: {clientIP: {timeoutSeconds: 86401}}\n"),
+            "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+            "86400",
+        ),
+        (
+            service("  ports: [{port: 80}]\n  sessionAffinity: Sticky\n"),
+            "spec.sessionAffinity",
+            "ClientIP",
+        ),
+        (
+            service("  ports: [{port: 80}]\n  internalTrafficPolicy: Node\n"),
+            "spec.internalTrafficPolicy",
+            "Local",
+        ),
+        (
+            service("  type: Balanced\n  ports: [{port: 80}]\n"),
+            "spec.type",
+            "NodePort",
+        ),
+    ];
+    for (text, field, part) in &cases {
+        let e = manifest::parse_str("case.yaml", text)
+            .err()
+            .unwrap_or_else(|| panic!("accepted:\n{text}"));
+        assert_eq!(e.document, Some(1), "{e}");
+        assert_eq!(e.field.as_deref(), Some(*field), "{e}\n{text}");
+        assert!(e.message.contains(part), "{e}");
+    }
+    // What the API server accepts: dual-stack ranges, a timeout of exactly 86400, node ports
+    // at both ends of the range, `PreferClose`.
+    for ok in [
+        cidr("[10.0.0.0/24, \"fd00::/64\"]"),
+        service("  ports: [{port: 80}]\n  sessionAffinity: ClientIP\n  sessionAffinityConfig: {clientIP: {timeoutSeconds: 86400}}\n"),
+        service("  type: NodePort\n  ports: [{name: a, port: 80, nodePort: 30000}, {name: b, port: 81, nodePort: 32767}]\n"),
+        service("  ports: [{port: 80}]\n  trafficDistribution: PreferClose\n"),
+    ] {
+        manifest::parse_str("ok.yaml", &ok).unwrap_or_else(|e| panic!("{e}\n{ok}"));
+    }
+}

@@ -4,14 +4,14 @@
 //! shape. The rules each case names are those its policies and probes exercise; the generator
 //! adds the rule of every profile switch that changes one of its probes.
 
-use super::To;
+use super::{Client, To};
 use netsem_spec::{PodId, Protocol};
 
 /// A probe of a step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeDef {
     /// The client.
-    pub from: PodId,
+    pub from: Client,
     /// The destination.
     pub to: To,
     /// The destination port (0 for ICMP).
@@ -79,7 +79,7 @@ fn pod(s: &str) -> PodId {
 
 fn probe(from: &str, to: &str, protocol: Protocol, port: u16) -> ProbeDef {
     ProbeDef {
-        from: pod(from),
+        from: from.parse().expect("a client of the topology"),
         to: to.parse().expect("a destination of the topology"),
         port,
         protocol,
@@ -110,6 +110,28 @@ fn step(description: &'static str, apply: String, grid: (u16, Protocol)) -> Step
     }
 }
 
+/// A case whose every step applies one manifest and probes the grid, TCP on the seed's port
+/// (`steps` gets it, for manifests that name it).
+fn grid_case(
+    c: &mut Choices,
+    id: &'static str,
+    title: &'static str,
+    rules: &[&'static str],
+    steps: impl FnOnce(u16) -> Vec<(&'static str, String)>,
+) -> CaseDef {
+    let p = c.port();
+    CaseDef {
+        id,
+        title,
+        rules: rules.to_vec(),
+        requires: vec![],
+        steps: steps(p)
+            .into_iter()
+            .map(|(description, apply)| step(description, apply, (p, TCP)))
+            .collect(),
+    }
+}
+
 const TCP: Protocol = Protocol::Tcp;
 const UDP: Protocol = Protocol::Udp;
 const SCTP: Protocol = Protocol::Sctp;
@@ -131,183 +153,176 @@ pub fn cases(seed: u64) -> Vec<CaseDef> {
             step("nothing is applied; SCTP", String::new(), (p, SCTP)),
         ],
     });
-    let p = c.port();
-    out.push(CaseDef {
-        id: "default-deny-ingress",
-        title: "should support a 'default-deny-ingress' policy",
-        rules: vec!["4.3", "5.1", "5.2", "5.3", "5.5"],
-        requires: vec![],
-        steps: vec![step(
-            "deny all ingress in x",
-            np(
-                "x",
-                "default-deny-ingress",
-                "  podSelector: {}\n  policyTypes: [Ingress]\n",
-            ),
-            (p, TCP),
-        )],
-    });
-    let p = c.port();
-    out.push(CaseDef {
-        id: "default-deny-egress",
-        title: "should support a 'default-deny-egress' policy; replies still flow into x",
-        rules: vec!["5.2", "5.3", "5.15"],
-        requires: vec![],
-        steps: vec![step(
-            "deny all egress in x (egress: [] does not add Egress, policyTypes does)",
-            np(
-                "x",
-                "default-deny-egress",
-                "  podSelector: {}\n  policyTypes: [Egress]\n  egress: []\n",
-            ),
-            (p, TCP),
-        )],
-    });
-    let p = c.port();
-    out.push(CaseDef {
-        id: "egress-rule-isolates",
-        title: "egress: [{}] without policyTypes isolates for egress and allows everything",
-        rules: vec!["5.3", "5.5"],
-        requires: vec![],
-        steps: vec![step(
-            "x/a: ingress [] and egress [{}], no policyTypes",
-            np(
-                "x",
-                "egress-any",
-                "  podSelector: {matchLabels: {pod: a}}\n  egress: [{}]\n",
-            ),
-            (p, TCP),
-        )],
-    });
-    let p = c.port();
-    out.push(CaseDef {
-        id: "allow-from-pod-selector",
-        title: "should enforce policy to allow traffic from pods within server namespace based on PodSelector",
-        rules: vec!["4.1", "5.1", "5.4", "5.6", "5.11"],
-        requires: vec![],
-        steps: vec![step(
-            "x/a accepts x/b only",
-            np(
+    out.push(grid_case(
+        &mut c,
+        "default-deny-ingress",
+        "should support a 'default-deny-ingress' policy",
+        &["4.3", "5.1", "5.2", "5.3", "5.5"],
+        |_| {
+            vec![(
+                "deny all ingress in x",
+                np(
+                    "x",
+                    "default-deny-ingress",
+                    "  podSelector: {}\n  policyTypes: [Ingress]\n",
+                ),
+            )]
+        },
+    ));
+    out.push(grid_case(
+        &mut c,
+        "default-deny-egress",
+        "should support a 'default-deny-egress' policy; replies still flow into x",
+        &["5.2", "5.3", "5.15"],
+        |_| {
+            vec![(
+                "deny all egress in x (egress: [] does not add Egress, policyTypes does)",
+                np(
+                    "x",
+                    "default-deny-egress",
+                    "  podSelector: {}\n  policyTypes: [Egress]\n  egress: []\n",
+                ),
+            )]
+        },
+    ));
+    out.push(grid_case(
+        &mut c,
+        "egress-rule-isolates",
+        "egress: [{}] without policyTypes isolates for egress and allows everything",
+        &["5.3", "5.5"],
+        |_| {
+            vec![(
+                "x/a: ingress [] and egress [{}], no policyTypes",
+                np(
+                    "x",
+                    "egress-any",
+                    "  podSelector: {matchLabels: {pod: a}}\n  egress: [{}]\n",
+                ),
+            )]
+        },
+    ));
+    out.push(grid_case(
+        &mut c,
+        "allow-from-pod-selector",
+        "should enforce policy to allow traffic from pods within server namespace based on PodSelector",
+        &["4.1", "5.1", "5.4", "5.6", "5.11"],
+        |p| vec![
+            (
+                "x/a accepts x/b only",
+                np(
                 "x",
                 "allow-b-to-a",
                 &format!("  podSelector: {{matchLabels: {{pod: a}}}}\n  ingress:\n    - from: [{{podSelector: {{matchLabels: {{pod: b}}}}}}]\n      ports: [{{port: {p}, protocol: TCP}}]\n"),
             ),
-            (p, TCP),
-        )],
-    });
-    let p = c.port();
-    out.push(CaseDef {
-        id: "allow-from-namespace-selector",
-        title: "should enforce policy to allow traffic only from a different namespace, based on NamespaceSelector",
-        rules: vec!["4.1", "5.11"],
-        requires: vec![],
-        steps: vec![step(
-            "x/a accepts every pod of namespace y",
-            np(
+            ),
+        ],
+    ));
+    out.push(grid_case(
+        &mut c,
+        "allow-from-namespace-selector",
+        "should enforce policy to allow traffic only from a different namespace, based on NamespaceSelector",
+        &["4.1", "5.11"],
+        |_| vec![
+            (
+                "x/a accepts every pod of namespace y",
+                np(
                 "x",
                 "allow-ns-y",
                 "  podSelector: {matchLabels: {pod: a}}\n  ingress:\n    - from: [{namespaceSelector: {matchLabels: {ns: \"y\"}}}]\n",
             ),
-            (p, TCP),
-        )],
-    });
-    let p = c.port();
-    out.push(CaseDef {
-        id: "namespace-and-pod-selector",
-        title: "one peer with both selectors is their AND; two peers are an OR",
-        rules: vec!["5.11", "5.4"],
-        requires: vec![],
-        steps: vec![
-            step(
+            ),
+        ],
+    ));
+    out.push(grid_case(
+        &mut c,
+        "namespace-and-pod-selector",
+        "one peer with both selectors is their AND; two peers are an OR",
+        &["5.11", "5.4"],
+        |_| vec![
+            (
                 "x/a accepts pods b of namespace y (one peer)",
                 np(
                     "x",
                     "and-peer",
                     "  podSelector: {matchLabels: {pod: a}}\n  ingress:\n    - from: [{namespaceSelector: {matchLabels: {ns: \"y\"}}, podSelector: {matchLabels: {pod: b}}}]\n",
                 ),
-                (p, TCP),
             ),
-            step(
+            (
                 "the same selectors as two peers: every pod of y, and every pod b of x",
                 np(
                     "x",
                     "and-peer",
                     "  podSelector: {matchLabels: {pod: a}}\n  ingress:\n    - from: [{namespaceSelector: {matchLabels: {ns: \"y\"}}}, {podSelector: {matchLabels: {pod: b}}}]\n",
                 ),
-                (p, TCP),
             ),
         ],
-    });
-    let p = c.port();
-    out.push(CaseDef {
-        id: "match-expressions",
-        title: "matchExpressions: In, NotIn, Exists, DoesNotExist",
-        rules: vec!["4.1", "4.2"],
-        requires: vec![],
-        steps: vec![
-            step(
+    ));
+    out.push(grid_case(
+        &mut c,
+        "match-expressions",
+        "matchExpressions: In, NotIn, Exists, DoesNotExist",
+        &["4.1", "4.2"],
+        |_| vec![
+            (
                 "x/a accepts pods whose pod label is In [b] from namespaces NotIn [z]",
                 np(
                     "x",
                     "expressions",
                     "  podSelector: {matchLabels: {pod: a}}\n  ingress:\n    - from:\n        - podSelector: {matchExpressions: [{key: pod, operator: In, values: [b]}]}\n          namespaceSelector: {matchExpressions: [{key: ns, operator: NotIn, values: [z]}]}\n",
                 ),
-                (p, TCP),
             ),
-            step(
+            (
                 "Exists pod, and DoesNotExist team: every pod of every namespace",
                 np(
                     "x",
                     "expressions",
                     "  podSelector: {matchLabels: {pod: a}}\n  ingress:\n    - from:\n        - podSelector: {matchExpressions: [{key: pod, operator: Exists}]}\n          namespaceSelector: {matchExpressions: [{key: team, operator: DoesNotExist}]}\n",
                 ),
-                (p, TCP),
             ),
         ],
-    });
-    let p = c.port();
-    out.push(CaseDef {
-        id: "empty-selectors",
-        title: "podSelector: {} is the policy's namespace, namespaceSelector: {} every namespace",
-        rules: vec!["4.3", "5.11"],
-        requires: vec![],
-        steps: vec![
-            step(
-                "y accepts only pods of y",
-                np(
-                    "y",
-                    "same-namespace",
-                    "  podSelector: {}\n  ingress: [{from: [{podSelector: {}}]}]\n",
+    ));
+    out.push(grid_case(
+        &mut c,
+        "empty-selectors",
+        "podSelector: {} is the policy's namespace, namespaceSelector: {} every namespace",
+        &["4.3", "5.11"],
+        |_| {
+            vec![
+                (
+                    "y accepts only pods of y",
+                    np(
+                        "y",
+                        "same-namespace",
+                        "  podSelector: {}\n  ingress: [{from: [{podSelector: {}}]}]\n",
+                    ),
                 ),
-                (p, TCP),
-            ),
-            step(
-                "y accepts every pod",
-                np(
-                    "y",
-                    "same-namespace",
-                    "  podSelector: {}\n  ingress: [{from: [{namespaceSelector: {}}]}]\n",
+                (
+                    "y accepts every pod",
+                    np(
+                        "y",
+                        "same-namespace",
+                        "  podSelector: {}\n  ingress: [{from: [{namespaceSelector: {}}]}]\n",
+                    ),
                 ),
-                (p, TCP),
-            ),
-        ],
-    });
-    let p = c.port();
-    out.push(CaseDef {
-        id: "namespace-name-label",
-        title: "should enforce policy based on the namespace name label (kubernetes.io/metadata.name)",
-        rules: vec!["4.4", "5.11"],
-        requires: vec![],
-        steps: vec![step(
-            "z accepts namespace y only, by its name label",
-            np(
+            ]
+        },
+    ));
+    out.push(grid_case(
+        &mut c,
+        "namespace-name-label",
+        "should enforce policy based on the namespace name label (kubernetes.io/metadata.name)",
+        &["4.4", "5.11"],
+        |_| vec![
+            (
+                "z accepts namespace y only, by its name label",
+                np(
                 "z",
                 "from-y-by-name",
                 "  podSelector: {}\n  ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: \"y\"}}}]}]\n",
             ),
-            (p, TCP),
-        )],
-    });
+            ),
+        ],
+    ));
     out.push(CaseDef {
         id: "ports-numbered-and-named",
         title: "should enforce policy based on Ports, by number and by name",
@@ -373,38 +388,38 @@ pub fn cases(seed: u64) -> Vec<CaseDef> {
             ),
         ],
     });
-    let p = c.port();
-    out.push(CaseDef {
-        id: "ip-block",
-        title: "should allow ingress access from an ipBlock with except",
-        rules: vec!["5.12"],
-        requires: vec![],
-        steps: vec![step(
-            "y/a accepts the pod network, except the node range",
-            np(
+    out.push(grid_case(
+        &mut c,
+        "ip-block",
+        "should allow ingress access from an ipBlock with except",
+        &["5.12"],
+        |_| vec![
+            (
+                "y/a accepts the pod network, except the node range",
+                np(
                 "y",
                 "from-cidr",
                 "  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.250.0.0/16]}}]}]\n",
             ),
-            (p, TCP),
-        )],
-    });
-    let p = c.port();
-    out.push(CaseDef {
-        id: "egress-and-ingress-both-needed",
-        title: "pod to pod needs the source's egress and the destination's ingress",
-        rules: vec!["5.4"],
-        requires: vec![],
-        steps: vec![step(
-            "x/a may only reach y; y/b accepts only z",
-            format!(
+            ),
+        ],
+    ));
+    out.push(grid_case(
+        &mut c,
+        "egress-and-ingress-both-needed",
+        "pod to pod needs the source's egress and the destination's ingress",
+        &["5.4"],
+        |_| vec![
+            (
+                "x/a may only reach y; y/b accepts only z",
+                format!(
                 "{}---\n{}",
                 np("x", "a-to-y", "  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress: [{to: [{namespaceSelector: {matchLabels: {ns: \"y\"}}}]}]\n"),
                 np("y", "b-from-z", "  podSelector: {matchLabels: {pod: b}}\n  ingress: [{from: [{namespaceSelector: {matchLabels: {ns: z}}}]}]\n")
             ),
-            (p, TCP),
-        )],
-    });
+            ),
+        ],
+    ));
     let p = c.port();
     out.push(CaseDef {
         id: "create-update-delete-policy",
@@ -430,49 +445,42 @@ pub fn cases(seed: u64) -> Vec<CaseDef> {
             },
         ],
     });
-    let p = c.port();
-    out.push(CaseDef {
-        id: "set-pod-labels",
-        title: "Update pod labels so that the policy selects another pod",
-        rules: vec!["5.1", "5.11"],
-        requires: vec![],
-        steps: vec![
-            step(
+    out.push(grid_case(
+        &mut c,
+        "set-pod-labels",
+        "Update pod labels so that the policy selects another pod",
+        &["5.1", "5.11"],
+        |_| vec![
+            (
                 "x pods labelled role=db accept only x/a",
                 np("x", "db", "  podSelector: {matchLabels: {role: db}}\n  ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}]}]\n"),
-                (p, TCP),
             ),
-            step(
+            (
                 "label x/c role=db",
                 super::grid_pod("x", "c", ", role: db"),
-                (p, TCP),
             ),
         ],
-    });
-    let p = c.port();
-    out.push(CaseDef {
-        id: "set-namespace-labels",
-        title: "Update namespace so that policy applies, then again so it no longer applies",
-        rules: vec!["5.11", "4.1"],
-        requires: vec![],
-        steps: vec![
-            step(
+    ));
+    out.push(grid_case(
+        &mut c,
+        "set-namespace-labels",
+        "Update namespace so that policy applies, then again so it no longer applies",
+        &["5.11", "4.1"],
+        |_| vec![
+            (
                 "x/a accepts namespaces labelled team=blue (none yet)",
                 np("x", "from-blue", "  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{namespaceSelector: {matchLabels: {team: blue}}}]}]\n"),
-                (p, TCP),
             ),
-            step(
+            (
                 "label z team=blue",
                 "apiVersion: v1\nkind: Namespace\nmetadata: {name: z, labels: {ns: z, team: blue}}\n".to_string(),
-                (p, TCP),
             ),
-            step(
+            (
                 "label z without team",
                 "apiVersion: v1\nkind: Namespace\nmetadata: {name: z, labels: {ns: z}}\n".to_string(),
-                (p, TCP),
             ),
         ],
-    });
+    ));
     let p = c.port();
     out.push(CaseDef {
         id: "delete-pod",
@@ -644,5 +652,193 @@ pub fn cases(seed: u64) -> Vec<CaseDef> {
             ..StepDef::default()
         }],
     });
+    out.push(CaseDef {
+        id: "multi-network-policies",
+        title: "which policies filter a second network: NetworkPolicy on the primary one only, MultiNetworkPolicy on net2",
+        rules: vec![],
+        requires: vec!["multus", "multi-networkpolicy"],
+        steps: vec![
+            StepDef {
+                description: "x/m accepts nothing by NetworkPolicy: its cluster address is isolated, its net2 address is not",
+                apply: np("x", "deny-m", "  podSelector: {matchLabels: {pod: m}}\n  policyTypes: [Ingress]\n"),
+                extra: vec![
+                    probe("x/a", "x/m", TCP, 80),
+                    probe("x/a", "ip:192.168.200.10", TCP, 80),
+                ],
+                ..StepDef::default()
+            },
+            StepDef {
+                description: "instead, a MultiNetworkPolicy for net2 selects x/m, with neither policyTypes nor rules",
+                delete: np("x", "deny-m", "  podSelector: {}\n"),
+                apply: "apiVersion: k8s.cni.cncf.io/v1beta1\nkind: MultiNetworkPolicy\nmetadata:\n  name: net2-m\n  namespace: x\n  annotations: {k8s.v1.cni.cncf.io/policy-for: x/net2}\nspec:\n  podSelector: {matchLabels: {pod: m}}\n".to_string(),
+                extra: vec![
+                    probe("x/a", "x/m", TCP, 80),
+                    probe("x/a", "ip:192.168.200.10", TCP, 80),
+                ],
+                ..StepDef::default()
+            },
+            StepDef {
+                description: "the MultiNetworkPolicy admits pods labelled pod=m by a podSelector without namespaceSelector: y/m (on net2 too) probes x/m's net2 address",
+                apply: "apiVersion: k8s.cni.cncf.io/v1beta1\nkind: MultiNetworkPolicy\nmetadata:\n  name: net2-m\n  namespace: x\n  annotations: {k8s.v1.cni.cncf.io/policy-for: x/net2}\nspec:\n  podSelector: {matchLabels: {pod: m}}\n  ingress: [{from: [{podSelector: {matchLabels: {pod: m}}}]}]\n".to_string(),
+                extra: vec![probe("y/m", "ip:192.168.200.10", TCP, 80)],
+                ..StepDef::default()
+            },
+        ],
+    });
+    out.push(node_ports(&mut c));
+    out.push(load_balancers(&mut c));
+    out.push(topology(&mut c));
+    out.push(CaseDef {
+        id: "service-cidr",
+        title: "an address of a ServiceCIDR that no Service holds is dropped",
+        rules: vec!["6.17", "6.18"],
+        requires: vec!["service-cidrs"],
+        steps: vec![StepDef {
+            description: "declare the ServiceCIDR netsem-extra (10.100.0.0/24); x/a probes an address of it no Service holds",
+            apply: "apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata: {name: netsem-extra}\nspec: {cidrs: [10.100.0.0/24]}\n".to_string(),
+            extra: vec![probe("x/a", "ip:10.100.0.77", TCP, 80)],
+            ..StepDef::default()
+        }],
+    });
     out
+}
+
+/// A Service manifest in `x` with a `spec` (indented two spaces) and perhaps a `status`.
+fn svc(name: &str, spec: &str, status: &str) -> String {
+    format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: x}}\nspec:\n{spec}{status}")
+}
+
+/// Rules 6.10, 6.12, 6.13, 6.18, 7.10: node ports under both external traffic policies, from
+/// outside the cluster, from a node (the host-network x/h on kind-worker) and from a pod; then
+/// the backend isolated, where masquerading decides what its policy sees.
+fn node_ports(c: &mut Choices) -> CaseDef {
+    let p = c.port();
+    let services = format!(
+        "{}---\n{}",
+        svc(
+            "np-cluster",
+            &format!("  type: NodePort\n  selector: {{pod: b}}\n  ports: [{{port: 80, targetPort: {p}, nodePort: 30080, protocol: TCP}}]\n"),
+            ""
+        ),
+        svc(
+            "np-local",
+            &format!("  type: NodePort\n  externalTrafficPolicy: Local\n  selector: {{pod: b}}\n  ports: [{{port: 80, targetPort: {p}, nodePort: 30081, protocol: TCP}}]\n"),
+            ""
+        )
+    );
+    let probes = || {
+        let mut v = Vec::new();
+        for from in ["outside", "x/h"] {
+            for node in ["kind-worker", "kind-worker2"] {
+                for port in [30080, 30081] {
+                    v.push(probe(from, &format!("node:{node}"), TCP, port));
+                }
+            }
+        }
+        v.push(probe("y/a", "node:kind-worker", TCP, 30081));
+        v.push(probe("y/a", "node:kind-worker2", TCP, 30081));
+        v.push(probe("outside", "service:x/np-cluster", TCP, 80));
+        v.push(probe("x/h", "service:x/local", TCP, 80));
+        v
+    };
+    CaseDef {
+        id: "node-ports",
+        title: "node ports from outside, from a node and from a pod, under both external traffic policies",
+        rules: vec!["6.10", "6.12", "6.13", "6.18"],
+        requires: vec!["outside-probes"],
+        steps: vec![
+            StepDef {
+                description: "x/np-cluster (nodePort 30080) and x/np-local (30081, externalTrafficPolicy: Local) select x/b on kind-worker2",
+                apply: services,
+                extra: probes(),
+                ..StepDef::default()
+            },
+            StepDef {
+                description: "x/b accepts nothing: only what its own node sends reaches it (a masqueraded client on kind-worker2 looks like that node)",
+                apply: np("x", "deny-b", "  podSelector: {matchLabels: {pod: b}}\n  policyTypes: [Ingress]\n"),
+                extra: probes(),
+                ..StepDef::default()
+            },
+        ],
+    }
+}
+
+/// Rules 6.13, 6.14: load-balancer addresses with and without `loadBalancerSourceRanges`,
+/// whatever addresses the cluster's load balancer assigns (a runner reads them from the
+/// Services' status; netsem uses those of the manifests).
+fn load_balancers(c: &mut Choices) -> CaseDef {
+    let p = c.port();
+    let lb = |name: &str, extra: &str, ip: &str| {
+        svc(
+            name,
+            &format!("  type: LoadBalancer\n  selector: {{pod: a}}\n{extra}  ports: [{{port: 80, targetPort: {p}, protocol: TCP}}]\n"),
+            &format!("status: {{loadBalancer: {{ingress: [{{ip: {ip}}}]}}}}\n"),
+        )
+    };
+    let services = format!(
+        "{}---\n{}",
+        lb(
+            "lb-closed",
+            "  loadBalancerSourceRanges: [192.0.2.0/24]\n",
+            "203.0.113.90"
+        ),
+        lb(
+            "lb-open",
+            "  externalTrafficPolicy: Local\n",
+            "203.0.113.91"
+        )
+    );
+    CaseDef {
+        id: "load-balancers",
+        title: "load-balancer addresses: source ranges admit only their clients",
+        rules: vec!["6.13", "6.14", "6.18"],
+        requires: vec!["outside-probes", "load-balancer"],
+        steps: vec![StepDef {
+            description: "x/lb-closed admits only 192.0.2.0/24 (nobody here); x/lb-open admits everyone, externalTrafficPolicy: Local; both select x/a",
+            apply: services,
+            extra: vec![
+                probe("outside", "lb:x/lb-closed", TCP, 80),
+                probe("outside", "lb:x/lb-open", TCP, 80),
+                probe("y/b", "lb:x/lb-closed", TCP, 80),
+                probe("y/b", "lb:x/lb-open", TCP, 80),
+            ],
+            ..StepDef::default()
+        }],
+    }
+}
+
+/// Rule 6.15: `trafficDistribution: PreferSameZone` keeps a client in its zone, which an
+/// isolated backend makes visible: the Service's verdict is its zone's backend's.
+fn topology(c: &mut Choices) -> CaseDef {
+    let p = c.port();
+    let node = |name: &str, zone: &str, ip: &str| {
+        format!("apiVersion: v1\nkind: Node\nmetadata: {{name: {name}, labels: {{kubernetes.io/hostname: {name}, topology.kubernetes.io/zone: {zone}}}}}\nstatus: {{addresses: [{{type: InternalIP, address: {ip}}}]}}\n")
+    };
+    let apply = format!(
+        "{}---\n{}---\n{}---\n{}",
+        node("kind-worker", "zone-a", "172.18.0.3"),
+        node("kind-worker2", "zone-b", "172.18.0.4"),
+        svc(
+            "zonal",
+            &format!("  selector: {{app: web}}\n  trafficDistribution: PreferSameZone\n  ports: [{{port: 80, targetPort: {p}, protocol: TCP}}]\n"),
+            ""
+        ),
+        np("x", "deny-a", "  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Ingress]\n")
+    );
+    CaseDef {
+        id: "topology",
+        title: "PreferSameZone keeps clients in their zone",
+        rules: vec!["6.15", "6.1"],
+        requires: vec![],
+        steps: vec![StepDef {
+            description: "zones zone-a (kind-worker: x/a) and zone-b (kind-worker2: x/b); x/zonal selects both, PreferSameZone; x/a accepts nothing",
+            apply,
+            extra: vec![
+                probe("y/a", "service:x/zonal", TCP, 80),
+                probe("y/b", "service:x/zonal", TCP, 80),
+                probe("y/a", "service:x/web", TCP, 8080),
+            ],
+            ..StepDef::default()
+        }],
+    }
 }

@@ -28,7 +28,8 @@ pub const SUITE_VERSION: u64 = 1;
 /// The results format's version (`netsemSuiteResults`).
 pub const RESULTS_VERSION: u64 = 1;
 
-/// Where a probe goes: a pod, a Service (its cluster address), or an address.
+/// Where a probe goes: a pod, a Service (its cluster address), an address, a node's address or
+/// a load balancer's.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum To {
     /// `ns/pod`: the pod's address.
@@ -37,6 +38,11 @@ pub enum To {
     Service(ServiceId),
     /// `ip:ADDRESS`.
     Ip(Address),
+    /// `node:NAME`: the node's first address (its `InternalIP`), for node ports (rule 6.12).
+    Node(String),
+    /// `lb:ns/name`: the Service's first load-balancer ingress address (rule 6.14), whatever
+    /// the cluster's load balancer assigned.
+    LoadBalancer(ServiceId),
 }
 
 impl std::fmt::Display for To {
@@ -45,6 +51,8 @@ impl std::fmt::Display for To {
             To::Pod(p) => write!(f, "{p}"),
             To::Service(s) => write!(f, "service:{s}"),
             To::Ip(a) => write!(f, "ip:{a}"),
+            To::Node(n) => write!(f, "node:{n}"),
+            To::LoadBalancer(s) => write!(f, "lb:{s}"),
         }
     }
 }
@@ -58,8 +66,90 @@ impl std::str::FromStr for To {
         if let Some(rest) = s.strip_prefix("ip:") {
             return rest.parse().map(To::Ip).map_err(|e| e.to_string());
         }
+        if let Some(rest) = s.strip_prefix("node:") {
+            return Ok(To::Node(rest.to_string()));
+        }
+        if let Some(rest) = s.strip_prefix("lb:") {
+            return rest
+                .parse()
+                .map(To::LoadBalancer)
+                .map_err(|e| e.to_string());
+        }
         s.parse().map(To::Pod).map_err(|e| e.to_string())
     }
+}
+
+impl To {
+    /// The address the probe connects to, in the spec's state at that step.
+    fn address(&self, state: &State) -> Option<Address> {
+        match self {
+            To::Pod(p) => state.pod_endpoint(p, None).ok()?.address().cloned(),
+            To::Service(s) => state.addresses().iter().find_map(|(a, owner)| match owner {
+                netsem_spec::state::AddressOwner::Service {
+                    service,
+                    external: false,
+                } if service == s => Some(a.clone()),
+                _ => None,
+            }),
+            To::Ip(a) => Some(a.clone()),
+            To::Node(n) => state.node_addresses(n).next().cloned(),
+            To::LoadBalancer(s) => state
+                .service(s)?
+                .load_balancer_ips
+                .first()
+                .map(|ip| Address::default_domain(*ip)),
+        }
+    }
+}
+
+/// The address netsem gives the client outside the cluster: the gateway of kind's docker
+/// network, where a runner on the machine that runs kind connects from. No policy of the suite
+/// names it, so the cluster's own need not be this one.
+pub const OUTSIDE_ADDRESS: &str = "172.18.0.1";
+
+/// Who runs a probe: a pod of the topology, or a client outside the cluster (`outside`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Client {
+    /// `ns/pod`, in its first container.
+    Pod(PodId),
+    /// `outside`: the machine the cluster's nodes are reachable from ([`OUTSIDE_ADDRESS`]).
+    Outside,
+}
+
+impl std::fmt::Display for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Client::Pod(p) => write!(f, "{p}"),
+            Client::Outside => f.write_str("outside"),
+        }
+    }
+}
+
+impl std::str::FromStr for Client {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "outside" {
+            return Ok(Client::Outside);
+        }
+        s.parse().map(Client::Pod).map_err(|e| e.to_string())
+    }
+}
+
+impl Serialize for Client {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Client {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+fn outside() -> Address {
+    OUTSIDE_ADDRESS.parse().expect("an address")
 }
 
 /// A probe's verdict.
@@ -87,8 +177,8 @@ pub struct Alternative {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Probe {
-    /// The client pod.
-    pub from: PodId,
+    /// The client: a pod, or `outside`.
+    pub from: Client,
     /// `ns/pod`, `service:ns/name` or `ip:ADDRESS`.
     pub to: String,
     /// `TCP`, `UDP`, `SCTP` or `ICMP`.
@@ -108,6 +198,23 @@ pub struct Probe {
     /// The verdict under each single profile switch that changes it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alternatives: Vec<Alternative>,
+    /// A connection refused before or instead of policy (rule 6.18): the refusal's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    /// How the client sees that refusal: `refused` (rejected, the client is told) or
+    /// `timeout` (dropped, the client sees nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+}
+
+/// How a denied probe failed, as `agnhost connect` reports it on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Failure {
+    /// `REFUSED`: the connection was rejected.
+    Refused,
+    /// `TIMEOUT`: nothing answered.
+    Timeout,
 }
 
 /// One step: manifests to apply and delete (files of the case's folder), then the probes.
@@ -252,46 +359,64 @@ enum Role {
     Probe { step: usize, probe: usize },
 }
 
-/// The trace operation that asks a probe: the connection primitive it names (rules 3.6, 6.1).
+/// The trace operation that asks a probe: the connection primitive it names (rules 3.6, 6.1);
+/// a client outside the cluster, and any destination but a pod or a Service's cluster address,
+/// go by address.
 fn probe_op(state: &State, p: &ProbeDef) -> Op {
-    match &p.to {
-        To::Pod(to) => Op::OpenPodConnection {
-            from: p.from.clone(),
+    let to_address = || p.to.address(state).expect("a destination of the topology");
+    match (&p.from, &p.to) {
+        (Client::Pod(from), To::Pod(to)) => Op::OpenPodConnection {
+            from: from.clone(),
             to: to.clone(),
             protocol: p.protocol,
             port: p.port,
         },
-        To::Service(service) => Op::OpenServiceConnection {
-            from: p.from.clone(),
+        (Client::Pod(from), To::Service(service)) => Op::OpenServiceConnection {
+            from: from.clone(),
             service: service.clone(),
             protocol: p.protocol,
             port: p.port,
             backend: None,
         },
-        To::Ip(to) => Op::OpenConnectionWithIpAddresses {
-            from: state
-                .pod_endpoint(&p.from, Some(to))
-                .ok()
-                .and_then(|e| e.address().cloned())
-                .expect("a client of the topology has an address"),
-            to: to.clone(),
-            protocol: p.protocol,
-            port: p.port,
-            backend: None,
-        },
+        (from, _) => {
+            let to = to_address();
+            let from = match from {
+                Client::Pod(pod) => state
+                    .pod_endpoint(pod, Some(&to))
+                    .ok()
+                    .and_then(|e| e.address().cloned())
+                    .expect("a client of the topology has an address"),
+                Client::Outside => outside(),
+            };
+            Op::OpenConnectionWithIpAddresses {
+                from,
+                to,
+                protocol: p.protocol,
+                port: p.port,
+                backend: None,
+            }
+        }
     }
 }
 
 /// A case as a trace: each suite step's deletions and applications, then its probes as the
 /// connection primitives they name; a held probe is opened once, at the first step that lists
-/// it. `until` stops after the changes of that suite step.
+/// it. `until` stops after the changes of that suite step. Probes by address resolve their
+/// destination in the state as the step's changes leave it (a Service the case creates).
 fn case_steps(case: &CaseDef, state: &State, until: Option<usize>) -> (Vec<TraceStep>, Vec<Role>) {
+    let mut state = state.clone();
     let (mut steps, mut roles) = (Vec::new(), Vec::new());
     let mut opened = std::collections::BTreeSet::new();
     for (i, step) in case.steps.iter().enumerate() {
         for (text, delete) in [(&step.delete, true), (&step.apply, false)] {
             if text.is_empty() {
                 continue;
+            }
+            let m = manifest::parse_str("step.yaml", text).expect("a case's manifest loads");
+            if delete {
+                m.delete(&mut state).expect("a case's deletion applies");
+            } else {
+                m.apply(&mut state).expect("a case's manifest applies");
             }
             let manifest = text.clone();
             let op = if delete {
@@ -319,7 +444,7 @@ fn case_steps(case: &CaseDef, state: &State, until: Option<usize>) -> (Vec<Trace
                 continue;
             }
             steps.push(TraceStep {
-                op: probe_op(state, p),
+                op: probe_op(&state, p),
                 expect: Observation::default(),
             });
             roles.push(Role::Probe { step: i, probe: j });
@@ -328,8 +453,9 @@ fn case_steps(case: &CaseDef, state: &State, until: Option<usize>) -> (Vec<Trace
     (steps, roles)
 }
 
-/// Every probe's verdict at every step of `case` under `profile`.
-type Verdicts = Vec<Vec<(Expect, BTreeMap<String, Expect>)>>;
+/// Every probe's verdict at every step of `case` under `profile`: the verdict, each backend's
+/// where they differ, and the refusal that denied it (rule 6.18).
+type Verdicts = Vec<Vec<(Expect, BTreeMap<String, Expect>, Option<String>)>>;
 
 fn word_of(allowed: bool) -> Expect {
     if allowed {
@@ -365,7 +491,7 @@ fn run_case(case: &CaseDef, profile: Profile, until: Option<usize>) -> (SpecEngi
         return (engine, Vec::new());
     }
     let mut out: Verdicts = (0..case.steps.len())
-        .map(|i| vec![(Expect::Denied, BTreeMap::new()); case.probes(i).len()])
+        .map(|i| vec![(Expect::Denied, BTreeMap::new(), None); case.probes(i).len()])
         .collect();
     // Held connections: the id each got, and whether it is still open, step by step.
     let mut held: BTreeMap<String, Option<ConnectionId>> = BTreeMap::new();
@@ -387,7 +513,11 @@ fn run_case(case: &CaseDef, profile: Profile, until: Option<usize>) -> (SpecEngi
                         held.insert(p.key(), o.connection);
                     }
                     out_step[probe] = match o.allowed {
-                        Some(a) => (word_of(a), BTreeMap::new()),
+                        Some(a) => (
+                            word_of(a),
+                            BTreeMap::new(),
+                            o.refused.clone().filter(|_| !a),
+                        ),
                         None => (
                             Expect::Either,
                             o.backends
@@ -399,6 +529,7 @@ fn run_case(case: &CaseDef, profile: Profile, until: Option<usize>) -> (SpecEngi
                                     (b.to_string(), word_of(ok))
                                 })
                                 .collect(),
+                            None,
                         ),
                     };
                 }
@@ -414,6 +545,7 @@ fn run_case(case: &CaseDef, profile: Profile, until: Option<usize>) -> (SpecEngi
                 out_step[j] = (
                     word_of(id.is_some_and(|id| !closed.contains(&id))),
                     BTreeMap::new(),
+                    None,
                 );
             }
         }
@@ -451,7 +583,7 @@ pub fn generate(seed: u64, profile: Profile) -> (SuiteFile, BTreeMap<String, Str
                 .iter()
                 .enumerate()
                 .map(|(j, p)| {
-                    let (expect, backends) = main[i][j].clone();
+                    let (expect, backends, refused) = main[i][j].clone();
                     let mut alternatives = Vec::new();
                     for (name, v) in &others {
                         if v[i][j].0 != expect {
@@ -476,6 +608,13 @@ pub fn generate(seed: u64, profile: Profile) -> (SuiteFile, BTreeMap<String, Str
                         expect,
                         backends,
                         alternatives,
+                        // An ExternalName Service has no address to probe: how it fails
+                        // is the runner's (DNS), not a proxy's.
+                        failure: refused
+                            .as_deref()
+                            .filter(|r| *r != "external-name")
+                            .map(failure_of),
+                        refused,
                     }
                 })
                 .collect();
@@ -585,8 +724,8 @@ pub struct ResultLine {
     pub case: String,
     /// The step, from 1.
     pub step: usize,
-    /// The client pod.
-    pub from: PodId,
+    /// The client: a pod, or `outside`.
+    pub from: Client,
     /// As in the suite.
     pub to: String,
     /// As in the suite.
@@ -596,6 +735,10 @@ pub struct ResultLine {
     pub port: Option<u16>,
     /// `allowed`, `denied`, or `skipped` (not run).
     pub result: Observed,
+    /// For `denied`, how it failed, when the runner can tell (`agnhost connect` prints
+    /// `REFUSED` or `TIMEOUT`): checked against a probe's `failure` (rule 6.18).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
 }
 
 /// What a probe did on the cluster.
@@ -613,7 +756,7 @@ pub enum Observed {
 fn key(
     case: &str,
     step: usize,
-    from: &PodId,
+    from: &Client,
     to: &str,
     protocol: Protocol,
     port: Option<u16>,
@@ -625,7 +768,10 @@ fn key(
 }
 
 /// Reads the results: a file, or every `*.jsonl` of a directory, each with the version line.
-fn read_results(path: &Path) -> Result<BTreeMap<String, (String, Observed)>, String> {
+/// What a results file says of one probe: where, the result, how a denial failed.
+type Results = BTreeMap<String, (String, Observed, Option<Failure>)>;
+
+fn read_results(path: &Path) -> Result<Results, String> {
     let files: Vec<std::path::PathBuf> = if path.is_dir() {
         let mut v: Vec<_> = std::fs::read_dir(path)
             .map_err(|e| format!("{}: {e}", path.display()))?
@@ -668,7 +814,10 @@ fn read_results(path: &Path) -> Result<BTreeMap<String, (String, Observed)>, Str
             })?;
             let k = key(&r.case, r.step, &r.from, &r.to, r.protocol, r.port);
             if out
-                .insert(k.clone(), (format!("{shown}: line {}", i + 1), r.result))
+                .insert(
+                    k.clone(),
+                    (format!("{shown}: line {}", i + 1), r.result, r.failure),
+                )
                 .is_some()
             {
                 return Err(format!("{shown}: line {}: {k} appears twice", i + 1));
@@ -728,7 +877,7 @@ pub fn check(
                 probes += 1;
                 let k = key(&case.id, i + 1, &p.from, &p.to, p.protocol, p.port);
                 seen.insert(k.clone());
-                let Some((_, got)) = observed.get(&k) else {
+                let Some((_, got, failed)) = observed.get(&k) else {
                     missing += 1;
                     let _ = writeln!(failures, "MISSING {k}: no result; expected {:?}", p.expect);
                     continue;
@@ -742,13 +891,36 @@ pub fn check(
                     Observed::Allowed => Expect::Allowed,
                     Observed::Denied => Expect::Denied,
                 };
+                // Rule 6.18: a refusal the client should be told of, or should not.
+                if let (Expect::Denied, Expect::Denied, Some(want), Some(got)) =
+                    (p.expect, got_expect, p.failure, *failed)
+                {
+                    if want != got {
+                        wrong += 1;
+                        let _ = writeln!(
+                            failures,
+                            "WRONG {k}: expected denied by {} ({}), observed denied ({})",
+                            p.refused.as_deref().unwrap_or("a refusal"),
+                            failure_word(want),
+                            failure_word(got)
+                        );
+                        continue;
+                    }
+                }
                 if p.expect == got_expect || p.expect == Expect::Either {
                     agree += 1;
                     continue;
                 }
-                if let Some(a) = p.alternatives.iter().find(|a| a.expect == got_expect) {
+                // Every switch that explains it: the implementation reads one of them so.
+                let under: Vec<&str> = p
+                    .alternatives
+                    .iter()
+                    .filter(|a| a.expect == got_expect)
+                    .map(|a| a.switch.as_str())
+                    .collect();
+                if !under.is_empty() {
                     switched += 1;
-                    notes.push(format!("{k}: as under {}", a.switch));
+                    notes.push(format!("{k}: as under {}", under.join(" or ")));
                     continue;
                 }
                 wrong += 1;
@@ -764,11 +936,18 @@ pub fn check(
                     let target = match to {
                         To::Pod(q) => Target::Pod(q),
                         To::Service(s) => Target::Service(s),
-                        To::Ip(a) => Target::Address(a),
+                        other => match other.address(&engine.state) {
+                            Some(a) => Target::Address(a),
+                            None => continue,
+                        },
+                    };
+                    let source = match &p.from {
+                        Client::Pod(pod) => Source::Pod(pod.clone()),
+                        Client::Outside => Source::Address(outside()),
                     };
                     if let Ok(e) = explain::explain(
                         &mut engine.state,
-                        &Source::Pod(p.from.clone()),
+                        &source,
                         &target,
                         p.protocol,
                         p.port.unwrap_or(0),
@@ -833,6 +1012,22 @@ pub fn check(
     Ok((if bad == 0 { 0 } else { 1 }, junit))
 }
 
+/// Rule 6.18: how the client sees a refusal: rejected ones are told, the others time out.
+fn failure_of(refusal: &str) -> Failure {
+    if matches!(refusal, "no-backends" | "no-service-port") {
+        Failure::Refused
+    } else {
+        Failure::Timeout
+    }
+}
+
+fn failure_word(f: Failure) -> &'static str {
+    match f {
+        Failure::Refused => "refused: the client is told",
+        Failure::Timeout => "timeout: dropped, the client sees nothing",
+    }
+}
+
 fn word(e: Expect) -> &'static str {
     match e {
         Expect::Allowed => "allowed",
@@ -854,7 +1049,7 @@ impl CaseDef {
             for from in &pods {
                 for to in &pods {
                     out.push(ProbeDef {
-                        from: from.clone(),
+                        from: Client::Pod(from.clone()),
                         to: To::Pod(to.clone()),
                         port,
                         protocol,
@@ -909,6 +1104,7 @@ pub fn expected_results(suite: &SuiteFile) -> String {
                     protocol: p.protocol,
                     port: p.port,
                     result,
+                    failure: p.failure,
                 };
                 out.push_str(&serde_json::to_string(&line).expect("a result line"));
                 out.push('\n');

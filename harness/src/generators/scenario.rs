@@ -18,6 +18,7 @@ use netsem_spec::policy::{
     IpBlock, MultiNetworkPolicy, NetworkPolicy, Peer, PolicyPort, PolicyType, Rule,
 };
 use netsem_spec::profile::{Profile, SWITCHES};
+use netsem_spec::service::EndpointFacts;
 use netsem_spec::{
     Attachment, ContainerPort, Engine, LabelSelector, Labels, Op, Operator, Pod, PodId, PodPhase,
     PolicyId, Requirement, Service, ServiceId, ServicePort, ServiceType, SpecEngine, TrafficPolicy,
@@ -879,6 +880,7 @@ fn op(u: &mut Unstructured, c: &mut Ctx) -> Result<Op> {
         16 => Op::AddPod2ServiceMapping {
             pod: c.pod(u)?,
             service: c.service(u)?,
+            endpoint: endpoint_facts(u)?,
         },
         17 => Op::RemovePod2ServiceMapping {
             pod: c.pod(u)?,
@@ -1192,6 +1194,28 @@ pub fn from_hex(text: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
         .collect()
+}
+
+/// Rule 6.19: half the explicit mappings state their endpoint as a manual EndpointSlice would:
+/// any conditions, and some zone and node hints.
+fn endpoint_facts(u: &mut Unstructured<'_>) -> Result<Option<EndpointFacts>> {
+    if !u.ratio(1, 2)? {
+        return Ok(None);
+    }
+    let hints = |u: &mut Unstructured<'_>, names: &[&str]| -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        if u.ratio(1, 2)? {
+            out.push(pick(u, names)?.to_string());
+        }
+        Ok(out)
+    };
+    Ok(Some(EndpointFacts {
+        ready: u.ratio(3, 4)?,
+        serving: u.ratio(3, 4)?,
+        terminating: u.ratio(1, 4)?,
+        for_zones: hints(u, &super::services::ZONES)?,
+        for_nodes: hints(u, &NODES)?,
+    }))
 }
 
 #[cfg(test)]

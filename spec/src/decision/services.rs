@@ -8,7 +8,7 @@ use crate::ident::{ConnectionId, PodId, ServiceId};
 use crate::net::{Address, PortRef, Protocol, PRIMARY_INTERFACE};
 use crate::pod::Pod;
 use crate::profile::MultiNetwork;
-use crate::service::{Service, ServiceType, TrafficDistribution, TrafficPolicy};
+use crate::service::{EndpointFacts, Service, ServiceType, TrafficDistribution, TrafficPolicy};
 use crate::state::{AddressOwner, State};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -67,19 +67,36 @@ pub struct Affinity {
     pub connection: ConnectionId,
 }
 
-/// One endpoint's conditions, as the EndpointSlice controller writes them (rule 6.5).
-struct Conditions {
+/// One endpoint's conditions: as the EndpointSlice controller writes them from the pod (rule
+/// 6.5), or as a manually managed slice states them (rule 6.19).
+struct Conditions<'s> {
     /// `ready`: serving and not terminating, or `publishNotReadyAddresses`.
     ready: bool,
     /// `serving` and `terminating`: still answering while it shuts down.
     serving_terminating: bool,
+    /// The slice's statement, with its hints, when a manual slice made the mapping.
+    stated: Option<&'s EndpointFacts>,
 }
 
-fn conditions(pod: &Pod, service: &Service) -> Conditions {
+fn conditions<'s>(
+    pod: &Pod,
+    service: &Service,
+    stated: Option<&'s EndpointFacts>,
+) -> Conditions<'s> {
+    // Rule 6.19: kube-proxy reads only the slice; `publishNotReadyAddresses` is the
+    // controller's input, so it does not touch what a manual slice states.
+    if let Some(f) = stated {
+        return Conditions {
+            ready: f.ready,
+            serving_terminating: f.serving && f.terminating,
+            stated,
+        };
+    }
     let serving = pod.ready;
     Conditions {
         ready: service.publish_not_ready_addresses || (serving && !pod.terminating),
         serving_terminating: serving && pod.terminating,
+        stated: None,
     }
 }
 
@@ -189,7 +206,7 @@ impl State {
             else {
                 continue;
             };
-            let c = conditions(pod, service);
+            let c = conditions(pod, service, self.endpoint_facts(&service.id, &pod_id));
             if c.ready || c.serving_terminating {
                 all.push((
                     Backend {
@@ -244,18 +261,44 @@ impl State {
 
     /// Rule 6.15: the ready endpoints `trafficDistribution` narrows to around node `near`, or
     /// `None` when it does not apply (not set, no ready endpoint, an endpoint without a zone,
-    /// none nearby).
+    /// none nearby). When a manual EndpointSlice states the endpoints (rule 6.19), its hints
+    /// decide instead, as kube-proxy reads them (`topologyModeFromHints`): node hints first,
+    /// when every ready endpoint has some and one names `near`; then zone hints likewise.
     fn topology<'e, 'p>(
         &self,
         service: &Service,
         near: Option<&str>,
-        ready: &[&'e (Backend, &'p Pod, Conditions)],
-    ) -> Option<Vec<&'e (Backend, &'p Pod, Conditions)>> {
-        let distribution = service.traffic_distribution?;
+        ready: &[&'e (Backend, &'p Pod, Conditions<'p>)],
+    ) -> Option<Vec<&'e (Backend, &'p Pod, Conditions<'p>)>> {
         let near = near?;
         if ready.is_empty() {
             return None;
         }
+        let zone_of = |node: Option<&str>| -> Option<&str> {
+            self.nodes()
+                .get(node?)
+                .and_then(|l| l.get(ZONE_LABEL))
+                .map(String::as_str)
+        };
+        if ready.iter().any(|(_, _, c)| c.stated.is_some()) {
+            let hinted = |hints: &dyn Fn(&EndpointFacts) -> &Vec<String>, want: Option<&str>| {
+                let want = want?;
+                let all = ready
+                    .iter()
+                    .all(|(_, _, c)| c.stated.is_some_and(|f| !hints(f).is_empty()));
+                let same: Vec<_> = ready
+                    .iter()
+                    .copied()
+                    .filter(|(_, _, c)| {
+                        c.stated.is_some_and(|f| hints(f).iter().any(|h| h == want))
+                    })
+                    .collect();
+                (all && !same.is_empty()).then_some(same)
+            };
+            return hinted(&|f| &f.for_nodes, Some(near))
+                .or_else(|| hinted(&|f| &f.for_zones, zone_of(Some(near))));
+        }
+        let distribution = service.traffic_distribution?;
         if distribution == TrafficDistribution::PreferSameNode {
             let same: Vec<_> = ready
                 .iter()
@@ -266,12 +309,6 @@ impl State {
                 return Some(same);
             }
         }
-        let zone_of = |node: Option<&str>| -> Option<&str> {
-            self.nodes()
-                .get(node?)
-                .and_then(|l| l.get(ZONE_LABEL))
-                .map(String::as_str)
-        };
         // The EndpointSlice controller gives zone hints only to endpoints whose zone it knows;
         // kube-proxy uses hints only when every ready endpoint has one.
         if ready

@@ -7,7 +7,7 @@ use crate::ident::{PodId, ServiceId};
 use crate::manifest::kinds::service::NODE_PORTS;
 use crate::net::{Address, DEFAULT_DOMAIN, DEFAULT_NETWORK, PRIMARY_INTERFACE};
 use crate::pod::{Attachment, Pod};
-use crate::service::{Service, ServiceType};
+use crate::service::{EndpointFacts, Service, ServiceType};
 use crate::state::{AddressOwner, Effects, State};
 use ipnet::Ipv4Net;
 use std::collections::{BTreeMap, BTreeSet};
@@ -111,44 +111,55 @@ impl Work {
             .contains_key(&Address::default_domain(ip))
     }
 
-    /// The pods an EndpointSlice names, resolved against the state (rule 9.7); unresolved
-    /// endpoints are reported.
-    fn slice_pods(&mut self, origin: &Origin, pods: &[PodId], addresses: &[IpAddr]) -> Vec<PodId> {
+    /// The pods an EndpointSlice names, resolved against the state (rule 9.7), each with what
+    /// the slice states of it (rule 6.19); unresolved endpoints are reported. A pod named twice
+    /// keeps its first statement.
+    fn slice_pods(
+        &mut self,
+        origin: &Origin,
+        pods: &[(PodId, EndpointFacts)],
+        addresses: &[(IpAddr, EndpointFacts)],
+    ) -> Vec<(PodId, EndpointFacts)> {
         let mut out = Vec::new();
-        for p in pods {
+        for (p, facts) in pods {
             if self.state.pod(p).is_some() {
-                out.push(p.clone());
+                out.push((p.clone(), facts.clone()));
             } else {
                 self.warn(origin, format!("skipped endpoint: pod {p} does not exist"));
             }
         }
-        for ip in addresses {
+        for (ip, facts) in addresses {
             match self
                 .state
                 .lookup_address_2_pod_mapping(&Address::default_domain(*ip))
                 .cloned()
             {
-                Some(p) => out.push(p),
+                Some(p) => out.push((p, facts.clone())),
                 None => self.warn(origin, format!("skipped endpoint: no pod has address {ip}")),
             }
         }
         let mut seen = BTreeSet::new();
-        out.retain(|p| seen.insert(p.clone()));
+        out.retain(|(p, _)| seen.insert(p.clone()));
         out
     }
 
-    /// The Service an EndpointSlice is for, if it exists and has no selector (rule 9.7).
-    fn slice_service(&mut self, origin: &Origin, service: &ServiceId) -> bool {
+    /// The Service an EndpointSlice is for, if it exists and has no selector (rule 9.7). The
+    /// EndpointSlice controller's slice of a Service with a selector is what netsem derives
+    /// from the pods (rules 2.6, 6.5), so it is skipped silently; any other slice of such a
+    /// Service is skipped with a warning.
+    fn slice_service(&mut self, origin: &Origin, service: &ServiceId, controller: bool) -> bool {
         match self.state.service(service) {
             None => {
                 self.warn(origin, format!("skipped: Service {service} does not exist"));
                 false
             }
             Some(s) if s.managed_selector().is_some() => {
-                self.warn(
-                    origin,
-                    format!("skipped: Service {service} has a selector, so its endpoints follow pod labels"),
-                );
+                if !controller {
+                    self.warn(
+                        origin,
+                        format!("skipped: Service {service} has a selector, so its endpoints follow pod labels (kube-proxy would add this slice's endpoints too; netsem does not)"),
+                    );
+                }
                 false
             }
             Some(_) => true,
@@ -271,27 +282,57 @@ impl Manifest {
             w.record(o, r)?;
         }
 
+        // Rule 6.17: ServiceCIDRs, before the Services whose addresses may come from them; their
+        // ranges are immutable, as the API server's `ValidateServiceCIDRUpdate` has them.
+        for (o, (name, cidrs)) in of(self, |x| match x {
+            Object::ServiceCidr { name, cidrs } => Some((name, cidrs)),
+            _ => None,
+        }) {
+            match w.state.service_cidrs().get(name) {
+                Some(old) if old == cidrs => {}
+                Some(_) => {
+                    return Err(LoadError {
+                        field: Some("spec.cidrs".into()),
+                        message: "Invalid value: field is immutable".into(),
+                        ..op_error(o, OpError::new(ErrorKind::InvalidManifest, String::new()))
+                    })
+                }
+                None => {
+                    let r = w.state.add_service_cidr(name, cidrs.clone());
+                    w.record(o, r)?;
+                }
+            }
+        }
+
         self.apply_pods(&mut w)?;
         self.apply_services(&mut w)?;
 
-        for (o, (service, pods, addresses)) in of(self, |x| match x {
+        for (o, (service, controller, pods, addresses)) in of(self, |x| match x {
             Object::EndpointSlice {
                 service,
+                controller,
                 pods,
                 addresses,
-            } => Some((service, pods, addresses)),
+            } => Some((service, *controller, pods, addresses)),
             _ => None,
         }) {
-            if !w.slice_service(o, service) {
+            if !w.slice_service(o, service, controller) {
                 continue;
             }
-            for pod in w.slice_pods(o, pods, addresses) {
+            for (pod, facts) in w.slice_pods(o, pods, addresses) {
                 let mapped = w
                     .state
                     .lookup_service_2_pod_mappings(service)
                     .is_ok_and(|s| s.contains(&pod));
-                if !mapped {
-                    let r = w.state.add_pod_2_service_mapping(&pod, service);
+                // Rule 6.19: a re-applied slice restates its endpoints.
+                if mapped && w.state.endpoint_facts(service, &pod) != Some(&facts) {
+                    let r = w.state.remove_pod_2_service_mapping(&pod, service);
+                    w.record(o, r)?;
+                }
+                if !mapped || w.state.endpoint_facts(service, &pod).is_none() {
+                    let r = w
+                        .state
+                        .add_pod_2_service_mapping_with(&pod, service, Some(facts));
                     w.record(o, r)?;
                 }
             }
@@ -499,7 +540,8 @@ impl Manifest {
     }
 
     /// Rule 9.5: Services in identity order; one that needs a cluster address and has none keeps
-    /// the one it has, else gets the next free one of [`SERVICE_CIDR`].
+    /// the one it has, else gets the next free one of the default ServiceCIDR's IPv4 range
+    /// ([`SERVICE_CIDR`] unless the state has a ServiceCIDR `kubernetes`, rule 6.17).
     fn apply_services(&self, w: &mut Work) -> Result<(), LoadError> {
         let reserved = self.reserved(&w.state);
         let mut services: Vec<_> = of(self, |x| match x {
@@ -518,7 +560,8 @@ impl Manifest {
             .iter()
             .flat_map(|(_, (s, _, _, _))| s.ports.iter().filter_map(|p| p.node_port))
             .collect();
-        let mut pool = Allocator::new(SERVICE_CIDR);
+        let range = default_service_range(&w.state);
+        let mut pool = Allocator::new(range);
         // The cluster addresses each Service has now, in one pass over the address mapping.
         let mut current: BTreeMap<ServiceId, Vec<Address>> = BTreeMap::new();
         for (a, owner) in w.state.addresses() {
@@ -543,7 +586,7 @@ impl Manifest {
                                 OpError::new(
                                     ErrorKind::InvalidManifest,
                                     format!(
-                                        "no free address left in {SERVICE_CIDR} for service {}",
+                                        "no free address left in {range} for service {}",
                                         service.id
                                     ),
                                 ),
@@ -591,7 +634,7 @@ impl Manifest {
                     | Object::AdminPolicy(_)
                     | Object::MultiNetworkPolicy(_) => (0, None),
                     Object::EndpointSlice { .. } => (1, None),
-                    Object::Service { .. } => (2, None),
+                    Object::Service { .. } | Object::ServiceCidr { .. } => (2, None),
                     Object::Pod { pod, .. } => (3, Some(&pod.id)),
                     Object::Node { .. } => (4, None),
                     Object::Namespace { .. } => (5, None),
@@ -607,13 +650,14 @@ impl Manifest {
             let r = match x {
                 Object::EndpointSlice {
                     service,
+                    controller,
                     pods,
                     addresses,
                 } => {
-                    if !w.slice_service(o, service) {
+                    if !w.slice_service(o, service, *controller) {
                         continue;
                     }
-                    for pod in w.slice_pods(o, pods, addresses) {
+                    for (pod, _) in w.slice_pods(o, pods, addresses) {
                         let mapped = w
                             .state
                             .lookup_service_2_pod_mappings(service)
@@ -642,6 +686,9 @@ impl Manifest {
                     if done.insert(format!("multi-network policy {}", p.id)) =>
                 {
                     w.state.remove_multi_network_policy(&p.id)
+                }
+                Object::ServiceCidr { name, .. } if done.insert(format!("service CIDR {name}")) => {
+                    w.state.remove_service_cidr(name)
                 }
                 Object::Service { service, .. }
                     if done.insert(format!("service {}", service.id)) =>
@@ -717,4 +764,20 @@ fn with_node_ports(service: &Service, state: &State, reserved: &BTreeSet<u16>) -
         }
     }
     service
+}
+
+/// Rules 6.17, 9.5: where missing cluster addresses come from: the IPv4 range of the
+/// ServiceCIDR `kubernetes` (the API server's own) when the state has one, else
+/// [`SERVICE_CIDR`].
+fn default_service_range(state: &State) -> Ipv4Net {
+    state
+        .service_cidrs()
+        .get(crate::manifest::kinds::service_cidr::DEFAULT_SERVICE_CIDR)
+        .into_iter()
+        .flatten()
+        .find_map(|n| match n {
+            ipnet::IpNet::V4(v4) => Some(*v4),
+            ipnet::IpNet::V6(_) => None,
+        })
+        .unwrap_or(SERVICE_CIDR)
 }

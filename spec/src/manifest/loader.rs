@@ -18,7 +18,7 @@ use super::kinds::route::{RouteInfo, ROUTER_LABEL, ROUTER_NAMESPACE};
 use super::kinds::user_defined_network::{UserNetwork, PRIMARY_UDN_LABEL};
 use super::kinds::{
     admin_policy, endpoint_slice, multi_network_policy, namespace, network_attachment,
-    network_policy, node, pod, route, service, user_defined_network,
+    network_policy, node, pod, route, service, service_cidr, user_defined_network,
 };
 use super::kubevirt;
 use super::object::{Obj, DEFAULT_NAMESPACE};
@@ -67,6 +67,7 @@ enum Kind {
     Pod,
     Service,
     EndpointSlice,
+    ServiceCidr,
     NetworkPolicy,
     Workload(WorkloadKind),
     NetworkAttachmentDefinition,
@@ -94,6 +95,7 @@ impl Kind {
             ("", "Pod") => Kind::Pod,
             ("", "Service") => Kind::Service,
             ("discovery.k8s.io", "EndpointSlice") => Kind::EndpointSlice,
+            ("networking.k8s.io", "ServiceCIDR") => Kind::ServiceCidr,
             ("networking.k8s.io", "NetworkPolicy") => Kind::NetworkPolicy,
             ("apps", "Deployment") => Kind::Workload(WorkloadKind::Deployment),
             ("apps", "ReplicaSet") => Kind::Workload(WorkloadKind::ReplicaSet),
@@ -126,6 +128,7 @@ impl Kind {
         match self {
             Kind::Namespace | Kind::Node | Kind::Pod | Kind::Service => "v1",
             Kind::EndpointSlice => "discovery.k8s.io/v1",
+            Kind::ServiceCidr => "networking.k8s.io/v1",
             Kind::NetworkPolicy => "networking.k8s.io/v1",
             Kind::Workload(WorkloadKind::Job | WorkloadKind::CronJob) => "batch/v1",
             Kind::Workload(WorkloadKind::ReplicationController) => "v1",
@@ -145,7 +148,11 @@ impl Kind {
     fn namespaced(self) -> bool {
         !matches!(
             self,
-            Kind::Namespace | Kind::Node | Kind::ClusterUserDefinedNetwork | Kind::AdminPolicy(_)
+            Kind::Namespace
+                | Kind::Node
+                | Kind::ServiceCidr
+                | Kind::ClusterUserDefinedNetwork
+                | Kind::AdminPolicy(_)
         )
     }
 
@@ -330,6 +337,7 @@ impl Loader {
                     Vec::new()
                 }
             },
+            Kind::ServiceCidr => ready(vec![service_cidr::service_cidr_object(&obj, value)?]),
             Kind::NetworkPolicy => ready(vec![network_policy::policy_object(&obj, value)?]),
             Kind::NetworkAttachmentDefinition => {
                 match network_attachment::nad_objects(&obj, value)? {
@@ -856,6 +864,7 @@ fn duplicate_warnings(objects: &[(Origin, Object)]) -> Vec<String> {
             Object::AdminPolicy(p) => format!("admin policy {}", p.id()),
             Object::MultiNetworkPolicy(p) => format!("multi-network policy {}", p.id),
             Object::Network { name, .. } => format!("network {name}"),
+            Object::ServiceCidr { name, .. } => format!("service CIDR {name}"),
             Object::IpAddressDomain { .. } | Object::EndpointSlice { .. } => continue,
         };
         if let Some(first) = seen.get(&key) {

@@ -159,10 +159,19 @@ pub enum Object {
     EndpointSlice {
         /// The Service (`kubernetes.io/service-name`).
         service: ServiceId,
-        /// Endpoints given by `targetRef`.
-        pods: Vec<PodId>,
+        /// The EndpointSlice controller manages it (`endpointslice.kubernetes.io/managed-by`).
+        controller: bool,
+        /// Endpoints given by `targetRef`, with what the slice states of each (rule 6.19).
+        pods: Vec<(PodId, crate::service::EndpointFacts)>,
         /// Endpoints given only by address, resolved to pods at apply time.
-        addresses: Vec<IpAddr>,
+        addresses: Vec<(IpAddr, crate::service::EndpointFacts)>,
+    },
+    /// A `ServiceCIDR`: ranges cluster addresses come from (rule 6.17).
+    ServiceCidr {
+        /// Its name.
+        name: String,
+        /// `spec.cidrs`: at most one of each family.
+        cidrs: Vec<ipnet::IpNet>,
     },
     /// A NetworkPolicy.
     NetworkPolicy(NetworkPolicy),

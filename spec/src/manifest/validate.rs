@@ -359,6 +359,31 @@ pub(crate) fn strict_subset(except: &IpNet, cidr: &IpNet) -> bool {
     cidr.contains(&except.network()) && cidr.prefix_len() < except.prefix_len()
 }
 
+/// `ValidateNonSpecialIP` (externalIPs, endpoint addresses): not unspecified, loopback,
+/// link-local unicast or link-local multicast.
+pub(crate) fn non_special_ip(ip: std::net::IpAddr, path: &str) -> Check {
+    use std::net::IpAddr;
+    let why = match ip {
+        _ if ip.is_unspecified() => Some(format!("may not be unspecified ({ip})")),
+        _ if ip.is_loopback() => {
+            Some("may not be in the loopback range (127.0.0.0/8, ::1/128)".into())
+        }
+        IpAddr::V4(v4) if v4.is_link_local() => Some(LINK_LOCAL.into()),
+        IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80 => Some(LINK_LOCAL.into()),
+        IpAddr::V4(v4) if v4.octets()[..3] == [224, 0, 0] => Some(LINK_LOCAL_MULTICAST.into()),
+        IpAddr::V6(v6) if v6.segments()[0] & 0xff0f == 0xff02 => Some(LINK_LOCAL_MULTICAST.into()),
+        _ => None,
+    };
+    match why {
+        Some(m) => Err(Invalid::new(path, format!("Invalid value: \"{ip}\": {m}"))),
+        None => Ok(()),
+    }
+}
+
+const LINK_LOCAL: &str = "may not be in the link-local range (169.254.0.0/16, fe80::/10)";
+const LINK_LOCAL_MULTICAST: &str =
+    "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -112,6 +112,9 @@ pub struct State {
     multi_policies: BTreeMap<PolicyId, MultiNetworkPolicy>,
     /// The pod↔service mapping, keyed service first.
     service_pods: BTreeSet<(ServiceId, PodId)>,
+    /// What a manually managed EndpointSlice says of an explicitly mapped endpoint (rule 6.19);
+    /// kept only while the mapping exists.
+    endpoint_facts: BTreeMap<(ServiceId, PodId), crate::service::EndpointFacts>,
     /// The pod↔address, service↔address, node and external address mappings, per domain.
     addresses: BTreeMap<Address, AddressOwner>,
     connections: BTreeMap<ConnectionId, Connection>,
@@ -156,6 +159,7 @@ impl State {
             admin_policies: BTreeMap::new(),
             multi_policies: BTreeMap::new(),
             service_pods: BTreeSet::new(),
+            endpoint_facts: BTreeMap::new(),
             addresses: BTreeMap::new(),
             connections: BTreeMap::new(),
             next_connection_id: 1,
@@ -337,6 +341,8 @@ impl State {
                 }
             }
         }
+        let mapped = &self.service_pods;
+        self.endpoint_facts.retain(|k, _| mapped.contains(k));
     }
 
     // ----- helpers --------------------------------------------------------------------------

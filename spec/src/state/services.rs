@@ -4,7 +4,7 @@ use super::{AddressOwner, Effects, State};
 use crate::error::{ErrorKind, OpError};
 use crate::ident::{PodId, ServiceId};
 use crate::net::Address;
-use crate::service::Service;
+use crate::service::{EndpointFacts, Service};
 use std::collections::BTreeSet;
 
 impl State {
@@ -127,11 +127,22 @@ impl State {
         Ok(svc)
     }
 
-    /// `addPod2ServiceMapping`.
+    /// `addPod2ServiceMapping`, the endpoint's conditions derived from its pod (rule 6.5).
     pub fn add_pod_2_service_mapping(
         &mut self,
         pod: &PodId,
         service: &ServiceId,
+    ) -> Result<Effects, OpError> {
+        self.add_pod_2_service_mapping_with(pod, service, None)
+    }
+
+    /// `addPod2ServiceMapping` with `endpoint`: what a manually managed EndpointSlice says of
+    /// the endpoint (rule 6.19); `None` derives its conditions from the pod (rule 6.5).
+    pub fn add_pod_2_service_mapping_with(
+        &mut self,
+        pod: &PodId,
+        service: &ServiceId,
+        endpoint: Option<EndpointFacts>,
     ) -> Result<Effects, OpError> {
         self.explicit_service(service)?;
         if !self.pods.contains_key(pod) {
@@ -143,7 +154,17 @@ impl State {
                 format!("{pod} -> {service}"),
             ));
         }
+        if let Some(facts) = endpoint {
+            self.endpoint_facts
+                .insert((service.clone(), pod.clone()), facts);
+        }
         Ok(self.settle())
+    }
+
+    /// Rule 6.19: what a manually managed EndpointSlice says of `pod` as an endpoint of
+    /// `service`, if its mapping came with that.
+    pub fn endpoint_facts(&self, service: &ServiceId, pod: &PodId) -> Option<&EndpointFacts> {
+        self.endpoint_facts.get(&(service.clone(), pod.clone()))
     }
 
     /// `removePod2ServiceMapping`.

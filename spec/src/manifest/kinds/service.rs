@@ -77,9 +77,10 @@ pub(crate) fn service_object(obj: &Obj, value: Value) -> Result<(Object, Vec<Str
         }
     };
     for (i, s) in spec.external_ips.iter().flatten().enumerate() {
-        add_external(Address::default_domain(
-            ip(s, &index("spec.externalIPs", i)).map_err(e)?,
-        ));
+        let path = index("spec.externalIPs", i);
+        let addr = ip(s, &path).map_err(e)?;
+        validate::non_special_ip(addr, &path).map_err(e)?;
+        add_external(Address::default_domain(addr));
     }
     let ingress = svc
         .status
@@ -93,6 +94,12 @@ pub(crate) fn service_object(obj: &Obj, value: Value) -> Result<(Object, Vec<Str
             return Err(obj.error(
                 "status.loadBalancer.ingress",
                 "Forbidden: may only be used when `spec.type` is 'LoadBalancer'",
+            ));
+        }
+        if ing.ip.as_deref().unwrap_or_default().is_empty() && ing.ip_mode.is_some() {
+            return Err(obj.error(
+                &format!("status.loadBalancer.ingress[{i}].ipMode"),
+                "Forbidden: may not be specified when `ip` is not set",
             ));
         }
         if let Some(s) = ing.ip.as_deref().filter(|s| !s.is_empty()) {
