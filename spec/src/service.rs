@@ -60,7 +60,7 @@ impl SessionAffinity {
     }
 }
 
-/// What a manually managed EndpointSlice says of one endpoint (rule 6.19): its conditions as
+/// What a manually managed EndpointSlice says of one endpoint (rule 6.27): its conditions as
 /// kube-proxy reads them (`ready` and `serving` absent mean true, `terminating` absent means
 /// false) and its topology hints. Without it, an endpoint's conditions are derived from its pod
 /// as the EndpointSlice controller derives them (rule 6.5).

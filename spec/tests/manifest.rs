@@ -979,7 +979,7 @@ fn r9_8_workload_pods_carry_the_labels_their_controllers_add() {
     );
 }
 
-// ----- rules 6.17, 6.19: ServiceCIDRs and what manual EndpointSlices state ---------------
+// ----- rules 6.17, 6.27: ServiceCIDRs and what manual EndpointSlices state ---------------
 
 fn backends(s: &State, service: &str, node: Option<&str>) -> Vec<String> {
     let svc = s.service(&service.parse().unwrap()).expect("the Service");

@@ -1196,7 +1196,7 @@ pub fn from_hex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Rule 6.19: half the explicit mappings state their endpoint as a manual EndpointSlice would:
+/// Rule 6.27: half the explicit mappings state their endpoint as a manual EndpointSlice would:
 /// any conditions, and some zone and node hints.
 fn endpoint_facts(u: &mut Unstructured<'_>) -> Result<Option<EndpointFacts>> {
     if !u.ratio(1, 2)? {

@@ -68,7 +68,7 @@ pub struct Affinity {
 }
 
 /// One endpoint's conditions: as the EndpointSlice controller writes them from the pod (rule
-/// 6.5), or as a manually managed slice states them (rule 6.19).
+/// 6.5), or as a manually managed slice states them (rule 6.27).
 struct Conditions<'s> {
     /// `ready`: serving and not terminating, or `publishNotReadyAddresses`.
     ready: bool,
@@ -83,7 +83,7 @@ fn conditions<'s>(
     service: &Service,
     stated: Option<&'s EndpointFacts>,
 ) -> Conditions<'s> {
-    // Rule 6.19: kube-proxy reads only the slice; `publishNotReadyAddresses` is the
+    // Rule 6.27: kube-proxy reads only the slice; `publishNotReadyAddresses` is the
     // controller's input, so it does not touch what a manual slice states.
     if let Some(f) = stated {
         return Conditions {
@@ -261,7 +261,7 @@ impl State {
 
     /// Rule 6.15: the ready endpoints `trafficDistribution` narrows to around node `near`, or
     /// `None` when it does not apply (not set, no ready endpoint, an endpoint without a zone,
-    /// none nearby). When a manual EndpointSlice states the endpoints (rule 6.19), its hints
+    /// none nearby). When a manual EndpointSlice states the endpoints (rule 6.27), its hints
     /// decide instead, as kube-proxy reads them (`topologyModeFromHints`): node hints first,
     /// when every ready endpoint has some and one names `near`; then zone hints likewise.
     fn topology<'e, 'p>(

@@ -112,7 +112,7 @@ impl Work {
     }
 
     /// The pods an EndpointSlice names, resolved against the state (rule 9.7), each with what
-    /// the slice states of it (rule 6.19); unresolved endpoints are reported. A pod named twice
+    /// the slice states of it (rule 6.27); unresolved endpoints are reported. A pod named twice
     /// keeps its first statement.
     fn slice_pods(
         &mut self,
@@ -324,7 +324,7 @@ impl Manifest {
                     .state
                     .lookup_service_2_pod_mappings(service)
                     .is_ok_and(|s| s.contains(&pod));
-                // Rule 6.19: a re-applied slice restates its endpoints.
+                // Rule 6.27: a re-applied slice restates its endpoints.
                 if mapped && w.state.endpoint_facts(service, &pod) != Some(&facts) {
                     let r = w.state.remove_pod_2_service_mapping(&pod, service);
                     w.record(o, r)?;

@@ -161,7 +161,7 @@ pub enum Object {
         service: ServiceId,
         /// The EndpointSlice controller manages it (`endpointslice.kubernetes.io/managed-by`).
         controller: bool,
-        /// Endpoints given by `targetRef`, with what the slice states of each (rule 6.19).
+        /// Endpoints given by `targetRef`, with what the slice states of each (rule 6.27).
         pods: Vec<(PodId, crate::service::EndpointFacts)>,
         /// Endpoints given only by address, resolved to pods at apply time.
         addresses: Vec<(IpAddr, crate::service::EndpointFacts)>,

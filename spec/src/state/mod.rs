@@ -112,7 +112,7 @@ pub struct State {
     multi_policies: BTreeMap<PolicyId, MultiNetworkPolicy>,
     /// The pod↔service mapping, keyed service first.
     service_pods: BTreeSet<(ServiceId, PodId)>,
-    /// What a manually managed EndpointSlice says of an explicitly mapped endpoint (rule 6.19);
+    /// What a manually managed EndpointSlice says of an explicitly mapped endpoint (rule 6.27);
     /// kept only while the mapping exists.
     endpoint_facts: BTreeMap<(ServiceId, PodId), crate::service::EndpointFacts>,
     /// The pod↔address, service↔address, node and external address mappings, per domain.

@@ -137,7 +137,7 @@ impl State {
     }
 
     /// `addPod2ServiceMapping` with `endpoint`: what a manually managed EndpointSlice says of
-    /// the endpoint (rule 6.19); `None` derives its conditions from the pod (rule 6.5).
+    /// the endpoint (rule 6.27); `None` derives its conditions from the pod (rule 6.5).
     pub fn add_pod_2_service_mapping_with(
         &mut self,
         pod: &PodId,
@@ -161,7 +161,7 @@ impl State {
         Ok(self.settle())
     }
 
-    /// Rule 6.19: what a manually managed EndpointSlice says of `pod` as an endpoint of
+    /// Rule 6.27: what a manually managed EndpointSlice says of `pod` as an endpoint of
     /// `service`, if its mapping came with that.
     pub fn endpoint_facts(&self, service: &ServiceId, pod: &PodId) -> Option<&EndpointFacts> {
         self.endpoint_facts.get(&(service.clone(), pod.clone()))

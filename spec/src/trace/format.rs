@@ -163,7 +163,7 @@ pub enum Op {
         pod: PodId,
         /// The Service.
         service: ServiceId,
-        /// What a manually managed EndpointSlice says of the endpoint (rule 6.19); absent,
+        /// What a manually managed EndpointSlice says of the endpoint (rule 6.27); absent,
         /// its conditions follow the pod (rule 6.5).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         endpoint: Option<crate::service::EndpointFacts>,

@@ -1,5 +1,5 @@
 //! `discovery.k8s.io/v1` EndpointSlice: the explicit mapping of a Service without selector
-//! (rule 9.7), each endpoint with what the slice states of it (rule 6.19). Each endpoint is its
+//! (rule 9.7), each endpoint with what the slice states of it (rule 6.27). Each endpoint is its
 //! `targetRef` pod, or else its addresses, resolved to pods at apply time. A slice without the
 //! [`SERVICE_NAME_LABEL`] label, or with FQDN addresses, is skipped with a warning (rule 9.8,
 //! docs/MANIFESTS.md).
@@ -25,7 +25,7 @@ pub const CONTROLLER: &str = "endpointslice-controller.k8s.io";
 const MAX_ADDRESSES: usize = 100;
 const MAX_HINTS: usize = 8;
 
-/// Rules 6.19, 9.7. `Ok(Err(warning))` when the slice is skipped.
+/// Rules 6.27, 9.7. `Ok(Err(warning))` when the slice is skipped.
 pub(crate) fn endpoint_slice_object(
     obj: &Obj,
     value: Value,
@@ -124,7 +124,7 @@ pub(crate) fn endpoint_slice_object(
     }))
 }
 
-/// Rule 6.19: an endpoint's conditions as kube-proxy reads them (`ready` and `serving` absent
+/// Rule 6.27: an endpoint's conditions as kube-proxy reads them (`ready` and `serving` absent
 /// are true, `terminating` absent is false) and its hints, validated as `discovery/v1`
 /// `validateHints` does: at most 8 of each, no duplicate, zones valid label values and nodes
 /// valid node names.

@@ -8,7 +8,7 @@
 //! - [`node`]: `v1` Node (rules 3.5, 9.2);
 //! - [`pod`]: `v1` Pod, and the pod spec of workload templates (rules 2.1, 2.3, 3.4, 9.5, 9.6);
 //! - [`service`]: `v1` Service (rules 2.6, 6.2, 6.9, 9.2, 9.5);
-//! - [`endpoint_slice`]: `discovery.k8s.io/v1` EndpointSlice (rules 6.19, 9.7);
+//! - [`endpoint_slice`]: `discovery.k8s.io/v1` EndpointSlice (rules 6.27, 9.7);
 //! - [`service_cidr`]: `networking.k8s.io/v1` ServiceCIDR (rule 6.17);
 //! - [`network_policy`]: `networking.k8s.io/v1` NetworkPolicy (rules 5.3, 5.7, 5.8, 9.2);
 //! - [`network_attachment`]: `k8s.cni.cncf.io/v1` NetworkAttachmentDefinition (rule 9.6);
