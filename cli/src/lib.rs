@@ -117,6 +117,48 @@ struct ProfileArg {
     profile: Profile,
 }
 
+/// Rule 6.19: one row per entry point, decided by the chosen engine's core.
+fn entry_rows(
+    state: &netsem_spec::State,
+    engine: EngineName,
+) -> Vec<(String, Vec<(netsem_spec::PodId, netsem_spec::AllowedPorts)>)> {
+    use netsem_spec::decision::entry::reachable;
+    let oracle = Oracle::from_state(state.clone());
+    state
+        .entry_points()
+        .map(|e| {
+            let reached = match engine {
+                EngineName::Spec => reachable(state, &netsem_spec::SpecCore, e),
+                EngineName::Oracle => reachable(oracle.state(), oracle.core(), e),
+            };
+            let cells = state
+                .pods()
+                .map(|p| {
+                    let ports = reached.get(&p.id);
+                    let of = |proto: Protocol| {
+                        netsem_spec::PortRanges::from_ranges(
+                            ports
+                                .into_iter()
+                                .flatten()
+                                .filter(|(q, _)| *q == proto)
+                                .map(|(_, n)| (*n, *n)),
+                        )
+                    };
+                    (
+                        p.id.clone(),
+                        netsem_spec::AllowedPorts {
+                            tcp: of(Protocol::Tcp),
+                            udp: of(Protocol::Udp),
+                            sctp: of(Protocol::Sctp),
+                        },
+                    )
+                })
+                .collect();
+            (e.id().to_string(), cells)
+        })
+        .collect()
+}
+
 fn parse_header(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .filter(|(k, _)| !k.is_empty())
@@ -152,6 +194,10 @@ enum Command {
         /// Which engine computes the matrix.
         #[arg(long, value_enum, default_value_t = EngineName::Oracle)]
         engine: EngineName,
+        /// Also a row per Ingress and Gateway: the pods its routes send to, on the ports its
+        /// controller may reach (table, md, jsonl and csv; after the pod matrix).
+        #[arg(long)]
+        from_entry_points: bool,
     },
     /// Explain why a connection is allowed or denied.
     #[command(
@@ -473,7 +519,18 @@ pub fn run(
             group,
             profile,
             engine,
+            from_entry_points,
         } => stdin_once(&paths, err)
+            .and_then(|()| {
+                if from_entry_points && matches!(format, Format::Json | Format::Dot) {
+                    let _ = writeln!(
+                        err,
+                        "error: --from-entry-points is written with --format table, md, jsonl or csv"
+                    );
+                    return Err(EXIT_BAD_INPUT);
+                }
+                Ok(())
+            })
             .and_then(|()| load(&paths, profile.profile, err))
             .and_then(|loaded| {
                 matrix_warnings(&loaded, err);
@@ -494,6 +551,13 @@ pub fn run(
                         format::write_grouped(&g, format, &name, out)
                     }
                 };
+                let r = r.and_then(|()| {
+                    if !from_entry_points {
+                        return Ok(());
+                    }
+                    let rows = entry_rows(state, engine);
+                    format::write_entry_rows(&rows, format, out)
+                });
                 written(r, err)
             }),
         Command::Explain {

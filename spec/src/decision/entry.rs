@@ -595,3 +595,127 @@ pub fn commit_entry<V>(state: &mut State, attempt: &EntryAttempt<V>) -> EntryCon
     let backend = open(state, &p.backends[b]);
     (client, Some(backend))
 }
+
+/// Rule 6.20: every controller endpoint of an entry point, whatever the client: its pods, the
+/// pods behind its Service, or its address.
+pub fn controllers(state: &State, controller: &Controller) -> Vec<Endpoint> {
+    let pod_ends = |ids: Vec<PodId>| -> Vec<Endpoint> {
+        ids.iter()
+            .filter(|p| state.pod(p).is_some_and(|p| p.is_live()))
+            .filter_map(|p| state.pod_endpoint(p, None).ok())
+            .filter(|e| e.address().is_some())
+            .collect()
+    };
+    match controller {
+        Controller::Address(a) => state.address_endpoint(a).into_iter().collect(),
+        Controller::Pods {
+            namespace,
+            selector,
+        } => pod_ends(
+            state
+                .pods()
+                .filter(|p| {
+                    p.id.namespace == *namespace
+                        && selector.iter().all(|(k, v)| p.labels.get(k) == Some(v))
+                })
+                .map(|p| p.id.clone())
+                .collect(),
+        ),
+        Controller::Service(s) => pod_ends(
+            state
+                .lookup_service_2_pod_mappings(s)
+                .map(|s| s.into_iter().collect())
+                .unwrap_or_default(),
+        ),
+    }
+}
+
+/// Every route rule of an entry point, whatever the request: the Ingress's paths and default
+/// backend, or the rules of every route attached to one of the Gateway's listeners, with the
+/// protocol its listener carries.
+fn every_rule(state: &State, entry: &EntryPoint) -> Vec<(Routed, Protocol)> {
+    let mut out = Vec::new();
+    match entry {
+        EntryPoint::Ingress(i) => {
+            for (r, rule) in i.rules.iter().enumerate() {
+                for (j, p) in rule.paths.iter().enumerate() {
+                    out.push((
+                        Routed {
+                            route: format!("Ingress/{}#rules[{r}].http.paths[{j}]", i.id),
+                            backends: vec![p.backend.clone()],
+                            route_id: None,
+                        },
+                        Protocol::Tcp,
+                    ));
+                }
+            }
+            if let Some(b) = &i.default_backend {
+                out.push((
+                    Routed {
+                        route: format!("Ingress/{}#defaultBackend", i.id),
+                        backends: vec![b.clone()],
+                        route_id: None,
+                    },
+                    Protocol::Tcp,
+                ));
+            }
+        }
+        EntryPoint::Gateway(g) => {
+            for route in state.routes() {
+                for l in g.listeners.iter().filter(|l| attaches(state, g, l, route)) {
+                    let protocol = if l.protocol == crate::entry::ListenerProtocol::UDP {
+                        Protocol::Udp
+                    } else {
+                        Protocol::Tcp
+                    };
+                    for (i, rule) in route.rules.iter().enumerate() {
+                        out.push((
+                            Routed {
+                                route: format!("{}#rules[{i}]", route.id),
+                                backends: rule
+                                    .backend_refs
+                                    .iter()
+                                    .filter(|b| b.weight > 0)
+                                    .cloned()
+                                    .collect(),
+                                route_id: Some(route.id.clone()),
+                            },
+                            protocol,
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Rule 6.19, for `matrix --from-entry-points`: the `(protocol, target port)` pairs on which an
+/// entry point's routes send to each pod and every controller that may carry the request is
+/// allowed to reach it (the controller's leg only: the client's depends on the client).
+pub fn reachable<C: DecisionCore>(
+    state: &State,
+    core: &C,
+    entry: &EntryPoint,
+) -> BTreeMap<PodId, std::collections::BTreeSet<(Protocol, u16)>> {
+    let ctls = controllers(state, entry.controller());
+    let mut out: BTreeMap<PodId, std::collections::BTreeSet<(Protocol, u16)>> = BTreeMap::new();
+    if ctls.is_empty() {
+        return out;
+    }
+    for (routed, protocol) in every_rule(state, entry) {
+        let per: Vec<BTreeMap<PodId, Decision<C::Verdict>>> = ctls
+            .iter()
+            .map(|c| backend_legs(state, core, c, &routed, protocol))
+            .collect();
+        for (pod, d) in &per[0] {
+            if per
+                .iter()
+                .all(|m| m.get(pod).is_some_and(|x| x.allowed && x.port == d.port))
+            {
+                out.entry(pod.clone()).or_default().insert((protocol, d.port));
+            }
+        }
+    }
+    out
+}
