@@ -903,7 +903,11 @@ pub fn explain_entry(
         );
         match &p.client {
             Some(d) => {
-                let _ = writeln!(out, "client leg, the controller's policy sees {} [rule 6.19]:", endpoint_text(state, &d.source));
+                let _ = writeln!(
+                    out,
+                    "client leg, the controller's policy sees {} [rule 6.19]:",
+                    endpoint_text(state, &d.source)
+                );
                 decision_text(state, d, &mut out);
             }
             None => {
@@ -911,7 +915,11 @@ pub fn explain_entry(
             }
         }
         for d in p.backends.values() {
-            let _ = writeln!(out, "backend leg, the backend's policy sees {} (never the client) [rule 6.19]:", endpoint_text(state, &d.source));
+            let _ = writeln!(
+                out,
+                "backend leg, the backend's policy sees {} (never the client) [rule 6.19]:",
+                endpoint_text(state, &d.source)
+            );
             decision_text(state, d, &mut out);
         }
     }

@@ -488,14 +488,24 @@ pub fn write_entry_rows(
         Format::Jsonl => {
             for (src, cells) in rows {
                 for (dst, allowed) in cells {
-                    writeln!(out, "{}", serde_json::to_string(&Line { src, dst, allowed })?)?;
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string(&Line { src, dst, allowed })?
+                    )?;
                 }
             }
         }
         Format::Csv => {
             for (src, cells) in rows {
                 for (dst, a) in cells {
-                    writeln!(out, "{src},{dst},{},{},{}", list(&a.tcp), list(&a.udp), list(&a.sctp))?;
+                    writeln!(
+                        out,
+                        "{src},{dst},{},{},{}",
+                        list(&a.tcp),
+                        list(&a.udp),
+                        list(&a.sctp)
+                    )?;
                 }
             }
         }

@@ -4,15 +4,15 @@
 
 use crate::decision::connect::{self, Directional};
 use crate::decision::entry::{self, EntryAttempt, EntryConnections};
-use crate::entry::EntryPoint;
-use crate::trace::{Leg, LegKind};
 use crate::decision::{DecisionCore, Opened, SpecCore};
+use crate::entry::EntryPoint;
 use crate::error::{ErrorKind, OpError};
 use crate::manifest::{self, LoadError, Manifest};
 use crate::pod::Attachment;
 use crate::policy::PolicyType;
 use crate::profile::{Established, Profile};
 use crate::state::{Effects, State};
+use crate::trace::{Leg, LegKind};
 use crate::trace::{Observation, Op};
 use std::collections::BTreeSet;
 

@@ -58,7 +58,8 @@ impl fmt::Display for EntryPointId {
 impl FromStr for EntryPointId {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("expected `ingress/NAMESPACE/NAME` or `gateway/NAMESPACE/NAME`, got `{s}`");
+        let bad =
+            || format!("expected `ingress/NAMESPACE/NAME` or `gateway/NAMESPACE/NAME`, got `{s}`");
         let mut parts = s.splitn(3, '/');
         let (Some(kind), Some(ns), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad());
@@ -579,7 +580,9 @@ pub fn gateway_host_matches(pattern: &str, host: &str) -> bool {
     match pattern.strip_prefix("*.") {
         Some(suffix) => {
             host.len() > suffix.len() + 1
-                && host.to_ascii_lowercase().ends_with(&format!(".{}", suffix.to_ascii_lowercase()))
+                && host
+                    .to_ascii_lowercase()
+                    .ends_with(&format!(".{}", suffix.to_ascii_lowercase()))
         }
         None => pattern.eq_ignore_ascii_case(host),
     }
@@ -673,7 +676,14 @@ pub fn route_match(kind: RouteKind, m: &RouteMatch, req: &L7) -> Option<Specific
                     return None;
                 }
             }
-            Some((exact, len, m.method.is_some(), false, false, m.headers.len()))
+            Some((
+                exact,
+                len,
+                m.method.is_some(),
+                false,
+                false,
+                m.headers.len(),
+            ))
         }
     }
 }
@@ -689,7 +699,10 @@ mod tests {
     #[test]
     fn r6_21_ingress_hosts_and_paths() {
         assert!(ingress_host_matches(Some("*.foo.com"), Some("bar.foo.com")));
-        assert!(!ingress_host_matches(Some("*.foo.com"), Some("baz.bar.foo.com")));
+        assert!(!ingress_host_matches(
+            Some("*.foo.com"),
+            Some("baz.bar.foo.com")
+        ));
         assert!(!ingress_host_matches(Some("*.foo.com"), Some("foo.com")));
         assert!(ingress_host_matches(Some("foo.com"), Some("FOO.com:8080")));
         assert!(ingress_host_matches(None, None));
@@ -703,7 +716,10 @@ mod tests {
     // Rule 6.24: Gateway API wildcards are suffix matches of one or more labels.
     #[test]
     fn r6_24_gateway_hostnames() {
-        assert!(gateway_host_matches("*.example.com", "foo.test.example.com"));
+        assert!(gateway_host_matches(
+            "*.example.com",
+            "foo.test.example.com"
+        ));
         assert!(!gateway_host_matches("*.example.com", "example.com"));
         assert!(hostnames_intersect("*.example.com", "test.example.com"));
         assert!(hostnames_intersect("test.example.com", "*.example.com"));

@@ -454,7 +454,15 @@ fn backend_legs<C: DecisionCore>(
                 pod: e.pod.clone(),
                 address: e.address.clone(),
             };
-            let d = decide(state, core, controller, &dst, protocol, e.port, Some(&svc.id));
+            let d = decide(
+                state,
+                core,
+                controller,
+                &dst,
+                protocol,
+                e.port,
+                Some(&svc.id),
+            );
             out.entry(e.pod).or_insert(d);
         }
     }
@@ -571,7 +579,10 @@ pub fn attempt_entry<C: DecisionCore>(
 
 /// The connections an entry connection opened: the client's leg (when a pod end polices it)
 /// and the controller's.
-pub type EntryConnections = (Option<crate::ident::ConnectionId>, Option<crate::ident::ConnectionId>);
+pub type EntryConnections = (
+    Option<crate::ident::ConnectionId>,
+    Option<crate::ident::ConnectionId>,
+);
 
 /// Rule 6.26: opens both legs of a definite, allowed entry connection.
 pub fn commit_entry<V>(state: &mut State, attempt: &EntryAttempt<V>) -> EntryConnections {
@@ -713,7 +724,9 @@ pub fn reachable<C: DecisionCore>(
                 .iter()
                 .all(|m| m.get(pod).is_some_and(|x| x.allowed && x.port == d.port))
             {
-                out.entry(pod.clone()).or_default().insert((protocol, d.port));
+                out.entry(pod.clone())
+                    .or_default()
+                    .insert((protocol, d.port));
             }
         }
     }

@@ -13,10 +13,10 @@
 //! Validation (rule 9.2) and conversion are the kind modules' business; nothing below this
 //! module imports it.
 
+use super::kinds::entry_point::{ClassInfo, EntryDraft};
 use super::kinds::pod::PodFacts;
 use super::kinds::route::{RouteInfo, ROUTER_LABEL, ROUTER_NAMESPACE};
 use super::kinds::user_defined_network::{UserNetwork, PRIMARY_UDN_LABEL};
-use super::kinds::entry_point::{ClassInfo, EntryDraft};
 use super::kinds::{
     admin_policy, endpoint_slice, entry_point, multi_network_policy, namespace, network_attachment,
     network_policy, node, pod, route, service, user_defined_network,
@@ -174,7 +174,10 @@ impl Kind {
             Kind::GatewayClass
             | Kind::Gateway
             | Kind::GatewayRoute(RouteKind::HTTPRoute)
-            | Kind::ReferenceGrant => &["gateway.networking.k8s.io/v1beta1", "gateway.networking.k8s.io/v1"],
+            | Kind::ReferenceGrant => &[
+                "gateway.networking.k8s.io/v1beta1",
+                "gateway.networking.k8s.io/v1",
+            ],
             Kind::GatewayRoute(RouteKind::TLSRoute) => &["gateway.networking.k8s.io/v1"],
             _ => &[],
         }
@@ -324,7 +327,9 @@ impl Loader {
             meta_text("name"),
             known.name_rule(),
         );
-        if api_version != known.api_version() && !known.also_served().contains(&api_version.as_str()) {
+        if api_version != known.api_version()
+            && !known.also_served().contains(&api_version.as_str())
+        {
             return Err(obj.error(
                 "apiVersion",
                 format!(
@@ -415,7 +420,10 @@ impl Loader {
                 )]
             }
             Kind::Route => vec![Item::Route(origin.clone(), route::route(&obj, value)?)],
-            Kind::Ingress => vec![Item::Entry(origin.clone(), entry_point::ingress(&obj, value)?)],
+            Kind::Ingress => vec![Item::Entry(
+                origin.clone(),
+                entry_point::ingress(&obj, value)?,
+            )],
             Kind::Gateway => {
                 let (draft, warnings) = entry_point::gateway(&obj, value)?;
                 for w in warnings {
@@ -541,7 +549,11 @@ impl Loader {
                     },
                 ) => Some((
                     service.id.clone(),
-                    addresses.iter().chain(external_addresses).map(|a| a.ip).collect(),
+                    addresses
+                        .iter()
+                        .chain(external_addresses)
+                        .map(|a| a.ip)
+                        .collect(),
                 )),
                 _ => None,
             })

@@ -57,12 +57,12 @@ use std::path::Path;
 
 pub use apply::{Applied, POD_CIDR, SERVICE_CIDR};
 pub use kinds::endpoint_slice::SERVICE_NAME_LABEL;
-pub use kinds::multi_network_policy::POLICY_FOR_ANNOTATION;
-pub use kinds::network_attachment::{DOMAIN_ANNOTATION, DOMAIN_CONFIG_ATTRIBUTE};
 pub use kinds::entry_point::{
     CONTROLLER_ADDRESS_ANNOTATION, CONTROLLER_SERVICE_ANNOTATION, DEFAULT_CLASS_ANNOTATION,
     GATEWAY_NAME_LABEL, INGRESS_CONTROLLER_ADDRESS,
 };
+pub use kinds::multi_network_policy::POLICY_FOR_ANNOTATION;
+pub use kinds::network_attachment::{DOMAIN_ANNOTATION, DOMAIN_CONFIG_ATTRIBUTE};
 pub use kinds::route::{ROUTER_LABEL, ROUTER_NAMESPACE};
 pub use kinds::user_defined_network::{
     CUDN_PREFIX, OVN_CNI_TYPE, POD_NETWORKS_ANNOTATION, PRIMARY_UDN_LABEL,

@@ -55,12 +55,20 @@ impl State {
 
     /// `removeIngress` by `namespace/name`.
     pub fn remove_ingress(&mut self, id: &ObjectId) -> Result<Effects, OpError> {
-        self.remove_entry_point(&EntryPointId::new(EntryKind::Ingress, &id.namespace, &id.name))
+        self.remove_entry_point(&EntryPointId::new(
+            EntryKind::Ingress,
+            &id.namespace,
+            &id.name,
+        ))
     }
 
     /// `removeGateway` by `namespace/name`.
     pub fn remove_gateway(&mut self, id: &ObjectId) -> Result<Effects, OpError> {
-        self.remove_entry_point(&EntryPointId::new(EntryKind::Gateway, &id.namespace, &id.name))
+        self.remove_entry_point(&EntryPointId::new(
+            EntryKind::Gateway,
+            &id.namespace,
+            &id.name,
+        ))
     }
 
     /// `addRoute`: a new route.

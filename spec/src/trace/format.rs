@@ -2,9 +2,9 @@
 //! the observation it expects. Rules 10.1, 10.2.
 
 use crate::admin::{AdminPolicyId, ClusterNetworkPolicy};
-use crate::error::ErrorKind;
 use crate::connection::Endpoint;
 use crate::entry::{EntryPointId, Gateway, Ingress, ReferenceGrant, Route, RouteId};
+use crate::error::ErrorKind;
 use crate::ident::{ConnectionId, ObjectId, PodId, PolicyId, ServiceId};
 use crate::net::{Address, NetworkRole, Protocol};
 use crate::pod::{Attachment, Pod};

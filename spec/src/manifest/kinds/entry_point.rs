@@ -123,7 +123,10 @@ pub(crate) fn ingress_class(obj: &Obj, value: Value) -> Result<ClassInfo, LoadEr
     Ok(ClassInfo {
         kind: EntryKind::Ingress,
         name: c.metadata.name.clone().unwrap_or_default(),
-        default: annotations.get(DEFAULT_CLASS_ANNOTATION).map(String::as_str) == Some("true"),
+        default: annotations
+            .get(DEFAULT_CLASS_ANNOTATION)
+            .map(String::as_str)
+            == Some("true"),
         annotations,
     })
 }
@@ -237,7 +240,10 @@ fn ingress_backend(
             field,
             "Invalid value: cannot set both resource and service backends",
         )),
-        (None, None) => Err(obj.error(field, "Invalid value: resource or service backend is required")),
+        (None, None) => Err(obj.error(
+            field,
+            "Invalid value: resource or service backend is required",
+        )),
         // A resource backend (an object store bucket, …) is no Service: nothing to reach.
         (None, Some(_)) => Ok(None),
         (Some(s), None) => {
@@ -250,11 +256,15 @@ fn ingress_backend(
             let pf = child(&sf, "port");
             let port = match s.port.as_ref().map(|p| (&p.name, p.number)) {
                 Some((Some(_), Some(_))) => {
-                    return Err(obj.error(&pf, "Invalid value: cannot set both port name & port number"))
+                    return Err(obj.error(
+                        &pf,
+                        "Invalid value: cannot set both port name & port number",
+                    ))
                 }
                 Some((Some(n), None)) if !n.is_empty() => {
-                    validate::port_name(n)
-                        .map_err(|m| obj.error(&child(&pf, "name"), format!("Invalid value: {m}")))?;
+                    validate::port_name(n).map_err(|m| {
+                        obj.error(&child(&pf, "name"), format!("Invalid value: {m}"))
+                    })?;
                     PortRef::Name(n.clone())
                 }
                 Some((_, Some(n))) if (1..=65535).contains(&n) => PortRef::Number(n as u16),
@@ -323,7 +333,9 @@ pub(crate) fn ingress(obj: &Obj, value: Value) -> Result<EntryDraft, LoadError> 
                         format!("Invalid value: {path:?}: must be an absolute path"),
                     ));
                 }
-                if let Some(backend) = ingress_backend(&p.backend, &child(&pf, "backend"), &ns, obj)? {
+                if let Some(backend) =
+                    ingress_backend(&p.backend, &child(&pf, "backend"), &ns, obj)?
+                {
                     paths.push(IngressPath {
                         path: if path.is_empty() { "/".into() } else { path },
                         path_type,
@@ -446,13 +458,19 @@ pub(crate) fn gateway(obj: &Obj, value: Value) -> Result<(EntryDraft, Vec<String
         if g.spec.listeners[..i].iter().any(|o| o.name == l.name) {
             return Err(obj.error(
                 "spec.listeners",
-                format!("Invalid value: Listener name must be unique within the Gateway: {:?}", l.name),
+                format!(
+                    "Invalid value: Listener name must be unique within the Gateway: {:?}",
+                    l.name
+                ),
             ));
         }
         if !(1..=65535).contains(&l.port) {
             return Err(obj.error(
                 &child(&lf, "port"),
-                format!("Invalid value: {}: must be between 1 and 65535, inclusive", l.port),
+                format!(
+                    "Invalid value: {}: must be between 1 and 65535, inclusive",
+                    l.port
+                ),
             ));
         }
         let protocol = match l.protocol.as_str() {
@@ -657,7 +675,13 @@ pub(crate) fn route(
     let mut warnings = Vec::new();
     let spec = r.spec;
     if spec.parent_refs.len() > 32 {
-        return Err(obj.error("spec.parentRefs", format!("Too many: {}: must have at most 32 items", spec.parent_refs.len())));
+        return Err(obj.error(
+            "spec.parentRefs",
+            format!(
+                "Too many: {}: must have at most 32 items",
+                spec.parent_refs.len()
+            ),
+        ));
     }
     let mut parent_refs = Vec::new();
     for (i, p) in spec.parent_refs.iter().enumerate() {
@@ -668,14 +692,19 @@ pub(crate) fn route(
         let group = p.group.as_deref().unwrap_or(GATEWAY_GROUP);
         let pkind = p.kind.as_deref().unwrap_or("Gateway");
         if (group, pkind) != (GATEWAY_GROUP, "Gateway") {
-            warnings.push(format!("{pf}: a parent of kind {pkind} is not a Gateway: left out"));
+            warnings.push(format!(
+                "{pf}: a parent of kind {pkind} is not a Gateway: left out"
+            ));
             continue;
         }
         let port = match p.port {
             None => None,
             Some(n) if (1..=65535).contains(&n) => Some(n as u16),
             Some(n) => {
-                return Err(obj.error(&child(&pf, "port"), format!("Invalid value: {n}: must be between 1 and 65535, inclusive")))
+                return Err(obj.error(
+                    &child(&pf, "port"),
+                    format!("Invalid value: {n}: must be between 1 and 65535, inclusive"),
+                ))
             }
         };
         parent_refs.push(ParentRef {
@@ -686,16 +715,28 @@ pub(crate) fn route(
         });
     }
     if !kind.has_hostnames() && !spec.hostnames.is_empty() {
-        return Err(obj.error("spec.hostnames", format!("Forbidden: a {} has no hostnames", kind.name())));
+        return Err(obj.error(
+            "spec.hostnames",
+            format!("Forbidden: a {} has no hostnames", kind.name()),
+        ));
     }
     if spec.hostnames.len() > 16 {
-        return Err(obj.error("spec.hostnames", format!("Too many: {}: must have at most 16 items", spec.hostnames.len())));
+        return Err(obj.error(
+            "spec.hostnames",
+            format!(
+                "Too many: {}: must have at most 16 items",
+                spec.hostnames.len()
+            ),
+        ));
     }
     for (i, h) in spec.hostnames.iter().enumerate() {
         host(h, &index("spec.hostnames", i), obj)?;
     }
     if spec.rules.len() > 16 {
-        return Err(obj.error("spec.rules", format!("Too many: {}: must have at most 16 items", spec.rules.len())));
+        return Err(obj.error(
+            "spec.rules",
+            format!("Too many: {}: must have at most 16 items", spec.rules.len()),
+        ));
     }
     if spec.rules.is_empty() && !matches!(kind, RouteKind::HTTPRoute | RouteKind::GRPCRoute) {
         return Err(obj.error("spec.rules", "Required value: must have at least 1 item"));
@@ -704,8 +745,12 @@ pub(crate) fn route(
     for (i, rule) in spec.rules.iter().enumerate() {
         let rf = index("spec.rules", i);
         let mut matches = Vec::new();
-        if !rule.matches.is_empty() && !matches!(kind, RouteKind::HTTPRoute | RouteKind::GRPCRoute) {
-            return Err(obj.error(&child(&rf, "matches"), format!("Forbidden: a {} rule has no matches", kind.name())));
+        if !rule.matches.is_empty() && !matches!(kind, RouteKind::HTTPRoute | RouteKind::GRPCRoute)
+        {
+            return Err(obj.error(
+                &child(&rf, "matches"),
+                format!("Forbidden: a {} rule has no matches", kind.name()),
+            ));
         }
         for (j, m) in rule.matches.iter().enumerate() {
             let mf = index(&child(&rf, "matches"), j);
@@ -713,10 +758,18 @@ pub(crate) fn route(
         }
         let mut backend_refs = Vec::new();
         if rule.backend_refs.len() > 16 {
-            return Err(obj.error(&child(&rf, "backendRefs"), "Too many: must have at most 16 items"));
+            return Err(obj.error(
+                &child(&rf, "backendRefs"),
+                "Too many: must have at most 16 items",
+            ));
         }
-        if rule.backend_refs.is_empty() && !matches!(kind, RouteKind::HTTPRoute | RouteKind::GRPCRoute) {
-            return Err(obj.error(&child(&rf, "backendRefs"), "Required value: must have at least 1 item"));
+        if rule.backend_refs.is_empty()
+            && !matches!(kind, RouteKind::HTTPRoute | RouteKind::GRPCRoute)
+        {
+            return Err(obj.error(
+                &child(&rf, "backendRefs"),
+                "Required value: must have at least 1 item",
+            ));
         }
         for (j, b) in rule.backend_refs.iter().enumerate() {
             let bf = index(&child(&rf, "backendRefs"), j);
@@ -726,25 +779,48 @@ pub(crate) fn route(
                 return Err(obj.error(&child(&bf, "name"), "Required value"));
             }
             if (group, bkind) != ("", "Service") {
-                warnings.push(format!("{bf}: a backend of kind {bkind} is not a Service: left out"));
+                warnings.push(format!(
+                    "{bf}: a backend of kind {bkind} is not a Service: left out"
+                ));
                 continue;
             }
             let port = match b.port {
-                None => return Err(obj.error(&bf, "Invalid value: Must have port for Service reference")),
+                None => {
+                    return Err(
+                        obj.error(&bf, "Invalid value: Must have port for Service reference")
+                    )
+                }
                 Some(n) if (1..=65535).contains(&n) => n as u16,
-                Some(n) => return Err(obj.error(&child(&bf, "port"), format!("Invalid value: {n}: must be between 1 and 65535, inclusive"))),
+                Some(n) => {
+                    return Err(obj.error(
+                        &child(&bf, "port"),
+                        format!("Invalid value: {n}: must be between 1 and 65535, inclusive"),
+                    ))
+                }
             };
             let weight = b.weight.unwrap_or(1);
             if !(0..=1_000_000).contains(&weight) {
-                return Err(obj.error(&child(&bf, "weight"), format!("Invalid value: {weight}: must be between 0 and 1000000, inclusive")));
+                return Err(obj.error(
+                    &child(&bf, "weight"),
+                    format!("Invalid value: {weight}: must be between 0 and 1000000, inclusive"),
+                ));
             }
             backend_refs.push(BackendRef {
-                service: ServiceId::new(b.namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| ns.clone()), &b.name),
+                service: ServiceId::new(
+                    b.namespace
+                        .clone()
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or_else(|| ns.clone()),
+                    &b.name,
+                ),
                 port: PortRef::Number(port),
                 weight: weight as u32,
             });
         }
-        rules.push(RouteRule { matches, backend_refs });
+        rules.push(RouteRule {
+            matches,
+            backend_refs,
+        });
     }
     Ok((
         Route {
@@ -789,7 +865,10 @@ fn route_match(obj: &Obj, kind: RouteKind, m: &MatchIn, mf: &str) -> Result<Rout
                 out.grpc_service = get("service");
                 out.grpc_method = get("method");
                 if out.grpc_service.is_none() && out.grpc_method.is_none() {
-                    return Err(obj.error(&child(mf, "method"), "Invalid value: One or both of 'service' or 'method' must be specified"));
+                    return Err(obj.error(
+                        &child(mf, "method"),
+                        "Invalid value: One or both of 'service' or 'method' must be specified",
+                    ));
                 }
             }
         }
@@ -817,7 +896,9 @@ fn route_match(obj: &Obj, kind: RouteKind, m: &MatchIn, mf: &str) -> Result<Rout
             }
             if let Some(method) = &m.method {
                 let method = method.as_str().unwrap_or("");
-                const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+                const METHODS: [&str; 9] = [
+                    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+                ];
                 if !METHODS.contains(&method) {
                     return Err(obj.error(&child(mf, "method"), format!("Unsupported value: {method:?}: supported values: \"GET\", \"HEAD\", \"POST\", \"PUT\", \"DELETE\", \"CONNECT\", \"OPTIONS\", \"TRACE\", \"PATCH\"")));
                 }
@@ -869,11 +950,20 @@ struct GrantToIn {
 }
 
 /// Rule 6.25: a ReferenceGrant; only its grants from routes to Services matter here.
-pub(crate) fn reference_grant(obj: &Obj, value: Value) -> Result<Option<ReferenceGrant>, LoadError> {
+pub(crate) fn reference_grant(
+    obj: &Obj,
+    value: Value,
+) -> Result<Option<ReferenceGrant>, LoadError> {
     let g: Meta<GrantSpec> = obj.read(value)?;
-    for (field, n) in [("spec.from", g.spec.from.len()), ("spec.to", g.spec.to.len())] {
+    for (field, n) in [
+        ("spec.from", g.spec.from.len()),
+        ("spec.to", g.spec.to.len()),
+    ] {
         if !(1..=16).contains(&n) {
-            return Err(obj.error(field, format!("Invalid value: {n} items: must have between 1 and 16 items")));
+            return Err(obj.error(
+                field,
+                format!("Invalid value: {n} items: must have between 1 and 16 items"),
+            ));
         }
     }
     let mut from = Vec::new();
@@ -887,7 +977,10 @@ pub(crate) fn reference_grant(obj: &Obj, value: Value) -> Result<Option<Referenc
         }
         if f.group.as_deref().unwrap_or("") == GATEWAY_GROUP {
             if let Ok(kind) = f.kind.parse::<RouteKind>() {
-                from.push(GrantFrom { kind, namespace: f.namespace.clone() });
+                from.push(GrantFrom {
+                    kind,
+                    namespace: f.namespace.clone(),
+                });
             }
         }
     }
@@ -979,8 +1072,7 @@ pub(crate) fn resolve(
         Controller::Address(address)
     } else if draft.kind == EntryKind::Gateway
         && cx.pods.iter().any(|(p, l)| {
-            p.namespace == draft.id.namespace
-                && l.get(GATEWAY_NAME_LABEL) == Some(&draft.id.name)
+            p.namespace == draft.id.namespace && l.get(GATEWAY_NAME_LABEL) == Some(&draft.id.name)
         })
     {
         Controller::Pods {
@@ -997,11 +1089,7 @@ pub(crate) fn resolve(
         warnings.push(format!(
             "its controller is not in the input: its traffic comes from the ingress-controller entity {INGRESS_CONTROLLER_ADDRESS} (annotate it or its class with {CONTROLLER_SERVICE_ANNOTATION} or {CONTROLLER_ADDRESS_ANNOTATION}) [rule 6.20]"
         ));
-        Controller::Address(
-            INGRESS_CONTROLLER_ADDRESS
-                .parse()
-                .expect("a valid address"),
-        )
+        Controller::Address(INGRESS_CONTROLLER_ADDRESS.parse().expect("a valid address"))
     };
     let entry = match draft.body {
         DraftBody::Ingress {
