@@ -1113,3 +1113,91 @@ pub(crate) fn resolve(
     };
     Ok((entry, warnings))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::entry::{Controller, EntryKind, EntryPoint, EntryPointId};
+    use crate::manifest::parse_str;
+    use crate::State;
+
+    const BASE: &str = "
+apiVersion: v1
+kind: Service
+metadata: {name: ctl, namespace: ing}
+spec: {clusterIP: 10.96.0.9, selector: {app: ctl}, ports: [{port: 80}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: nginx, annotations: {ingressclass.kubernetes.io/is-default-class: 'true', netsem.io/controller-service: ing/ctl}}
+spec: {controller: k8s.io/ingress-nginx}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: shop}
+spec: {defaultBackend: {service: {name: web, port: {number: 80}}}}
+";
+
+    // Rule 6.22: an Ingress without a class takes the default IngressClass, whose
+    // annotation names its controller (rule 6.20).
+    #[test]
+    fn r6_22_default_class_and_its_controller() {
+        let m = parse_str("in.yaml", BASE).unwrap();
+        let mut s = State::default();
+        m.apply(&mut s).unwrap();
+        let id = EntryPointId::new(EntryKind::Ingress, "shop", "web");
+        let Some(EntryPoint::Ingress(i)) = s.entry_point(&id) else {
+            panic!("no ingress");
+        };
+        assert_eq!(i.class.as_deref(), Some("nginx"));
+        assert_eq!(
+            i.controller,
+            Controller::Service("ing/ctl".parse().unwrap())
+        );
+        assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+        // Deleting the manifest removes the entry point.
+        m.delete(&mut s).unwrap();
+        assert!(s.entry_point(&id).is_none());
+    }
+
+    // Rule 6.20: without a class or annotation, the controller is the ingress-controller
+    // entity, with a warning.
+    #[test]
+    fn r6_20_no_controller_in_the_input_is_the_entity() {
+        let text = BASE.split("---").last().unwrap();
+        let m = parse_str("in.yaml", text).unwrap();
+        assert!(m
+            .warnings
+            .iter()
+            .any(|w| w.contains("ingress-controller entity")));
+    }
+
+    // Rule 9.2: bad input names file, object and field.
+    #[test]
+    fn r6_21_invalid_ingress_and_routes_name_the_field() {
+        let bad = |text: &str, field: &str| {
+            let e = parse_str("bad.yaml", text).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{e}");
+            assert!(e.to_string().contains("bad.yaml"), "{e}");
+        };
+        bad(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: a}\nspec: {rules: [{host: shop.example.com, http: {paths: [{path: /x, backend: {service: {name: w, port: {number: 80}}}}]}}]}",
+            "spec.rules[0].http.paths[0].pathType",
+        );
+        bad(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: a}\nspec: {rules: [{host: 10.0.0.1}]}",
+            "spec.rules[0].host",
+        );
+        bad(
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: a}\nspec: {rules: [{backendRefs: [{name: w}]}]}",
+            "spec.rules[0].backendRefs[0]",
+        );
+        bad(
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: a}\nspec: {gatewayClassName: x, listeners: [{name: h, port: 443, protocol: HTTPS}]}",
+            "spec.listeners[0].tls",
+        );
+        bad(
+            "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata: {name: a}\nspec: {hostnames: [a.example.com], rules: [{backendRefs: [{name: w, port: 1}]}]}",
+            "spec.hostnames",
+        );
+    }
+}
