@@ -454,20 +454,6 @@ fn dot(m: &dyn MatrixView, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "}}")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn letters_never_repeat() {
-        let all: Vec<String> = (0..2000).map(letter).collect();
-        let set: std::collections::BTreeSet<&String> = all.iter().collect();
-        assert_eq!(set.len(), all.len());
-        assert_eq!(letter(0), "a");
-        assert_eq!(letter(25), "aa");
-    }
-}
-
 /// `matrix --from-entry-points`: one row per entry point, one cell per pod: the target ports its
 /// routes send to that pod on and its controller may reach (rule 6.19). Written after the pod
 /// matrix, in the jsonl/csv line shapes with the entry point as `src`, or as a list for
@@ -533,4 +519,18 @@ pub fn write_entry_rows(
         Format::Json | Format::Dot => unreachable!("refused before the matrix is computed"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn letters_never_repeat() {
+        let all: Vec<String> = (0..2000).map(letter).collect();
+        let set: std::collections::BTreeSet<&String> = all.iter().collect();
+        assert_eq!(set.len(), all.len());
+        assert_eq!(letter(0), "a");
+        assert_eq!(letter(25), "aa");
+    }
 }

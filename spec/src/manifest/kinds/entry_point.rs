@@ -990,7 +990,7 @@ pub(crate) fn reference_grant(
         if t.kind.is_empty() {
             return Err(obj.error(&child(&index("spec.to", i), "kind"), "Required value"));
         }
-        if t.group.as_deref().unwrap_or("") == "" && t.kind == "Service" {
+        if t.group.as_deref().unwrap_or("").is_empty() && t.kind == "Service" {
             match t.name.as_deref().filter(|n| !n.is_empty()) {
                 Some(n) => services.push(n.to_string()),
                 None => any = true,
