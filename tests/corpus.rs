@@ -159,6 +159,7 @@ fn failing_steps_change_nothing(entries: &[corpus::Entry]) -> Vec<String> {
                     Op::OpenPodConnection { .. }
                         | Op::OpenServiceConnection { .. }
                         | Op::OpenConnectionWithIpAddresses { .. }
+                        | Op::OpenEntryPointConnection { .. }
                         | Op::ClosePodConnection { .. }
                         // Time is state (rule 6.16), though no cluster object changes.
                         | Op::AdvanceClock { .. }

@@ -802,3 +802,153 @@ fn explain_text(
         },
     ))
 }
+
+/// Rules 6.19–6.26: a connection from outside through an Ingress or a Gateway: the route the
+/// request matched, the controller, and each leg decided as the connection it is, with the
+/// source its destination's policy saw. The verdict is the whole path's: allowed only when both
+/// legs are, for every controller pod and backend that may carry it.
+pub fn explain_entry(
+    state: &mut State,
+    request: &netsem_spec::decision::entry::EntryRequest,
+) -> Result<Explained, String> {
+    use netsem_spec::decision::entry::attempt_entry;
+    use netsem_spec::entry::Controller;
+    let a = attempt_entry(state, &SpecCore, request).map_err(|e| e.message)?;
+    let entry = state
+        .entry_point(&request.via)
+        .cloned()
+        .expect("attempt_entry found it");
+    let mut out = String::new();
+    let l7 = &request.l7;
+    let mut asked = vec![format!("path {}", l7.path)];
+    if let Some(h) = &l7.host {
+        asked.insert(0, format!("host {h}"));
+    }
+    if let Some(m) = &l7.method {
+        asked.push(format!("method {m}"));
+    }
+    for (k, v) in &l7.headers {
+        asked.push(format!("header {k}: {v}"));
+    }
+    let _ = writeln!(
+        out,
+        "{} {} -> {} port {} ({})",
+        request.protocol,
+        source_text(state, &Source::Address(request.from.clone())),
+        request.via,
+        request.port,
+        asked.join(", ")
+    );
+    let controller = match entry.controller() {
+        Controller::Service(s) => format!("the pods behind Service {s}, reached through it"),
+        Controller::Pods {
+            namespace,
+            selector,
+        } => format!(
+            "the pods of namespace {namespace} labelled {}",
+            selector
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        Controller::Address(addr) => {
+            format!("outside the pods, sending from {addr} (the ingress-controller entity)")
+        }
+    };
+    let _ = writeln!(out, "  controller: {controller} [rule 6.20]");
+    match &a.route {
+        Some(r) => {
+            let backends: Vec<String> = r
+                .backends
+                .iter()
+                .map(|b| format!("service {} port {}", b.service, b.port))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  route: {} -> {} [rules 6.21, 6.24, 6.25]",
+                r.route,
+                if backends.is_empty() {
+                    "no backend".to_string()
+                } else {
+                    backends.join(", ")
+                }
+            );
+        }
+        None if a.refusal == Some(Refusal::NoMatchingRoute) => {
+            let _ = writeln!(out, "  route: none: no listener and route of {} take this request, and it has no default backend [rules 6.21, 6.23, 6.24]", request.via);
+        }
+        None => {}
+    }
+    if let Some(r) = &a.refusal {
+        let why = match r {
+            Refusal::NoMatchingRoute => "the controller answers the request itself (HTTP 404) or closes it".to_string(),
+            Refusal::NoBackends if a.route.is_some() => "the route's backends have no usable endpoint, or are not Services it may reach (a cross-namespace backendRef needs a ReferenceGrant) [rule 6.25]".to_string(),
+            Refusal::NotReachableFromOutside => "the controller's Service has only a cluster address, which outside clients cannot reach [rule 6.10]".to_string(),
+            other => format!("the client's leg to the controller is refused: {} [rules 6.18, 6.20]", other.name()),
+        };
+        let _ = writeln!(out, "  verdict: DENIED: {why} [rule 6.26]");
+        return Ok(Explained {
+            text: out,
+            allowed: Some(false),
+            dependencies: Vec::new(),
+        });
+    }
+    for p in &a.paths {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "through controller {}:",
+            endpoint_text(state, &p.controller)
+        );
+        match &p.client {
+            Some(d) => {
+                let _ = writeln!(
+                    out,
+                    "client leg, the controller's policy sees {} [rule 6.19]:",
+                    endpoint_text(state, &d.source)
+                );
+                decision_text(state, d, &mut out);
+            }
+            None => {
+                let _ = writeln!(out, "client leg: the controller is outside the pods: no policy applies to it [rule 6.20]");
+            }
+        }
+        for d in p.backends.values() {
+            let _ = writeln!(
+                out,
+                "backend leg, the backend's policy sees {} (never the client) [rule 6.19]:",
+                endpoint_text(state, &d.source)
+            );
+            decision_text(state, d, &mut out);
+        }
+    }
+    let allowed = if a.chosen.is_some() {
+        a.allowed()
+    } else {
+        let every = a
+            .paths
+            .iter()
+            .all(|p| p.backends.keys().all(|b| p.allowed(b)));
+        if every {
+            Some(true)
+        } else {
+            a.allowed()
+        }
+    };
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "verdict: {} [rule 6.26]",
+        match allowed {
+            Some(true) => "ALLOWED: both legs allow, through every controller pod and backend",
+            Some(false) => "DENIED: a leg denies on every path",
+            None => "it depends on the controller pod and backend the implementation picks",
+        }
+    );
+    Ok(Explained {
+        text: out,
+        allowed,
+        dependencies: Vec::new(),
+    })
+}

@@ -454,6 +454,73 @@ fn dot(m: &dyn MatrixView, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "}}")
 }
 
+/// `matrix --from-entry-points`: one row per entry point, one cell per pod: the target ports its
+/// routes send to that pod on and its controller may reach (rule 6.19). Written after the pod
+/// matrix, in the jsonl/csv line shapes with the entry point as `src`, or as a list for
+/// `table` and `md`.
+pub fn write_entry_rows(
+    rows: &[(String, Vec<(netsem_spec::PodId, AllowedPorts)>)],
+    format: Format,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        src: &'a str,
+        dst: &'a netsem_spec::PodId,
+        allowed: &'a AllowedPorts,
+    }
+    let list = |p: &netsem_spec::PortRanges| p.items().join(" ");
+    match format {
+        Format::Jsonl => {
+            for (src, cells) in rows {
+                for (dst, allowed) in cells {
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string(&Line { src, dst, allowed })?
+                    )?;
+                }
+            }
+        }
+        Format::Csv => {
+            for (src, cells) in rows {
+                for (dst, a) in cells {
+                    writeln!(
+                        out,
+                        "{src},{dst},{},{},{}",
+                        list(&a.tcp),
+                        list(&a.udp),
+                        list(&a.sctp)
+                    )?;
+                }
+            }
+        }
+        Format::Table | Format::Md => {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "Entry points as sources: the pods their routes send to, on the ports their controller may reach [rule 6.19]"
+            )?;
+            let bullet = if format == Format::Md { "- " } else { "  " };
+            for (src, cells) in rows {
+                let reached: Vec<String> = cells
+                    .iter()
+                    .filter(|(_, a)| !a.is_empty())
+                    .map(|(d, a)| format!("{d}: {}", describe(a)))
+                    .collect();
+                if reached.is_empty() {
+                    writeln!(out, "{bullet}{src} -> nothing")?;
+                }
+                for r in reached {
+                    writeln!(out, "{bullet}{src} -> {r}")?;
+                }
+            }
+        }
+        Format::Json | Format::Dot => unreachable!("refused before the matrix is computed"),
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -117,6 +117,55 @@ struct ProfileArg {
     profile: Profile,
 }
 
+/// Rule 6.19: one row per entry point, decided by the chosen engine's core.
+fn entry_rows(
+    state: &netsem_spec::State,
+    engine: EngineName,
+) -> Vec<(String, Vec<(netsem_spec::PodId, netsem_spec::AllowedPorts)>)> {
+    use netsem_spec::decision::entry::reachable;
+    let oracle = Oracle::from_state(state.clone());
+    state
+        .entry_points()
+        .map(|e| {
+            let reached = match engine {
+                EngineName::Spec => reachable(state, &netsem_spec::SpecCore, e),
+                EngineName::Oracle => reachable(oracle.state(), oracle.core(), e),
+            };
+            let cells = state
+                .pods()
+                .map(|p| {
+                    let ports = reached.get(&p.id);
+                    let of = |proto: Protocol| {
+                        netsem_spec::PortRanges::from_ranges(
+                            ports
+                                .into_iter()
+                                .flatten()
+                                .filter(|(q, _)| *q == proto)
+                                .map(|(_, n)| (*n, *n)),
+                        )
+                    };
+                    (
+                        p.id.clone(),
+                        netsem_spec::AllowedPorts {
+                            tcp: of(Protocol::Tcp),
+                            udp: of(Protocol::Udp),
+                            sctp: of(Protocol::Sctp),
+                        },
+                    )
+                })
+                .collect();
+            (e.id().to_string(), cells)
+        })
+        .collect()
+}
+
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected NAME=VALUE, got `{s}`"))
+}
+
 fn parse_profile(s: &str) -> Result<Profile, String> {
     s.parse::<Profile>().map_err(|e| e.to_string())
 }
@@ -145,6 +194,10 @@ enum Command {
         /// Which engine computes the matrix.
         #[arg(long, value_enum, default_value_t = EngineName::Oracle)]
         engine: EngineName,
+        /// Also a row per Ingress and Gateway: the pods its routes send to, on the ports its
+        /// controller may reach (table, md, jsonl and csv; after the pod matrix).
+        #[arg(long)]
+        from_entry_points: bool,
     },
     /// Explain why a connection is allowed or denied.
     #[command(
@@ -170,6 +223,22 @@ enum Command {
         /// Destination Service, `namespace/name`.
         #[arg(long, group = "dest")]
         to_service: Option<ServiceId>,
+        /// Through an entry point, `ingress/NAMESPACE/NAME` or `gateway/NAMESPACE/NAME`, from
+        /// the client --from-ip; --port is the listener port.
+        #[arg(long, group = "dest")]
+        via: Option<netsem_spec::entry::EntryPointId>,
+        /// With --via: the request's host (HTTP Host, gRPC authority, TLS SNI).
+        #[arg(long, requires = "via")]
+        host: Option<String>,
+        /// With --via: the request's path (`/` by default; `/SERVICE/METHOD` for gRPC).
+        #[arg(long, requires = "via")]
+        path: Option<String>,
+        /// With --via: the HTTP method (GET by default).
+        #[arg(long, requires = "via")]
+        method: Option<String>,
+        /// With --via: a request header `NAME=VALUE` (repeatable).
+        #[arg(long = "header", requires = "via", value_parser = parse_header)]
+        headers: Vec<(String, String)>,
         /// Destination port (1-65535).
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
         port: u16,
@@ -450,7 +519,18 @@ pub fn run(
             group,
             profile,
             engine,
+            from_entry_points,
         } => stdin_once(&paths, err)
+            .and_then(|()| {
+                if from_entry_points && matches!(format, Format::Json | Format::Dot) {
+                    let _ = writeln!(
+                        err,
+                        "error: --from-entry-points is written with --format table, md, jsonl or csv"
+                    );
+                    return Err(EXIT_BAD_INPUT);
+                }
+                Ok(())
+            })
             .and_then(|()| load(&paths, profile.profile, err))
             .and_then(|loaded| {
                 matrix_warnings(&loaded, err);
@@ -471,6 +551,13 @@ pub fn run(
                         format::write_grouped(&g, format, &name, out)
                     }
                 };
+                let r = r.and_then(|()| {
+                    if !from_entry_points {
+                        return Ok(());
+                    }
+                    let rows = entry_rows(state, engine);
+                    format::write_entry_rows(&rows, format, out)
+                });
                 written(r, err)
             }),
         Command::Explain {
@@ -480,12 +567,50 @@ pub fn run(
             to,
             to_ip,
             to_service,
+            via,
+            host,
+            path,
+            method,
+            headers,
             port,
             protocol,
             profile,
         } => stdin_once(&paths, err)
             .and_then(|()| load(&paths, profile.profile, err))
             .and_then(|mut loaded| {
+                if let Some(via) = via {
+                    let Some(from) = from_ip.clone().filter(|_| from.is_none()) else {
+                        let _ = writeln!(
+                            err,
+                            "error: --via needs the client's address: give --from-ip (an entry point is entered from outside) [rule 6.26]"
+                        );
+                        return Err(EXIT_BAD_INPUT);
+                    };
+                    let request = netsem_spec::decision::entry::EntryRequest {
+                        from,
+                        via,
+                        protocol,
+                        port,
+                        l7: netsem_spec::entry::L7 {
+                            host,
+                            path: path.unwrap_or_else(|| "/".to_string()),
+                            method,
+                            headers: headers.into_iter().collect(),
+                        },
+                        controller: None,
+                        backend: None,
+                    };
+                    let e = explain::explain_entry(&mut loaded.state, &request).map_err(|e| {
+                        let _ = writeln!(err, "error: {e}");
+                        EXIT_BAD_INPUT
+                    })?;
+                    let _ = write!(out, "{}", e.text);
+                    return Ok(if e.allowed == Some(true) {
+                        EXIT_OK
+                    } else {
+                        EXIT_DISAGREE
+                    });
+                }
                 let named = |text: &str, loaded: &Loaded| {
                     names::pods(text, &loaded.state, &loaded.workloads)
                 };

@@ -51,6 +51,8 @@ pub mod skips {
     pub const EXTERNAL_ENTRY: &str = "a node port or an external Service address: translated (and perhaps masqueraded) by a node's proxy, which the model has no actor for";
     /// A decision tied admin policies leave open (rule 11.6).
     pub const TIED: &str = "tied admin policies leave the verdict to the implementation: a pipeline enforces one choice, where the semantics admits either";
+    /// A connection through an Ingress or a Gateway (rules 6.19-6.26).
+    pub const ENTRY_POINT: &str = "a connection through an entry point: the route is L7 and the controller is an actor the model has none of; both legs are decided by the shared primitives (the controller's leg is the pod connection openPodConnection judges)";
     /// Routing between networks: type 2, or a primary user-defined network.
     pub const ROUTING: &str = "the two pods are on different networks with no route between them (multi-network type 2, or a primary user-defined network): routing between networks is not modeled";
 }
@@ -506,6 +508,7 @@ impl Engine for ModelEngine {
             | Op::LookupAddress2PodMapping { .. }
             | Op::LookupService2AddressMappings { .. }
             | Op::LookupAddress2ServiceMapping { .. } => Some(skips::LOOKUP),
+            Op::OpenEntryPointConnection { .. } => Some(skips::ENTRY_POINT),
             // The connection table is the trackers' own.
             Op::ClosePodConnection { .. } => None,
             _ if self.profile().established == Established::Recheck

@@ -3,13 +3,16 @@
 //! is a [`State`] plus a [`DecisionCore`].
 
 use crate::decision::connect::{self, Directional};
+use crate::decision::entry::{self, EntryAttempt, EntryConnections};
 use crate::decision::{DecisionCore, Opened, SpecCore};
+use crate::entry::EntryPoint;
 use crate::error::{ErrorKind, OpError};
 use crate::manifest::{self, LoadError, Manifest};
 use crate::pod::Attachment;
 use crate::policy::PolicyType;
 use crate::profile::{Established, Profile};
 use crate::state::{Effects, State};
+use crate::trace::{Leg, LegKind};
 use crate::trace::{Observation, Op};
 use std::collections::BTreeSet;
 
@@ -119,6 +122,65 @@ pub fn opened<V>(r: Result<Opened<V>, OpError>) -> Observation {
             ..Observation::default()
         },
         Err(e) => Observation::failed(&e),
+    }
+}
+
+/// Rule 6.26: what an `openEntryPointConnection` reports: the route, the verdict, the
+/// backends, and each leg of a definite connection with the source its policy saw.
+pub fn entry_observation<V>(a: &EntryAttempt<V>, opened: EntryConnections) -> Observation {
+    let chosen = a.chosen.as_ref().map(|(c, b)| (&a.paths[*c], b));
+    let legs = chosen.map(|(p, b)| {
+        let d = &p.backends[b];
+        let client = match &p.client {
+            Some(c) => Leg {
+                leg: LegKind::Client,
+                from: c.source.clone(),
+                to: c.destination.clone(),
+                port: c.port,
+                allowed: c.verdict(),
+                connection: opened.0,
+            },
+            // A controller outside the pods: nothing polices the client's leg.
+            None => Leg {
+                leg: LegKind::Client,
+                from: a.client.0.clone(),
+                to: p.controller.clone(),
+                port: a.client.1,
+                allowed: Some(true),
+                connection: None,
+            },
+        };
+        vec![
+            client,
+            Leg {
+                leg: LegKind::Backend,
+                from: d.source.clone(),
+                to: d.destination.clone(),
+                port: d.port,
+                allowed: d.verdict(),
+                connection: opened.1,
+            },
+        ]
+    });
+    let tied: Vec<crate::admin::AdminPolicyId> = match chosen {
+        Some((p, b)) => p
+            .client
+            .iter()
+            .chain(p.backends.get(b))
+            .flat_map(|d| d.ties.iter().cloned())
+            .collect(),
+        None => Vec::new(),
+    };
+    Observation {
+        allowed: a.allowed(),
+        ties: ties(&tied),
+        refused: a.refusal.as_ref().map(|r| r.name().to_string()),
+        route: a.route.as_ref().map(|r| r.route.clone()),
+        backend: a.chosen.as_ref().map(|(_, b)| b.clone()),
+        backends: Some(a.backends()),
+        allowed_backends: Some(a.allowed_backends()),
+        legs,
+        ..Observation::default()
     }
 }
 
@@ -335,6 +397,28 @@ fn dispatch<C: DecisionCore>(s: &mut State, core: &C, op: &Op) -> Observation {
             | Op::OpenConnectionWithIpAddresses { .. } => {
                 let request = op.request().expect("a connection operation asks for one");
                 opened(connect::open(s, core, &request))
+            }
+            Op::AddIngress { ingress } => {
+                effects(s.add_entry_point(EntryPoint::Ingress(ingress.clone())))
+            }
+            Op::RemoveIngress { ingress } => effects(s.remove_ingress(ingress)),
+            Op::AddGateway { gateway } => {
+                effects(s.add_entry_point(EntryPoint::Gateway(gateway.clone())))
+            }
+            Op::RemoveGateway { gateway } => effects(s.remove_gateway(gateway)),
+            Op::AddRoute { route } => effects(s.add_route(route.clone())),
+            Op::RemoveRoute { route } => effects(s.remove_route(route)),
+            Op::AddReferenceGrant { grant } => effects(s.add_reference_grant(grant.clone())),
+            Op::RemoveReferenceGrant { grant } => effects(s.remove_reference_grant(grant)),
+            Op::OpenEntryPointConnection { .. } => {
+                let request = op.entry_request().expect("an entry connection");
+                match entry::attempt_entry(s, core, &request) {
+                    Ok(a) => {
+                        let opened = entry::commit_entry(s, &a);
+                        entry_observation(&a, opened)
+                    }
+                    Err(e) => Observation::failed(&e),
+                }
             }
             Op::ClosePodConnection { connection } => effects(s.close_pod_connection(*connection)),
             Op::Apply { manifest, file } => {

@@ -93,6 +93,13 @@ ident!(
     "networkPolicy"
 );
 
+ident!(
+    /// A namespaced object's identity, `namespace/name`: an Ingress, a Gateway, a
+    /// ReferenceGrant (rules 6.19, 6.25).
+    ObjectId,
+    "object"
+);
+
 /// A connection's identifier; `0` is never used, as in the source design's `<false, 0>`.
 pub type ConnectionId = u64;
 

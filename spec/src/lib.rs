@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod connection;
 pub mod decision;
+pub mod entry;
 pub mod error;
 pub mod ident;
 pub mod manifest;
@@ -29,7 +30,7 @@ pub use decision::{
     SpecCore,
 };
 pub use error::{ErrorKind, OpError};
-pub use ident::{ConnectionId, PodId, PolicyId, ServiceId};
+pub use ident::{ConnectionId, ObjectId, PodId, PolicyId, ServiceId};
 pub use matrix::{AllowedPorts, Matrix, MatrixEntry, PortRanges};
 pub use net::{Address, Network, PortRef, Protocol};
 pub use pod::{Attachment, ContainerPort, Pod, PodPhase};

@@ -796,7 +796,11 @@ pub fn policy_manifest(p: &NetworkPolicy) -> Value {
 /// One random operation. Every operation of the trace format has its arm; connection
 /// operations are weighted up, since they are what is judged.
 fn op(u: &mut Unstructured, c: &mut Ctx) -> Result<Op> {
-    Ok(match u.int_in_range(0..=74)? {
+    Ok(match u.int_in_range(0..=78)? {
+        75..=78 => {
+            let from = c.address(u)?;
+            super::services::entry_op(u, c.state(), from)?
+        }
         67..=70 => {
             let from = c.address(u)?;
             super::services::op(u, c.state(), from)?

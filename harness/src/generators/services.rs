@@ -133,3 +133,338 @@ pub fn op(u: &mut Unstructured, state: &State, from: Address) -> Result<Op> {
         }
     })
 }
+
+/// The hosts and paths entry points and requests are drawn from (rules 6.21, 6.24).
+const HOSTS: [&str; 3] = ["shop.example.com", "*.example.com", "api.example.com"];
+const PATHS: [&str; 4] = ["/", "/api", "/api/v1", "/shop.Cart/Add"];
+
+fn host(u: &mut Unstructured) -> Result<Option<String>> {
+    Ok(if u.ratio(1, 3)? {
+        None
+    } else {
+        Some(pick(u, &HOSTS)?.to_string())
+    })
+}
+
+/// A backend among the state's Services, on one of its ports.
+fn backend_ref(u: &mut Unstructured, state: &State) -> Result<netsem_spec::entry::BackendRef> {
+    use netsem_spec::entry::BackendRef;
+    use netsem_spec::PortRef;
+    let services: Vec<&Service> = state.services().collect();
+    if services.is_empty() {
+        return Ok(BackendRef {
+            service: netsem_spec::ServiceId::new("default", "web"),
+            port: PortRef::Number(80),
+            weight: 1,
+        });
+    }
+    let s = *u.choose(&services)?;
+    let port = match s.ports.first() {
+        Some(p) if u.ratio(4, 5)? => p.port,
+        _ => pick(u, &[80, 443])?,
+    };
+    Ok(BackendRef {
+        service: s.id.clone(),
+        port: PortRef::Number(port),
+        weight: pick(u, &[1, 1, 1, 0])?,
+    })
+}
+
+/// A controller: some pods' labels, a Service, or an address outside the pods (rule 6.20).
+fn controller(
+    u: &mut Unstructured,
+    state: &State,
+    from: &Address,
+) -> Result<netsem_spec::entry::Controller> {
+    use netsem_spec::entry::Controller;
+    let pods: Vec<&netsem_spec::Pod> = state.pods().collect();
+    let services: Vec<&Service> = state.services().collect();
+    Ok(match u.int_in_range(0..=2)? {
+        0 if !pods.is_empty() => {
+            let p = *u.choose(&pods)?;
+            Controller::Pods {
+                namespace: p.id.namespace.clone(),
+                selector: p.labels.clone(),
+            }
+        }
+        1 if !services.is_empty() => Controller::Service(u.choose(&services)?.id.clone()),
+        _ => Controller::Address(Address::default_domain(match from.ip {
+            std::net::IpAddr::V4(_) => [100, 64, 0, 1].into(),
+            std::net::IpAddr::V6(_) => "fd00:64::1".parse().expect("literal"),
+        })),
+    })
+}
+
+/// An entry point's `namespace/name`: one of a few, in a namespace the state has.
+fn entry_name(u: &mut Unstructured, state: &State) -> Result<netsem_spec::ObjectId> {
+    let namespaces: Vec<String> = state.namespaces().into_iter().collect();
+    let ns = if namespaces.is_empty() {
+        "default".to_string()
+    } else {
+        u.choose(&namespaces)?.clone()
+    };
+    Ok(netsem_spec::ObjectId::new(
+        ns,
+        pick(u, &["edge", "public"])?,
+    ))
+}
+
+/// The entry-point operations (rules 6.19–6.26): Ingresses, Gateways, routes, grants, and
+/// connections through them from `from`.
+pub fn entry_op(u: &mut Unstructured, state: &State, from: Address) -> Result<Op> {
+    use netsem_spec::entry::*;
+    let gateways: Vec<&Gateway> = state
+        .entry_points()
+        .filter_map(|e| match e {
+            EntryPoint::Gateway(g) => Some(g),
+            EntryPoint::Ingress(_) => None,
+        })
+        .collect();
+    Ok(match u.int_in_range(0..=11)? {
+        0 => {
+            let mut rules = Vec::new();
+            for _ in 0..u.int_in_range(0..=2)? {
+                let mut paths = Vec::new();
+                for _ in 0..u.int_in_range(1..=2)? {
+                    paths.push(IngressPath {
+                        path: pick(u, &PATHS)?.into(),
+                        path_type: pick(
+                            u,
+                            &[
+                                IngressPathType::Prefix,
+                                IngressPathType::Exact,
+                                IngressPathType::ImplementationSpecific,
+                            ],
+                        )?,
+                        backend: backend_ref(u, state)?,
+                    });
+                }
+                rules.push(IngressRule {
+                    host: host(u)?,
+                    paths,
+                });
+            }
+            Op::AddIngress {
+                ingress: Ingress {
+                    id: entry_name(u, state)?,
+                    class: None,
+                    controller: controller(u, state, &from)?,
+                    default_backend: if u.ratio(1, 3)? {
+                        Some(backend_ref(u, state)?)
+                    } else {
+                        None
+                    },
+                    rules,
+                    tls: u.arbitrary()?,
+                },
+            }
+        }
+        1 => Op::RemoveIngress {
+            ingress: entry_name(u, state)?,
+        },
+        2 => {
+            let mut listeners = Vec::new();
+            for (i, (protocol, port)) in [
+                (ListenerProtocol::HTTP, 80),
+                (ListenerProtocol::HTTPS, 443),
+                (ListenerProtocol::TLS, 8443),
+                (ListenerProtocol::TCP, 9000),
+                (ListenerProtocol::UDP, 53),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                if u.ratio(1, 2)? {
+                    continue;
+                }
+                let hosted = !matches!(protocol, ListenerProtocol::TCP | ListenerProtocol::UDP);
+                listeners.push(Listener {
+                    name: format!("l{i}"),
+                    protocol,
+                    port,
+                    hostname: if hosted { host(u)? } else { None },
+                    allowed_routes: AllowedRoutes {
+                        from: pick(
+                            u,
+                            &[
+                                FromNamespaces::Same,
+                                FromNamespaces::All,
+                                FromNamespaces::Selector,
+                                FromNamespaces::None,
+                            ],
+                        )?,
+                        selector: if u.arbitrary()? {
+                            Some(super::scenario::namespace_selector(u)?)
+                        } else {
+                            None
+                        },
+                        kinds: Vec::new(),
+                    },
+                });
+            }
+            Op::AddGateway {
+                gateway: Gateway {
+                    id: entry_name(u, state)?,
+                    class: None,
+                    controller: controller(u, state, &from)?,
+                    listeners,
+                },
+            }
+        }
+        3 => Op::RemoveGateway {
+            gateway: entry_name(u, state)?,
+        },
+        4 => {
+            let kind = pick(
+                u,
+                &[
+                    RouteKind::HTTPRoute,
+                    RouteKind::HTTPRoute,
+                    RouteKind::GRPCRoute,
+                    RouteKind::TLSRoute,
+                    RouteKind::TCPRoute,
+                    RouteKind::UDPRoute,
+                ],
+            )?;
+            let parent = if gateways.is_empty() {
+                entry_name(u, state)?
+            } else {
+                u.choose(&gateways)?.id.clone()
+            };
+            let id = entry_name(u, state)?;
+            let mut rules = Vec::new();
+            for _ in 0..u.int_in_range(1..=2)? {
+                let mut matches = Vec::new();
+                if matches!(kind, RouteKind::HTTPRoute | RouteKind::GRPCRoute) && u.arbitrary()? {
+                    let mut m = RouteMatch::default();
+                    if kind == RouteKind::GRPCRoute {
+                        m.grpc_service = Some("shop.Cart".into());
+                    } else {
+                        m.path = Some(PathMatch {
+                            match_type: pick(
+                                u,
+                                &[PathMatchType::PathPrefix, PathMatchType::Exact],
+                            )?,
+                            value: pick(u, &PATHS)?.into(),
+                        });
+                    }
+                    if u.ratio(1, 4)? {
+                        m.headers.insert("x-canary".into(), "1".into());
+                    }
+                    matches.push(m);
+                }
+                rules.push(RouteRule {
+                    matches,
+                    backend_refs: vec![backend_ref(u, state)?],
+                });
+            }
+            Op::AddRoute {
+                route: Route {
+                    id: RouteId {
+                        kind,
+                        namespace: id.namespace,
+                        name: id.name,
+                    },
+                    parent_refs: vec![ParentRef {
+                        namespace: Some(parent.namespace),
+                        name: parent.name,
+                        section_name: None,
+                        port: None,
+                    }],
+                    hostnames: if kind.has_hostnames() {
+                        host(u)?.into_iter().collect()
+                    } else {
+                        Vec::new()
+                    },
+                    rules,
+                },
+            }
+        }
+        5 => {
+            let routes: Vec<RouteId> = state.routes().map(|r| r.id.clone()).collect();
+            Op::RemoveRoute {
+                route: if routes.is_empty() {
+                    "HTTPRoute/default/edge".parse().expect("literal")
+                } else {
+                    u.choose(&routes)?.clone()
+                },
+            }
+        }
+        6 => {
+            let id = entry_name(u, state)?;
+            let other = entry_name(u, state)?;
+            Op::AddReferenceGrant {
+                grant: ReferenceGrant {
+                    id,
+                    from: vec![GrantFrom {
+                        kind: pick(u, &[RouteKind::HTTPRoute, RouteKind::TCPRoute])?,
+                        namespace: other.namespace,
+                    }],
+                    services: Vec::new(),
+                },
+            }
+        }
+        7 => Op::RemoveReferenceGrant {
+            grant: entry_name(u, state)?,
+        },
+        _ => {
+            let entries: Vec<EntryPointId> = state.entry_points().map(EntryPoint::id).collect();
+            let via = if entries.is_empty() {
+                EntryPointId::new(EntryKind::Ingress, "default", "edge")
+            } else {
+                u.choose(&entries)?.clone()
+            };
+            let (protocol, port) = pick(
+                u,
+                &[
+                    (Protocol::Tcp, 80),
+                    (Protocol::Tcp, 80),
+                    (Protocol::Tcp, 443),
+                    (Protocol::Tcp, 8443),
+                    (Protocol::Tcp, 9000),
+                    (Protocol::Udp, 53),
+                ],
+            )?;
+            let mut op = Op::OpenEntryPointConnection {
+                from,
+                via,
+                protocol,
+                port,
+                host: host(u)?.map(|h| h.replace("*.", "www.")),
+                path: Some(pick(u, &PATHS)?.into()),
+                method: None,
+                headers: if u.ratio(1, 4)? {
+                    [("x-canary".to_string(), "1".to_string())].into()
+                } else {
+                    Default::default()
+                },
+                controller: None,
+                backend: None,
+            };
+            // Name a possible controller and backend most of the time, as an implementation
+            // would report them.
+            if let Some(req) = op.entry_request() {
+                if let Ok(a) =
+                    netsem_spec::decision::entry::attempt_entry(state, &netsem_spec::SpecCore, &req)
+                {
+                    if !a.paths.is_empty() && u.ratio(2, 3)? {
+                        let p = u.choose(&a.paths)?;
+                        let backends: Vec<&netsem_spec::PodId> = p.backends.keys().collect();
+                        if let Op::OpenEntryPointConnection {
+                            controller,
+                            backend,
+                            ..
+                        } = &mut op
+                        {
+                            *controller = p.controller.pod().cloned();
+                            if !backends.is_empty() {
+                                *backend = Some((*u.choose(&backends)?).clone());
+                            }
+                        }
+                    }
+                }
+            }
+            op
+        }
+    })
+}

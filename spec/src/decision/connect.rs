@@ -541,6 +541,41 @@ impl Op {
     }
 }
 
+impl Op {
+    /// The entry-point connection an `openEntryPointConnection` asks for (rule 6.26).
+    pub fn entry_request(&self) -> Option<crate::decision::entry::EntryRequest> {
+        let Op::OpenEntryPointConnection {
+            from,
+            via,
+            protocol,
+            port,
+            host,
+            path,
+            method,
+            headers,
+            controller,
+            backend,
+        } = self
+        else {
+            return None;
+        };
+        Some(crate::decision::entry::EntryRequest {
+            from: from.clone(),
+            via: via.clone(),
+            protocol: *protocol,
+            port: *port,
+            l7: crate::entry::L7 {
+                host: host.clone(),
+                path: path.clone().unwrap_or_else(|| "/".to_string()),
+                method: method.clone(),
+                headers: headers.clone(),
+            },
+            controller: controller.clone(),
+            backend: backend.clone(),
+        })
+    }
+}
+
 /// Rule 7.4 (`established: recheck`): decides every open connection again as if new and closes
 /// those now denied; returns their ids.
 pub fn recheck<C: DecisionCore>(state: &mut State, core: &C) -> Vec<ConnectionId> {

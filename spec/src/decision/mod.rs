@@ -16,6 +16,7 @@
 pub mod allocated;
 pub mod connect;
 pub mod core;
+pub mod entry;
 pub mod networks;
 pub mod resolve;
 mod seed;
@@ -80,6 +81,9 @@ pub enum Refusal {
     SourceRange,
     /// An address inside a `ServiceCIDR` that no Service holds (rule 6.17): dropped.
     UnallocatedServiceAddress,
+    /// No listener or route of an entry point takes the request, and it has no default
+    /// backend (rules 6.21, 6.24): the controller answers it itself (HTTP 404) or closes it.
+    NoMatchingRoute,
 }
 
 impl Refusal {
@@ -89,7 +93,10 @@ impl Refusal {
     pub fn dropped(&self) -> bool {
         !matches!(
             self,
-            Refusal::NoServicePort | Refusal::NoBackends | Refusal::BackendNotChosen
+            Refusal::NoServicePort
+                | Refusal::NoBackends
+                | Refusal::BackendNotChosen
+                | Refusal::NoMatchingRoute
         )
     }
 
@@ -106,6 +113,7 @@ impl Refusal {
             Refusal::NoLocalEndpoints => "no-local-endpoints",
             Refusal::SourceRange => "source-range",
             Refusal::UnallocatedServiceAddress => "unallocated-service-address",
+            Refusal::NoMatchingRoute => "no-matching-route",
         }
     }
 }

@@ -361,6 +361,17 @@ impl Manifest {
             w.record(o, r)?;
         }
 
+        // Rules 6.19, 6.23, 6.25: entry points, routes and grants, upserted.
+        for (o, x) in self.objects.iter().map(|(o, x)| (o, x)) {
+            let r = match x {
+                Object::EntryPoint(e) => w.state.put_entry_point(e.clone()),
+                Object::Route(r) => w.state.put_route(r.clone()),
+                Object::ReferenceGrant(g) => w.state.put_reference_grant(g.clone()),
+                _ => continue,
+            };
+            w.record(o, r)?;
+        }
+
         for (o, policy) in of(self, |x| match x {
             Object::AdminPolicy(p) => Some(p),
             _ => None,
@@ -632,7 +643,10 @@ impl Manifest {
                 let (rank, within) = match x {
                     Object::NetworkPolicy(_)
                     | Object::AdminPolicy(_)
-                    | Object::MultiNetworkPolicy(_) => (0, None),
+                    | Object::MultiNetworkPolicy(_)
+                    | Object::EntryPoint(_)
+                    | Object::Route(_)
+                    | Object::ReferenceGrant(_) => (0, None),
                     Object::EndpointSlice { .. } => (1, None),
                     Object::Service { .. } | Object::ServiceCidr { .. } => (2, None),
                     Object::Pod { pod, .. } => (3, Some(&pod.id)),
@@ -694,6 +708,24 @@ impl Manifest {
                     if done.insert(format!("service {}", service.id)) =>
                 {
                     w.state.remove_service(&service.id)
+                }
+                Object::EntryPoint(e) if done.insert(format!("entry point {}", e.id())) => {
+                    if w.state.entry_point(&e.id()).is_none() {
+                        continue;
+                    }
+                    w.state.remove_entry_point(&e.id())
+                }
+                Object::Route(r) if done.insert(format!("route {}", r.id)) => {
+                    if !w.state.routes().any(|x| x.id == r.id) {
+                        continue;
+                    }
+                    w.state.remove_route(&r.id)
+                }
+                Object::ReferenceGrant(g) if done.insert(format!("grant {}", g.id)) => {
+                    if !w.state.reference_grants().any(|x| x.id == g.id) {
+                        continue;
+                    }
+                    w.state.remove_reference_grant(&g.id)
                 }
                 Object::Pod { pod, .. } if done.insert(format!("pod {}", pod.id)) => {
                     w.state.remove_pod(&pod.id)

@@ -13,11 +13,12 @@
 //! Validation (rule 9.2) and conversion are the kind modules' business; nothing below this
 //! module imports it.
 
+use super::kinds::entry_point::{ClassInfo, EntryDraft};
 use super::kinds::pod::PodFacts;
 use super::kinds::route::{RouteInfo, ROUTER_LABEL, ROUTER_NAMESPACE};
 use super::kinds::user_defined_network::{UserNetwork, PRIMARY_UDN_LABEL};
 use super::kinds::{
-    admin_policy, endpoint_slice, multi_network_policy, namespace, network_attachment,
+    admin_policy, endpoint_slice, entry_point, multi_network_policy, namespace, network_attachment,
     network_policy, node, pod, route, service, service_cidr, user_defined_network,
 };
 use super::kubevirt;
@@ -27,6 +28,7 @@ use super::validate::{child, index, NameRule};
 use super::workloads::{self, DaemonSetPlan, WorkloadKind};
 use super::{LoadError, Manifest, Object, Origin, WorkloadRef};
 use crate::admin::AdminKind;
+use crate::entry::RouteKind;
 use crate::error::ErrorKind;
 use crate::ident::PodId;
 use crate::net::Address;
@@ -49,6 +51,10 @@ pub(crate) enum Item {
     Route(Origin, RouteInfo),
     /// A user-defined network, resolved against the input's namespaces (rules 8.9, 8.10).
     UserNetwork(Origin, UserNetwork),
+    /// An Ingress or Gateway, whose controller the end of the load recognises (rule 6.20).
+    Entry(Origin, EntryDraft),
+    /// An IngressClass or GatewayClass (rule 6.22).
+    Class(ClassInfo),
 }
 
 /// Accumulates the objects of every file of one load.
@@ -78,6 +84,12 @@ enum Kind {
     MultiNetworkPolicy,
     UserDefinedNetwork,
     ClusterUserDefinedNetwork,
+    Ingress,
+    IngressClass,
+    GatewayClass,
+    Gateway,
+    GatewayRoute(crate::entry::RouteKind),
+    ReferenceGrant,
 }
 
 impl Kind {
@@ -120,6 +132,12 @@ impl Kind {
             ("k8s.cni.cncf.io", "MultiNetworkPolicy") => Kind::MultiNetworkPolicy,
             ("k8s.ovn.org", "UserDefinedNetwork") => Kind::UserDefinedNetwork,
             ("k8s.ovn.org", "ClusterUserDefinedNetwork") => Kind::ClusterUserDefinedNetwork,
+            ("networking.k8s.io", "Ingress") => Kind::Ingress,
+            ("networking.k8s.io", "IngressClass") => Kind::IngressClass,
+            (entry_point::GATEWAY_GROUP, "GatewayClass") => Kind::GatewayClass,
+            (entry_point::GATEWAY_GROUP, "Gateway") => Kind::Gateway,
+            (entry_point::GATEWAY_GROUP, "ReferenceGrant") => Kind::ReferenceGrant,
+            (entry_point::GATEWAY_GROUP, route) => Kind::GatewayRoute(route.parse().ok()?),
             _ => return None,
         })
     }
@@ -142,6 +160,29 @@ impl Kind {
             Kind::UserDefinedNetwork | Kind::ClusterUserDefinedNetwork => {
                 user_defined_network::UDN_API_VERSION
             }
+            Kind::Ingress | Kind::IngressClass => "networking.k8s.io/v1",
+            Kind::GatewayClass
+            | Kind::Gateway
+            | Kind::GatewayRoute(RouteKind::HTTPRoute | RouteKind::GRPCRoute) => {
+                "gateway.networking.k8s.io/v1"
+            }
+            Kind::GatewayRoute(_) => "gateway.networking.k8s.io/v1alpha2",
+            Kind::ReferenceGrant => "gateway.networking.k8s.io/v1beta1",
+        }
+    }
+
+    /// Further versions the Gateway API CRDs serve the same schema under.
+    fn also_served(self) -> &'static [&'static str] {
+        match self {
+            Kind::GatewayClass
+            | Kind::Gateway
+            | Kind::GatewayRoute(RouteKind::HTTPRoute)
+            | Kind::ReferenceGrant => &[
+                "gateway.networking.k8s.io/v1beta1",
+                "gateway.networking.k8s.io/v1",
+            ],
+            Kind::GatewayRoute(RouteKind::TLSRoute) => &["gateway.networking.k8s.io/v1"],
+            _ => &[],
         }
     }
 
@@ -153,6 +194,8 @@ impl Kind {
                 | Kind::ServiceCidr
                 | Kind::ClusterUserDefinedNetwork
                 | Kind::AdminPolicy(_)
+                | Kind::IngressClass
+                | Kind::GatewayClass
         )
     }
 
@@ -296,7 +339,9 @@ impl Loader {
             meta_text("name"),
             known.name_rule(),
         );
-        if api_version != known.api_version() {
+        if api_version != known.api_version()
+            && !known.also_served().contains(&api_version.as_str())
+        {
             return Err(obj.error(
                 "apiVersion",
                 format!(
@@ -388,6 +433,32 @@ impl Loader {
                 )]
             }
             Kind::Route => vec![Item::Route(origin.clone(), route::route(&obj, value)?)],
+            Kind::Ingress => vec![Item::Entry(
+                origin.clone(),
+                entry_point::ingress(&obj, value)?,
+            )],
+            Kind::Gateway => {
+                let (draft, warnings) = entry_point::gateway(&obj, value)?;
+                for w in warnings {
+                    self.warnings
+                        .push(format!("{file}: document {document}: {}: {w}", obj.label()));
+                }
+                vec![Item::Entry(origin.clone(), draft)]
+            }
+            Kind::IngressClass => vec![Item::Class(entry_point::ingress_class(&obj, value)?)],
+            Kind::GatewayClass => vec![Item::Class(entry_point::gateway_class(&obj, value)?)],
+            Kind::GatewayRoute(kind) => {
+                let (route, warnings) = entry_point::route(&obj, kind, value)?;
+                for w in warnings {
+                    self.warnings
+                        .push(format!("{file}: document {document}: {}: {w}", obj.label()));
+                }
+                ready(vec![Object::Route(route)])
+            }
+            Kind::ReferenceGrant => match entry_point::reference_grant(&obj, value)? {
+                Some(g) => ready(vec![Object::ReferenceGrant(g)]),
+                None => Vec::new(),
+            },
             Kind::Workload(w) => match workloads::expand(&obj, w, value)? {
                 workloads::Expansion::Pods(pods) => vec![Item::Workload(origin.clone(), pods)],
                 workloads::Expansion::DaemonSet(plan) => {
@@ -468,6 +539,56 @@ impl Loader {
                 _ => None,
             })
             .collect();
+        // Rule 6.20: what recognises an entry point's controller.
+        let classes: Vec<ClassInfo> = self
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Class(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        let service_ips: Vec<(crate::ident::ServiceId, Vec<std::net::IpAddr>)> = self
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Ready(
+                    _,
+                    Object::Service {
+                        service,
+                        addresses,
+                        external_addresses,
+                        ..
+                    },
+                ) => Some((
+                    service.id.clone(),
+                    addresses
+                        .iter()
+                        .chain(external_addresses)
+                        .map(|a| a.ip)
+                        .collect(),
+                )),
+                _ => None,
+            })
+            .collect();
+        let pod_labels: Vec<(PodId, Labels)> = self
+            .items
+            .iter()
+            .flat_map(|i| match i {
+                Item::Pod(_, o, _) => std::slice::from_ref(o),
+                Item::Workload(_, objects) => objects.as_slice(),
+                _ => &[],
+            })
+            .filter_map(|o| match o {
+                Object::Pod { pod, .. } => Some((pod.id.clone(), pod.labels.clone())),
+                _ => None,
+            })
+            .collect();
+        let entry_cx = entry_point::Context {
+            classes: &classes,
+            services: &service_ips,
+            pods: &pod_labels,
+        };
         let mut warnings = self.warnings;
         let mut objects = Vec::new();
         let mut workloads = BTreeMap::new();
@@ -506,6 +627,35 @@ impl Loader {
                 }
                 Item::Ready(origin, object) => objects.push((origin, object)),
                 Item::UserNetwork(origin, u) => user_networks.push((origin, u)),
+                Item::Class(_) => {}
+                Item::Entry(origin, draft) => {
+                    let at = format!(
+                        "{}: document {}: {}",
+                        origin.file,
+                        origin.document,
+                        origin.object()
+                    );
+                    match entry_point::resolve(draft, &entry_cx) {
+                        Ok((entry, ws)) => {
+                            warnings.extend(ws.into_iter().map(|w| format!("{at}: {w}")));
+                            objects.push((origin, Object::EntryPoint(entry)));
+                        }
+                        Err(message) => {
+                            let (field, message) = message
+                                .split_once(": ")
+                                .map(|(f, m)| (Some(f.to_string()), m.to_string()))
+                                .unwrap_or((None, message));
+                            return Err(LoadError {
+                                file: origin.file.clone(),
+                                document: Some(origin.document),
+                                object: Some(origin.object()),
+                                field,
+                                message,
+                                kind: ErrorKind::InvalidManifest,
+                            });
+                        }
+                    }
+                }
                 Item::Pod(origin, mut object, facts) => {
                     if let Object::Pod { pod, .. } = &mut object {
                         if let Some(ips) = &facts.udn_ips {
@@ -865,6 +1015,9 @@ fn duplicate_warnings(objects: &[(Origin, Object)]) -> Vec<String> {
             Object::MultiNetworkPolicy(p) => format!("multi-network policy {}", p.id),
             Object::Network { name, .. } => format!("network {name}"),
             Object::ServiceCidr { name, .. } => format!("service CIDR {name}"),
+            Object::EntryPoint(e) => format!("entry point {}", e.id()),
+            Object::Route(r) => format!("route {}", r.id),
+            Object::ReferenceGrant(g) => format!("reference grant {}", g.id),
             Object::IpAddressDomain { .. } | Object::EndpointSlice { .. } => continue,
         };
         if let Some(first) = seen.get(&key) {

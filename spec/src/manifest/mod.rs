@@ -57,6 +57,10 @@ use std::path::Path;
 
 pub use apply::{Applied, POD_CIDR, SERVICE_CIDR};
 pub use kinds::endpoint_slice::SERVICE_NAME_LABEL;
+pub use kinds::entry_point::{
+    CONTROLLER_ADDRESS_ANNOTATION, CONTROLLER_SERVICE_ANNOTATION, DEFAULT_CLASS_ANNOTATION,
+    GATEWAY_NAME_LABEL, INGRESS_CONTROLLER_ADDRESS,
+};
 pub use kinds::multi_network_policy::POLICY_FOR_ANNOTATION;
 pub use kinds::network_attachment::{DOMAIN_ANNOTATION, DOMAIN_CONFIG_ATTRIBUTE};
 pub use kinds::route::{ROUTER_LABEL, ROUTER_NAMESPACE};
@@ -179,6 +183,12 @@ pub enum Object {
     AdminPolicy(crate::admin::ClusterNetworkPolicy),
     /// A MultiNetworkPolicy (rule 8.8).
     MultiNetworkPolicy(MultiNetworkPolicy),
+    /// An Ingress or Gateway with its controller (rules 6.19, 6.20).
+    EntryPoint(crate::entry::EntryPoint),
+    /// A Gateway API route (rule 6.23).
+    Route(crate::entry::Route),
+    /// A ReferenceGrant (rule 6.25).
+    ReferenceGrant(crate::entry::ReferenceGrant),
 }
 
 /// The objects of one or more manifest files, in input order, and the warnings of loading them.

@@ -14,6 +14,7 @@ mod address_mappings;
 pub use address_mappings::primary_of;
 mod admin_policies;
 mod connections;
+mod entry_points;
 mod namespaces;
 mod networks;
 mod nodes;
@@ -129,6 +130,12 @@ pub struct State {
     /// Session affinities (rule 6.16).
     affinities:
         BTreeMap<crate::decision::services::AffinityKey, crate::decision::services::Affinity>,
+    /// Ingresses and Gateways (rule 6.19).
+    entry_points: BTreeMap<crate::entry::EntryPointId, crate::entry::EntryPoint>,
+    /// Gateway API routes (rule 6.23).
+    routes: BTreeMap<crate::entry::RouteId, crate::entry::Route>,
+    /// ReferenceGrants (rule 6.25).
+    grants: BTreeMap<crate::ident::ObjectId, crate::entry::ReferenceGrant>,
 }
 
 impl Default for State {
@@ -167,6 +174,9 @@ impl State {
             clock: 0,
             affinities: BTreeMap::new(),
             settle_deferred: false,
+            entry_points: BTreeMap::new(),
+            routes: BTreeMap::new(),
+            grants: BTreeMap::new(),
         }
     }
 

@@ -29,8 +29,8 @@ impl State {
         Ok(self.settle())
     }
 
-    /// Removes a namespace and, as the API server does, every pod, Service and policy
-    /// (NetworkPolicy or MultiNetworkPolicy) in it (rule 1.4).
+    /// Removes a namespace and, as the API server does, every pod, Service, policy
+    /// (NetworkPolicy or MultiNetworkPolicy), entry point, route and grant in it (rule 1.4).
     pub fn remove_namespace(&mut self, name: &str) -> Result<Effects, OpError> {
         if !self.namespaces().contains(name) {
             return Err(OpError::not_found("namespace", name));
@@ -56,6 +56,9 @@ impl State {
         }
         self.policies.retain(|id, _| id.namespace != name);
         self.multi_policies.retain(|id, _| id.namespace != name);
+        self.entry_points.retain(|id, _| id.namespace != name);
+        self.routes.retain(|id, _| id.namespace != name);
+        self.grants.retain(|id, _| id.namespace != name);
         self.namespaces.remove(name);
         Ok(self.settle_with(closed))
     }

@@ -2,8 +2,10 @@
 //! the observation it expects. Rules 10.1, 10.2.
 
 use crate::admin::{AdminPolicyId, ClusterNetworkPolicy};
+use crate::connection::Endpoint;
+use crate::entry::{EntryPointId, Gateway, Ingress, ReferenceGrant, Route, RouteId};
 use crate::error::ErrorKind;
-use crate::ident::{ConnectionId, PodId, PolicyId, ServiceId};
+use crate::ident::{ConnectionId, ObjectId, PodId, PolicyId, ServiceId};
 use crate::net::{Address, NetworkRole, Protocol};
 use crate::pod::{Attachment, Pod};
 use crate::policy::{MultiNetworkPolicy, NetworkPolicy};
@@ -307,6 +309,46 @@ pub enum Op {
         /// The policy.
         policy: PolicyId,
     },
+    /// `addIngress` (rule 6.19).
+    AddIngress {
+        /// The Ingress.
+        ingress: Ingress,
+    },
+    /// `removeIngress`.
+    RemoveIngress {
+        /// The Ingress, `namespace/name`.
+        ingress: ObjectId,
+    },
+    /// `addGateway` (rule 6.19).
+    AddGateway {
+        /// The Gateway.
+        gateway: Gateway,
+    },
+    /// `removeGateway`.
+    RemoveGateway {
+        /// The Gateway, `namespace/name`.
+        gateway: ObjectId,
+    },
+    /// `addRoute`: an HTTPRoute, GRPCRoute, TLSRoute, TCPRoute or UDPRoute (rule 6.23).
+    AddRoute {
+        /// The route.
+        route: Route,
+    },
+    /// `removeRoute`.
+    RemoveRoute {
+        /// The route, `KIND/namespace/name`.
+        route: RouteId,
+    },
+    /// `addReferenceGrant` (rule 6.25).
+    AddReferenceGrant {
+        /// The grant.
+        grant: ReferenceGrant,
+    },
+    /// `removeReferenceGrant`.
+    RemoveReferenceGrant {
+        /// The grant, `namespace/name`.
+        grant: ObjectId,
+    },
     /// `allowNewConnectionToPod(sourcePod, destinationPod, …)`: egress of `from`.
     AllowNewConnectionToPod {
         /// The source pod.
@@ -397,6 +439,37 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         backend: Option<PodId>,
     },
+    /// `openEntryPointConnection`: a client outside the cluster through an Ingress or a Gateway
+    /// (rule 6.26); observed with the route chosen and each leg.
+    OpenEntryPointConnection {
+        /// The client's address.
+        from: Address,
+        /// The entry point, `ingress/NS/NAME` or `gateway/NS/NAME`.
+        via: EntryPointId,
+        /// TCP by default.
+        #[serde(default = "Protocol::tcp")]
+        protocol: Protocol,
+        /// The listener port.
+        port: u16,
+        /// The HTTP host, gRPC authority or TLS SNI.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+        /// The request path, `/` by default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
+        /// The HTTP method, `GET` by default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        method: Option<String>,
+        /// Request headers.
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        headers: std::collections::BTreeMap<String, String>,
+        /// The controller pod the implementation picked.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        controller: Option<PodId>,
+        /// The backend the implementation picked.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<PodId>,
+    },
     /// `closePodConnection`.
     ClosePodConnection {
         /// The connection id.
@@ -464,6 +537,11 @@ impl Op {
             AddMultiNetworkPolicy => "addMultiNetworkPolicy",
             UpdateMultiNetworkPolicy => "updateMultiNetworkPolicy",
             RemoveMultiNetworkPolicy => "removeMultiNetworkPolicy",
+            AddIngress => "addIngress", RemoveIngress => "removeIngress",
+            AddGateway => "addGateway", RemoveGateway => "removeGateway",
+            AddRoute => "addRoute", RemoveRoute => "removeRoute",
+            AddReferenceGrant => "addReferenceGrant",
+            RemoveReferenceGrant => "removeReferenceGrant",
             AllowNewConnectionToPod => "allowNewConnectionToPod",
             AllowNewConnectionFromPod => "allowNewConnectionFromPod",
             AllowNewConnectionFromIpAddress => "allowNewConnectionFromIpAddress",
@@ -471,12 +549,13 @@ impl Op {
             OpenPodConnection => "openPodConnection",
             OpenServiceConnection => "openServiceConnection",
             OpenConnectionWithIpAddresses => "openConnectionWithIpAddresses",
+            OpenEntryPointConnection => "openEntryPointConnection",
             ClosePodConnection => "closePodConnection", Apply => "apply", Delete => "delete",
         )
     }
 
     /// Every operation name, in declaration order.
-    pub const NAMES: [&'static str; 53] = [
+    pub const NAMES: [&'static str; 62] = [
         "addNamespace",
         "setNamespaceLabels",
         "removeNamespace",
@@ -520,6 +599,14 @@ impl Op {
         "addMultiNetworkPolicy",
         "updateMultiNetworkPolicy",
         "removeMultiNetworkPolicy",
+        "addIngress",
+        "removeIngress",
+        "addGateway",
+        "removeGateway",
+        "addRoute",
+        "removeRoute",
+        "addReferenceGrant",
+        "removeReferenceGrant",
         "allowNewConnectionToPod",
         "allowNewConnectionFromPod",
         "allowNewConnectionFromIpAddress",
@@ -527,6 +614,7 @@ impl Op {
         "openPodConnection",
         "openServiceConnection",
         "openConnectionWithIpAddresses",
+        "openEntryPointConnection",
         "closePodConnection",
         "apply",
         "delete",
@@ -604,6 +692,7 @@ impl Op {
                 | Op::OpenPodConnection { .. }
                 | Op::OpenServiceConnection { .. }
                 | Op::OpenConnectionWithIpAddresses { .. }
+                | Op::OpenEntryPointConnection { .. }
                 | Op::ClosePodConnection { .. }
                 | Op::AdvanceClock { .. }
         )
@@ -674,6 +763,14 @@ pub struct Observation {
     /// which rejected).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    /// Rule 6.26: the entry-point route and rule a request matched
+    /// (`HTTPRoute/NS/NAME#rules[0]`, `Ingress/NS/NAME#rules[0].http.paths[1]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// Rule 6.26: each leg of a definite entry-point connection, with the source its
+    /// destination's policy saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legs: Option<Vec<Leg>>,
     /// The engine's sentence for an error; never compared, never written.
     #[serde(skip)]
     pub message: Option<String>,
@@ -695,6 +792,8 @@ impl PartialEq for Observation {
             services,
             addresses,
             refused,
+            route,
+            legs,
             message: _,
         } = self;
         *error == other.error
@@ -709,6 +808,8 @@ impl PartialEq for Observation {
             && *services == other.services
             && *addresses == other.addresses
             && *refused == other.refused
+            && *route == other.route
+            && *legs == other.legs
     }
 }
 
@@ -765,9 +866,41 @@ impl Observation {
         }
         check!(ties => "ties", refused => "refused", connection => "connection", backend => "backend",
             backends => "backends", allowed_backends => "allowedBackends", closed => "closed",
-            pods => "pods", services => "services", addresses => "addresses");
+            pods => "pods", services => "services", addresses => "addresses", route => "route",
+            legs => "legs");
         out
     }
+}
+
+/// Which leg of an entry-point connection (rule 6.19).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LegKind {
+    /// The client to the controller.
+    Client,
+    /// The controller to the backend.
+    Backend,
+}
+
+/// One leg of an entry-point connection (rule 6.26): who its destination's policy saw as the
+/// source, the destination, the port after translation, and its verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Leg {
+    /// Which leg.
+    pub leg: LegKind,
+    /// The source as the destination's policy saw it.
+    pub from: Endpoint,
+    /// The destination.
+    pub to: Endpoint,
+    /// The destination port.
+    pub port: u16,
+    /// The leg's verdict; absent when tied admin policies leave it open (rule 11.6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<bool>,
+    /// The connection opened for the leg, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<ConnectionId>,
 }
 
 /// One step of a trace: an operation and what it should observe.

@@ -5,5 +5,7 @@
 pub mod format;
 pub mod replay;
 
-pub use format::{Observation, Op, Step, Touched, Trace, TraceError, TRACE_FORMAT_VERSION};
+pub use format::{
+    Leg, LegKind, Observation, Op, Step, Touched, Trace, TraceError, TRACE_FORMAT_VERSION,
+};
 pub use replay::{drive, replay, to_json, Divergence, Flow, Replayed, StepReport};

@@ -14,6 +14,9 @@
 //! - [`network_attachment`]: `k8s.cni.cncf.io/v1` NetworkAttachmentDefinition (rule 9.6);
 //! - [`admin_policy`]: `policy.networking.k8s.io` ClusterNetworkPolicy, AdminNetworkPolicy,
 //!   BaselineAdminNetworkPolicy (rules 11.10, 11.12, 11.13);
+//! - [`entry_point`]: `networking.k8s.io/v1` Ingress and IngressClass, and the Gateway API's
+//!   GatewayClass, Gateway, HTTPRoute, GRPCRoute, TLSRoute, TCPRoute, UDPRoute and
+//!   ReferenceGrant (rules 6.19–6.25);
 //! - [`route`]: `route.openshift.io/v1` Route, read and validated (rule 9.12);
 //! - [`multi_network_policy`]: `k8s.cni.cncf.io/v1beta1` MultiNetworkPolicy (rule 8.8);
 //! - [`user_defined_network`]: `k8s.ovn.org/v1` UserDefinedNetwork and
@@ -23,6 +26,7 @@
 
 pub(crate) mod admin_policy;
 pub(crate) mod endpoint_slice;
+pub(crate) mod entry_point;
 pub(crate) mod multi_network_policy;
 pub(crate) mod namespace;
 pub(crate) mod network_attachment;
