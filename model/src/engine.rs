@@ -1,6 +1,6 @@
 //! The model as a trace engine: every corpus trace runs on it as on spec and the oracle.
 //!
-//! The model checks *enforcement*: per-pod filters, the service mapper and the connection
+//! The model checks *enforcement*: per-pod filters, the service mapper, the node proxies and the connection
 //! trackers, with the control plane settled. So a connection operation between pods is run
 //! through the pipeline — a one-attempt universe of the current cluster, model-checked over
 //! every interleaving and every pick of the service mapper, with every property checked — and
@@ -51,8 +51,8 @@ pub mod skips {
     pub const EXTERNAL_ENTRY: &str = "a node port or an external Service address: translated (and perhaps masqueraded) by a node's proxy, which the model has no actor for";
     /// A decision tied admin policies leave open (rule 11.6).
     pub const TIED: &str = "tied admin policies leave the verdict to the implementation: a pipeline enforces one choice, where the semantics admits either";
-    /// A pod that runs on no node reaching an address a node's proxy translates.
-    pub const NO_NODE: &str = "the client pod runs on no node, so no node's proxy translates what it sends to a node port or an external Service address";
+    /// A pod on no node, in a cluster with nodes, reaching an address a proxy translates.
+    pub const NO_NODE: &str = "the client pod runs on no node (in a cluster with nodes), so no node's proxy translates what it sends to a node port, an external or a Service-CIDR address";
     /// Routing between networks: type 2, or a primary user-defined network.
     pub const ROUTING: &str = "the two pods are on different networks with no route between them (multi-network type 2, or a primary user-defined network): routing between networks is not modeled";
 }
@@ -340,8 +340,9 @@ impl ModelEngine {
                 _ => (None, Some(a.ip)),
             },
         };
+        let no_nodes = s.nodes().is_empty() && s.pods().all(|p| p.node.is_none());
         if let Some(p) = &client_pod {
-            if s.pod(p).and_then(|p| p.node.as_ref()).is_none() {
+            if !no_nodes && s.pod(p).and_then(|p| p.node.as_ref()).is_none() {
                 return Err(skips::NO_NODE);
             }
             if !s.pod(p).is_some_and(|p| p.is_live()) {
@@ -353,7 +354,10 @@ impl ModelEngine {
             .iter()
             .chain(opened.backends.iter().flat_map(|b| b.values()))
             .collect();
-        if decisions.iter().any(|d| d.refusal == Some(Refusal::NoRoute)) {
+        if decisions
+            .iter()
+            .any(|d| d.refusal == Some(Refusal::NoRoute))
+        {
             return Err(skips::ROUTING);
         }
         // Every backend spec has must be a pod the pipeline reaches on its primary address.
@@ -458,7 +462,12 @@ impl ModelEngine {
                         *o.picked.entry(*backend).or_default() |= established;
                     }
                 }
-                for e in state.actor_states.iter().filter_map(|a| a.events()).flatten() {
+                for e in state
+                    .actor_states
+                    .iter()
+                    .filter_map(|a| a.events())
+                    .flatten()
+                {
                     match e {
                         Event::ProxyPicked {
                             node,
@@ -638,20 +647,21 @@ impl ModelEngine {
         let index = u.pods.iter().position(|p| *p == chosen).expect("an actor");
         let ok = allowed_backends.contains(&chosen);
         let connection = match (ok, service) {
-            (true, Some(svc)) => o
-                .seen
-                .iter()
-                .find(|((_, b), _)| *b == index)
-                .and_then(|(_, (seen, port))| {
-                    let dst = self.state.pod_endpoint(&chosen, seen.address()).ok()?;
-                    Some(self.state.new_connection(
-                        seen.clone(),
-                        dst,
-                        c.protocol,
-                        *port,
-                        Some(svc.clone()),
-                    ))
-                }),
+            (true, Some(svc)) => {
+                o.seen
+                    .iter()
+                    .find(|((_, b), _)| *b == index)
+                    .and_then(|(_, (seen, port))| {
+                        let dst = self.state.pod_endpoint(&chosen, seen.address()).ok()?;
+                        Some(self.state.new_connection(
+                            seen.clone(),
+                            dst,
+                            c.protocol,
+                            *port,
+                            Some(svc.clone()),
+                        ))
+                    })
+            }
             _ => None,
         };
         let client = u.client_address(u.attempts[0].from);

@@ -473,7 +473,8 @@ impl Node {
                 let own = view
                     .pod(&u.pods[me])
                     .and_then(|pod| pod.node.as_deref())
-                    .and_then(|n| u.nodes.iter().position(|m| m == n));
+                    .and_then(|n| u.nodes.iter().position(|m| m == n))
+                    .or_else(|| (u.nodes == [String::new()]).then_some(0));
                 let node = proxy::node_of_address(u, p.view as usize, dst).or(own);
                 if let Some(node) = node {
                     p.entries.insert(a.id);
@@ -710,9 +711,12 @@ impl Node {
             .filter(|_| t.affine && u.fault != Fault::MapperIgnoresAffinity)
             .and_then(|c| p.affinity.get(&(u.client_address(c), t.service_port)));
         match held {
-            Some(&b) if t.endpoints.iter().any(|(e, _)| *e == b) => {
-                t.endpoints.iter().copied().filter(|(e, _)| *e == b).collect()
-            }
+            Some(&b) if t.endpoints.iter().any(|(e, _)| *e == b) => t
+                .endpoints
+                .iter()
+                .copied()
+                .filter(|(e, _)| *e == b)
+                .collect(),
             _ => t.endpoints.clone(),
         }
     }
@@ -1020,9 +1024,9 @@ impl Flow<'_> {
 /// The service mapper offers each of its backends as the pick for `attempt`, or only the one
 /// the pod's session affinity holds while it is one of them (rule 6.16).
 fn offer_picks(p: &PodState, attempt: u32, fault: Fault, o: &mut Out<Node>) {
-    let held = p
-        .affinity
-        .filter(|b| fault != Fault::MapperIgnoresAffinity && p.backends.iter().any(|(e, _)| e == b));
+    let held = p.affinity.filter(|b| {
+        fault != Fault::MapperIgnoresAffinity && p.backends.iter().any(|(e, _)| e == b)
+    });
     let picks = p
         .backends
         .iter()
@@ -1121,10 +1125,7 @@ impl Actor for Node {
         let pick = match (self.role, choice) {
             (Role::Host(_), Choice::Route { attempt, node }) => {
                 o.remove_random(format!("route-{attempt}"));
-                o.send(
-                    proxy_actor(u, *node),
-                    Msg::Entry { attempt: *attempt },
-                );
+                o.send(proxy_actor(u, *node), Msg::Entry { attempt: *attempt });
                 return;
             }
             (Role::Proxy(j), Choice::Pick(pick)) => return self.proxy_pick(j, state, pick, o),

@@ -3,16 +3,17 @@
 
 use crate::pipeline::{Event, Msg, Node, NodeState, PodState};
 use crate::universe::{Client, Target, Universe};
+use netsem_spec::admin::Action;
 use netsem_spec::decision::connect::{Source, Target as SpecTarget};
 use netsem_spec::decision::Opened;
-use netsem_spec::{Address, Endpoint, PodId};
-use netsem_spec::admin::Action;
 use netsem_spec::decision::{connect, DirectionVerdict, SpecCore, TierDecision};
 use netsem_spec::policy::PolicyType;
 use netsem_spec::profile::Established;
 use netsem_spec::trace::{Step, TRACE_FORMAT_VERSION};
+use netsem_spec::{Address, Endpoint, PodId};
 use netsem_spec::{Observation, Op, Protocol, Trace};
 use stateright::actor::{ActorModel, ActorModelState};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The model type.
@@ -161,12 +162,16 @@ pub fn proxied(u: &Universe, s: &PipelineState) -> Option<Violation> {
                 let d = opened.decision?;
                 let name = &u.nodes[*node];
                 let spec_allowed = match d.arrival.as_ref().map(|a| a.nodes.as_slice()) {
-                    Some(nodes) if !nodes.is_empty() => {
-                        nodes.iter().find(|(n, _)| n == name).is_some_and(|(_, ok)| *ok)
-                    }
+                    Some(nodes) if !nodes.is_empty() => nodes
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .is_some_and(|(_, ok)| *ok),
                     _ => d.allowed && d.refusal.is_none(),
                 };
-                let masqueraded = d.arrival.as_ref().is_some_and(|a| a.masqueraded_from.is_some());
+                let masqueraded = d
+                    .arrival
+                    .as_ref()
+                    .is_some_and(|a| a.masqueraded_from.is_some());
                 let source_ok = if masqueraded {
                     matches!(seen, Endpoint::Node { node: n, .. } if n == name)
                 } else {
@@ -208,14 +213,19 @@ pub fn proxy_picks(u: &Universe, s: &PipelineState) -> Option<Violation> {
     })
 }
 
+/// A mapper (actor index) and the client address and Service port it keeps affinity for
+/// (`None`: a pod's own mapper, for its one Service).
+type PickKey = (usize, Option<(std::net::IpAddr, u16)>);
+/// One pick: its sequence number, attempt, view and backend.
+type PickSeen = (u32, u32, u32, usize);
+
 /// Session affinity (rule 6.16): within one mapper (a pod's, or a node's proxy), a client's
 /// next connection to the same Service port goes to the backend its last one went to, while
 /// that is still a backend in spec for the view of the next pick. (The model's universes do
 /// not advance the clock: every affinity is within its timeout.)
 pub fn affinity(u: &Universe, s: &PipelineState) -> Option<Violation> {
     // Per mapper and key: (seq, attempt, view, backend, client).
-    let mut picks: std::collections::BTreeMap<(usize, Option<(std::net::IpAddr, u16)>), Vec<(u32, u32, u32, usize)>> =
-        std::collections::BTreeMap::new();
+    let mut picks: BTreeMap<PickKey, Vec<PickSeen>> = BTreeMap::new();
     for (actor, e) in all_events(s) {
         match e {
             Event::Picked {
@@ -455,15 +465,12 @@ pub fn service(u: &Universe, s: &PipelineState) -> Option<Violation> {
             backend,
             view,
             ..
-        } if !u.spec_backends(*view as usize, from).contains(backend) =>
-        {
-            Some(Violation::Service {
-                attempt: *attempt,
-                from,
-                backend: *backend,
-                view: *view,
-            })
-        }
+        } if !u.spec_backends(*view as usize, from).contains(backend) => Some(Violation::Service {
+            attempt: *attempt,
+            from,
+            backend: *backend,
+            view: *view,
+        }),
         _ => None,
     })
 }
@@ -549,7 +556,9 @@ pub fn with_properties(model: PipelineModel, u: &Universe) -> PipelineModel {
         .property(Always, names::PROXY_PICKS, |m, s| {
             proxy_picks(&m.cfg, s).is_none()
         })
-        .property(Always, names::AFFINITY, |m, s| affinity(&m.cfg, s).is_none())
+        .property(Always, names::AFFINITY, |m, s| {
+            affinity(&m.cfg, s).is_none()
+        })
         .property(Sometimes, "the control plane settles", |m, s| {
             settled(&m.cfg, s)
         });
@@ -610,10 +619,12 @@ pub fn with_properties(model: PipelineModel, u: &Universe) -> PipelineModel {
     if honest {
         m = m
             .property(Sometimes, "a connection is established (a reply is delivered)", |_, s| {
-                events(s).any(|(_, e)| matches!(e, Event::Established { .. }))
+                all_events(s).any(|(_, e)| matches!(e, Event::Established { .. }))
             })
             .property(Sometimes, "a decision is made on consistent views (refinement applies)", |_, s| {
-                events(s).any(|(_, e)| matches!(e, Event::Ingress { egress_view, view, .. } if egress_view == view))
+                events(s).any(|(_, e)| matches!(e, Event::Ingress { egress_view, view, .. } if egress_view == view)
+                    || matches!(e, Event::ProxiedIngress { proxy_view, view, egress_view, .. }
+                        if proxy_view == view && egress_view.is_none_or(|v| v == *view)))
             });
     }
     if pod_targets && !u.ops.is_empty() {
@@ -639,17 +650,45 @@ pub fn with_properties(model: PipelineModel, u: &Universe) -> PipelineModel {
             events(s).any(|(_, e)| matches!(e, Event::Cut { .. }))
         });
     }
-    if u.attempts.iter().any(|a| matches!(a.to, Target::Address(_))) {
+    if u.attempts
+        .iter()
+        .any(|a| matches!(a.to, Target::Address(_)))
+    {
         m = m
             .property(Sometimes, "a node's proxy masquerades a client", |_, s| {
-                all_events(s).any(|(_, e)| matches!(e, Event::ProxyPicked { masquerade: true, .. }))
+                all_events(s).any(|(_, e)| {
+                    matches!(
+                        e,
+                        Event::ProxyPicked {
+                            masquerade: true,
+                            ..
+                        }
+                    )
+                })
             })
-            .property(Sometimes, "a node's proxy keeps a client's address", |_, s| {
-                all_events(s).any(|(_, e)| matches!(e, Event::ProxyPicked { masquerade: false, .. }))
-            })
-            .property(Sometimes, "a backend's filter denies a proxied connection", |_, s| {
-                all_events(s).any(|(_, e)| matches!(e, Event::ProxiedIngress { allowed: false, .. }))
-            })
+            .property(
+                Sometimes,
+                "a node's proxy keeps a client's address",
+                |_, s| {
+                    all_events(s).any(|(_, e)| {
+                        matches!(
+                            e,
+                            Event::ProxyPicked {
+                                masquerade: false,
+                                ..
+                            }
+                        )
+                    })
+                },
+            )
+            .property(
+                Sometimes,
+                "a backend's filter denies a proxied connection",
+                |_, s| {
+                    all_events(s)
+                        .any(|(_, e)| matches!(e, Event::ProxiedIngress { allowed: false, .. }))
+                },
+            )
             .property(Sometimes, "a proxied connection is established", |_, s| {
                 all_events(s).any(|(_, e)| matches!(e, Event::ProxiedIngress { allowed: true, .. }))
                     && all_events(s).any(|(_, e)| matches!(e, Event::Established { .. }))
@@ -683,7 +722,8 @@ pub fn with_properties(model: PipelineModel, u: &Universe) -> PipelineModel {
                 all_events(s).any(|(_, e)| {
                     matches!(
                         e,
-                        Event::Picked { seq: Some(1..), .. } | Event::ProxyPicked { seq: Some(1..), .. }
+                        Event::Picked { seq: Some(1..), .. }
+                            | Event::ProxyPicked { seq: Some(1..), .. }
                     )
                 })
             },
@@ -820,14 +860,10 @@ pub fn counterexample_trace(u: &Universe, v: &Violation) -> Option<Trace> {
                 op: attempt_op(u, *a1, Some(*b1))?,
                 expect: Observation::default(),
             });
-            steps.extend(
-                u.ops[*v1 as usize..*v2 as usize]
-                    .iter()
-                    .map(|op| Step {
-                        op: op.clone(),
-                        expect: Observation::default(),
-                    }),
-            );
+            steps.extend(u.ops[*v1 as usize..*v2 as usize].iter().map(|op| Step {
+                op: op.clone(),
+                expect: Observation::default(),
+            }));
             steps.push(Step {
                 op: attempt_op(u, *a2, Some(*b2))?,
                 expect: Observation::default(),
@@ -849,7 +885,11 @@ pub fn counterexample_trace(u: &Universe, v: &Violation) -> Option<Trace> {
         .any(|v| v.admin_policies().next().is_some())
     {
         vec!["5.4".into(), "11.3".into(), "11.4".into()]
-    } else if u.attempts.iter().any(|a| matches!(a.to, Target::Address(_))) {
+    } else if u
+        .attempts
+        .iter()
+        .any(|a| matches!(a.to, Target::Address(_)))
+    {
         vec!["6.13".into(), "6.14".into(), "7.10".into()]
     } else {
         vec!["5.4".into(), "5.15".into(), "6.1".into()]
@@ -911,4 +951,3 @@ fn trace_of(u: &Universe, what: &str, rules: Vec<String>, steps: Vec<Step>) -> T
         steps,
     }
 }
-

@@ -41,11 +41,19 @@ pub fn endpoints(
     v: usize,
     service: &Service,
     set: EndpointSet<'_>,
-    _client: Option<IpAddr>,
+    client: Option<IpAddr>,
     protocol: Protocol,
     port: u16,
 ) -> Result<Vec<(usize, u16)>, Refusal> {
     let state = &u.versions[v];
+    // Multi-network type 2 (rule 8.6): a proxy on a pod's network reaches only the endpoints
+    // on that network.
+    let network_of = |ip: IpAddr| match state.addresses().get(&Address::default_domain(ip)) {
+        Some(AddressOwner::Pod { network, .. }) => Some(network.clone()),
+        _ => None,
+    };
+    let type2 = state.profile().multi_network == netsem_spec::profile::MultiNetwork::Type2;
+    let client_network = client.filter(|_| type2).and_then(network_of);
     let target = state.target_port(service, protocol, port)?;
     let mapped = state
         .lookup_service_2_pod_mappings(&service.id)
@@ -55,6 +63,9 @@ pub fn endpoints(
         let Some(pod) = state.pod(id).filter(|p| mapped.contains(id) && p.is_live()) else {
             continue;
         };
+        if client_network.is_some() && network_of(u.addresses[i]) != client_network {
+            continue;
+        }
         let number = match &target {
             PortRef::Number(n) => Some(*n),
             PortRef::Name(name) => pod.named_port_numbers(name, protocol).next(),
@@ -193,9 +204,11 @@ pub fn translate(
     };
     state.target_port(svc, protocol, service_port)?;
     // The firewall of load-balancer addresses comes before translation (rule 6.14).
-    if entry == (Entry::External {
-        load_balancer: true,
-    }) && u.fault != Fault::ProxyIgnoresSourceRanges
+    if entry
+        == (Entry::External {
+            load_balancer: true,
+        })
+        && u.fault != Fault::ProxyIgnoresSourceRanges
     {
         let ranges = &svc.load_balancer_source_ranges;
         if !ranges.is_empty() && !ranges.iter().any(|n| n.contains(&src)) {
@@ -214,9 +227,10 @@ pub fn translate(
         },
         // `externalTrafficPolicy` (rule 6.13).
         _ => match svc.external_traffic_policy {
+            // An unnamed node has no address to masquerade to.
             TrafficPolicy::Cluster => (
                 EndpointSet::Cluster(Some(here)),
-                u.fault != Fault::ProxyKeepsClient,
+                u.fault != Fault::ProxyKeepsClient && !here.is_empty(),
             ),
             // Pods are short-circuited to every endpoint, unmasqueraded; this node's own
             // traffic is masqueraded and may use every endpoint.
@@ -285,7 +299,14 @@ pub fn seen_source(
 /// Where a host's (not a pod's) packet to `dst` goes first, in a view: the node whose address
 /// it is; a node's own proxy for anything else it sends; from outside, the nodes the network
 /// (a load balancer that health-checks `Local` Services) may deliver it to.
-pub fn host_route(u: &Universe, v: usize, src: IpAddr, dst: IpAddr, protocol: Protocol, port: u16) -> Vec<usize> {
+pub fn host_route(
+    u: &Universe,
+    v: usize,
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: Protocol,
+    port: u16,
+) -> Vec<usize> {
     let state = &u.versions[v];
     if let Some(n) = node_of_address(u, v, dst).or_else(|| node_of_address(u, v, src)) {
         return vec![n];
@@ -305,8 +326,16 @@ pub fn host_route(u: &Universe, v: usize, src: IpAddr, dst: IpAddr, protocol: Pr
         .iter()
         .copied()
         .filter(|&n| {
-            endpoints(u, v, svc, EndpointSet::Local(Some(&u.nodes[n])), Some(src), protocol, port)
-                .is_ok()
+            endpoints(
+                u,
+                v,
+                svc,
+                EndpointSet::Local(Some(&u.nodes[n])),
+                Some(src),
+                protocol,
+                port,
+            )
+            .is_ok()
         })
         .collect();
     if serving.is_empty() {

@@ -123,12 +123,17 @@ fn node_names(state: &State) -> Vec<String> {
 }
 
 /// The nodes that get a proxy actor: every node, when some attempt goes to an address a proxy
-/// translates (else none, so that universes without such traffic keep their size).
+/// translates (else none, so that universes without such traffic keep their size). A cluster
+/// that names no node has one unnamed node, whose proxy serves every pod.
 fn proxy_nodes(state: &State, attempts: &[Attempt]) -> Vec<String> {
-    if attempts.iter().any(|a| matches!(a.to, Target::Address(_))) {
-        node_names(state)
+    if !attempts.iter().any(|a| matches!(a.to, Target::Address(_))) {
+        return Vec::new();
+    }
+    let nodes = node_names(state);
+    if nodes.is_empty() {
+        vec![String::new()]
     } else {
-        Vec::new()
+        nodes
     }
 }
 
@@ -171,6 +176,55 @@ fn add_web_service() -> Op {
         addresses: vec!["10.96.0.1".parse().expect("literal")],
         external_addresses: vec![],
     }
+}
+
+fn add_node(name: &str, ip: [u8; 4]) -> Op {
+    Op::AddNode {
+        name: name.into(),
+        labels: Labels::default(),
+        addresses: vec![netsem_spec::Address::default_domain(IpAddr::from(ip))],
+    }
+}
+
+/// The NodePort Service `shop/web`: node port 30080 to port 80, to the pods' `http` port,
+/// `externalTrafficPolicy: Local`, with `sessionAffinity: ClientIP`.
+fn add_node_port_service() -> Op {
+    let mut service = Service::new(
+        ServiceId::new("shop", "web"),
+        Some(labels(&[("app", "web")])),
+        vec![ServicePort {
+            name: None,
+            protocol: Protocol::Tcp,
+            port: 80,
+            target_port: PortRef::Name("http".into()),
+            node_port: Some(30080),
+        }],
+    );
+    service.service_type = netsem_spec::ServiceType::NodePort;
+    service.external_traffic_policy = netsem_spec::TrafficPolicy::Local;
+    service.session_affinity = Some(netsem_spec::service::SessionAffinity {
+        timeout_seconds: netsem_spec::service::SessionAffinity::DEFAULT_TIMEOUT,
+    });
+    Op::AddService {
+        service,
+        addresses: vec!["10.96.0.1".parse().expect("literal")],
+        external_addresses: vec![],
+    }
+}
+
+/// Ingress to `target_app` on `http` from the address blocks `cidrs`.
+fn allow_blocks(name: &str, target_app: &str, cidrs: &[&str]) -> NetworkPolicy {
+    let mut policy = allow_from(name, target_app, &[]);
+    policy.ingress[0].peers = cidrs
+        .iter()
+        .map(|c| {
+            Peer::IpBlock(netsem_spec::IpBlock {
+                cidr: c.parse().expect("literal"),
+                except: vec![],
+            })
+        })
+        .collect();
+    policy
 }
 
 fn allow_from(name: &str, target_app: &str, from_apps: &[&str]) -> NetworkPolicy {
@@ -497,6 +551,51 @@ impl Universe {
                 ],
                 fault,
             ),
+            "external" => {
+                let host = |id, from, to: [u8; 4]| Attempt {
+                    id,
+                    from: Client::Host(from),
+                    to: Target::Address(IpAddr::from(to)),
+                    protocol: Protocol::Tcp,
+                    port: 30080,
+                    spoof_as: None,
+                };
+                let mut web0 = add_pod("web-0", "web", [10, 0, 1, 1]);
+                let mut web1 = add_pod("web-1", "web", [10, 0, 2, 1]);
+                for (op, node) in [(&mut web0, "n1"), (&mut web1, "n1")] {
+                    if let Op::AddPod { pod, .. } = op {
+                        pod.node = Some(node.into());
+                    }
+                }
+                Universe::build(
+                    "external",
+                    Profile::default(),
+                    vec![
+                        add_node("n1", [10, 1, 0, 1]),
+                        add_node("n2", [10, 1, 0, 2]),
+                        web0,
+                        web1,
+                        add_node_port_service(),
+                        Op::AddNetworkPolicy {
+                            policy: allow_blocks("web", "web", &["198.51.100.0/24", "10.1.0.1/32"]),
+                        },
+                    ],
+                    vec![],
+                    // n1's own stack twice (masqueraded, affinity); an outside client through
+                    // n1 (its address kept), then through n2, which has no endpoint.
+                    vec![
+                        host(1, 0, [10, 1, 0, 1]),
+                        host(2, 0, [10, 1, 0, 1]),
+                        host(3, 1, [10, 1, 0, 1]),
+                        host(4, 1, [10, 1, 0, 2]),
+                    ],
+                    fault,
+                )
+                .with_hosts(vec![
+                    IpAddr::from([10, 1, 0, 1]),
+                    IpAddr::from([192, 0, 2, 7]),
+                ])
+            }
             "large" => Universe::build(
                 "large",
                 Profile::default(),
@@ -534,12 +633,13 @@ impl Universe {
     }
 
     /// The names of [`Universe::named`].
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 7] = [
         "policy",
         "policy-strict",
         "service",
         "spoof",
         "admin",
+        "external",
         "large",
     ];
 
@@ -573,7 +673,9 @@ impl Universe {
         let Some(service) = self.service.as_ref().and_then(|s| state.service(s)) else {
             return Vec::new();
         };
-        let node = state.pod(&self.pods[client]).and_then(|p| p.node.as_deref());
+        let node = state
+            .pod(&self.pods[client])
+            .and_then(|p| p.node.as_deref());
         let (protocol, port) = self.service_port();
         let set = match service.internal_traffic_policy {
             netsem_spec::service::TrafficPolicy::Local => crate::proxy::EndpointSet::Local(node),
@@ -581,8 +683,16 @@ impl Universe {
                 crate::proxy::EndpointSet::Cluster(node)
             }
         };
-        crate::proxy::endpoints(self, v, service, set, Some(self.addresses[client]), protocol, port)
-            .unwrap_or_default()
+        crate::proxy::endpoints(
+            self,
+            v,
+            service,
+            set,
+            Some(self.addresses[client]),
+            protocol,
+            port,
+        )
+        .unwrap_or_default()
     }
 
     /// Spec's possible backends of the Service for pod `client` in version `v`: what the
@@ -647,7 +757,9 @@ impl Universe {
                 .addresses()
                 .get(&netsem_spec::Address::default_domain(dst))
             {
-                Some(netsem_spec::AddressOwner::Service { service, .. }) => (service.clone(), a.port),
+                Some(netsem_spec::AddressOwner::Service { service, .. }) => {
+                    (service.clone(), a.port)
+                }
                 Some(netsem_spec::AddressOwner::Node { .. }) => {
                     let Some(svc) = state.node_port_service(a.protocol, a.port) else {
                         continue;
