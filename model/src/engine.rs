@@ -1,8 +1,8 @@
 //! The model as a trace engine: every corpus trace runs on it as on spec and the oracle.
 //!
-//! The model checks *enforcement*: per-pod filters, the service mapper, the node proxies and the connection
-//! trackers, with the control plane settled. So a connection operation between pods is run
-//! through the pipeline — a one-attempt universe of the current cluster, model-checked over
+//! The model checks *enforcement*: per-pod filters, the service mapper, the node proxies and
+//! the connection trackers, with the control plane settled. So a connection operation between
+//! pods, or to an address a node's proxy translates, is run through the pipeline — a one-attempt universe of the current cluster, model-checked over
 //! every interleaving and every pick of the service mapper, with every property checked — and
 //! its observation is what the pipeline delivered. Under `established: recheck`, a change to
 //! the cluster is judged by the connection trackers' own re-check. Everything else is applied
