@@ -103,15 +103,19 @@ fn spec_and_oracle_in_lockstep(entries: &[corpus::Entry]) -> Vec<String> {
 }
 
 /// The model judges for real: a broken pipeline whose fault shows on a settled cluster (replies
-/// judged as new connections, tier stages run out of order) must fail some trace. The other
-/// faults need a control plane that changes while traffic flows, or a forged packet, which no
-/// trace has: the model's own universes catch those (model/tests/check.rs).
+/// judged as new connections, tier stages run out of order, a node proxy that keeps the client
+/// under `externalTrafficPolicy: Cluster` or ignores `loadBalancerSourceRanges`) must fail some
+/// trace. The other faults need a control plane that changes while traffic flows, a forged
+/// packet, or two picks within one run, which no trace has: the model's own universes catch
+/// those (model/tests/check.rs).
 fn broken_pipelines_fail_the_corpus(entries: &[corpus::Entry]) -> Vec<(Fault, usize)> {
     [
         Fault::IngressSkipsConntrack,
         Fault::PassAsAccept,
         Fault::BaselineBeforeNetworkPolicy,
         Fault::NetworkPolicyBeforeAdmin,
+        Fault::ProxyKeepsClient,
+        Fault::ProxyIgnoresSourceRanges,
     ]
     .into_iter()
     .map(|fault| {

@@ -1,15 +1,15 @@
 //! The model as a trace engine: every corpus trace runs on it as on spec and the oracle.
 //!
-//! The model checks *enforcement*: per-pod filters, the service mapper and the connection
-//! trackers, with the control plane settled. So a connection operation between pods is run
-//! through the pipeline — a one-attempt universe of the current cluster, model-checked over
+//! The model checks *enforcement*: per-pod filters, the service mapper, the node proxies and
+//! the connection trackers, with the control plane settled. So a connection operation between
+//! pods, or to an address a node's proxy translates, is run through the pipeline — a one-attempt universe of the current cluster, model-checked over
 //! every interleaving and every pick of the service mapper, with every property checked — and
 //! its observation is what the pipeline delivered. Under `established: recheck`, a change to
 //! the cluster is judged by the connection trackers' own re-check. Everything else is applied
 //! by the control plane (spec's state) to stay in step, and declared a skip with its reason, as
 //! rust-lang/regex's engines declare what they do not support.
 
-use crate::pipeline::{Event, Flow, NodeState};
+use crate::pipeline::{Event, Flow};
 use crate::properties::violation;
 use crate::universe::Attempt;
 use crate::{model, Fault, Universe};
@@ -53,6 +53,8 @@ pub mod skips {
     pub const TIED: &str = "tied admin policies leave the verdict to the implementation: a pipeline enforces one choice, where the semantics admits either";
     /// A connection through an Ingress or a Gateway (rules 6.19-6.26).
     pub const ENTRY_POINT: &str = "a connection through an entry point: the route is L7 and the controller is an actor the model has none of; both legs are decided by the shared primitives (the controller's leg is the pod connection openPodConnection judges)";
+    /// A pod on no node, in a cluster with nodes, reaching an address a proxy translates.
+    pub const NO_NODE: &str = "the client pod runs on no node (in a cluster with nodes), so no node's proxy translates what it sends to a node port, an external or a Service-CIDR address";
     /// Routing between networks: type 2, or a primary user-defined network.
     pub const ROUTING: &str = "the two pods are on different networks with no route between them (multi-network type 2, or a primary user-defined network): routing between networks is not modeled";
 }
@@ -64,6 +66,14 @@ struct Outcomes {
     picked: BTreeMap<usize, bool>,
     /// Some run established the connection.
     established: bool,
+    /// Through a node's proxy: per (node, backend) picked, whether it was established.
+    proxied: BTreeMap<(usize, usize), bool>,
+    /// Per (node, backend): the source the backend's filter saw and the target port.
+    seen: BTreeMap<(usize, usize), (Endpoint, u16)>,
+    /// The Service port a proxy translated to.
+    service_port: Option<u16>,
+    /// Per node: why its proxy refused the connection.
+    refused: BTreeMap<usize, String>,
 }
 
 /// The model as an [`Engine`].
@@ -125,8 +135,29 @@ impl ModelEngine {
         if tied {
             return Err(skips::TIED);
         }
-        // Node ports and external Service addresses: translated on a node, where the model has
-        // no pipeline (rules 6.12, 6.13).
+        // Node ports, external Service addresses, cluster addresses reached from a host and
+        // unallocated Service-CIDR addresses: a node's proxy (rules 6.10, 6.12–6.14, 6.17).
+        if let connect::Target::Address(a) = &target {
+            let entry = match s.addresses().get(a) {
+                Some(AddressOwner::Service { service, external }) => {
+                    let from_pod = match &source {
+                        Source::Pod(_) => true,
+                        Source::Address(b) => {
+                            matches!(s.addresses().get(b), Some(AddressOwner::Pod { .. }))
+                        }
+                    };
+                    (*external || !from_pod).then(|| Some(service.clone()))
+                }
+                Some(AddressOwner::Node { .. }) => s
+                    .node_port_service(protocol, port)
+                    .map(|svc| Some(svc.id.clone())),
+                None if s.in_service_cidr(a.ip) => Some(None),
+                _ => None,
+            };
+            if let Some(service) = entry {
+                return self.proxied_connection(&opened, &source, a, service, protocol, port, pick);
+            }
+        }
         let external_entry = opened
             .decision
             .iter()
@@ -221,13 +252,31 @@ impl ModelEngine {
                     }
                     actors.push(b.pod);
                 }
+                // The mapper's endpoint choice is the model's own: every other pod of the
+                // Service it could pick is an actor too (on a distinct primary address).
+                let mut taken: BTreeSet<std::net::IpAddr> = actors
+                    .iter()
+                    .filter_map(|p| s.primary_addresses(p).first().map(|a| a.ip))
+                    .collect();
+                for p in s.lookup_service_2_pod_mappings(svc).unwrap_or_default() {
+                    if actors.contains(&p) {
+                        continue;
+                    }
+                    if let [a] = s.primary_addresses(&p).as_slice() {
+                        if taken.insert(a.ip) {
+                            actors.push(p);
+                        }
+                    }
+                }
             }
+            Dest::Proxied(_) => unreachable!("proxied connections are built apart"),
         }
         actors.sort();
         actors.dedup();
         let universe_target = match &to {
             Dest::Pod(p) => UniverseTarget::Pod(actors.iter().position(|a| a == p).unwrap()),
             Dest::Service(svc) => UniverseTarget::Service(svc.clone()),
+            Dest::Proxied(_) => unreachable!("proxied connections are built apart"),
         };
         let universe = Universe::settled(
             self.profile(),
@@ -239,7 +288,7 @@ impl ModelEngine {
             },
             vec![Attempt {
                 id: 1,
-                from: actors.iter().position(|a| *a == from).unwrap(),
+                from: crate::universe::Client::Pod(actors.iter().position(|a| *a == from).unwrap()),
                 to: match universe_target {
                     UniverseTarget::Pod(i) => crate::universe::Target::Pod(i),
                     UniverseTarget::Service(_) => crate::universe::Target::Service,
@@ -260,31 +309,192 @@ impl ModelEngine {
         })
     }
 
+    /// A connection to an address a node's proxy translates: a universe of the client (a pod,
+    /// or a host), every pod of the Service, and every node's proxy.
+    #[allow(clippy::too_many_arguments)]
+    fn proxied_connection(
+        &self,
+        opened: &netsem_spec::decision::Opened,
+        source: &Source,
+        to: &netsem_spec::Address,
+        service: Option<ServiceId>,
+        protocol: Protocol,
+        port: u16,
+        pick: Option<PodId>,
+    ) -> Result<Connection, &'static str> {
+        use crate::universe::{Client, Target};
+        let s = &self.state;
+        let default = |a: &netsem_spec::Address| a.domain == netsem_spec::net::DEFAULT_DOMAIN;
+        if !default(to) {
+            return Err(skips::NOT_PRIMARY);
+        }
+        // The client: a pod on its primary address, or a host.
+        let (client_pod, host) = match source {
+            Source::Pod(p) => (Some(p.clone()), None),
+            Source::Address(a) if !default(a) => return Err(skips::NOT_PRIMARY),
+            Source::Address(a) => match s.addresses().get(a) {
+                Some(AddressOwner::Pod { pod, .. }) => {
+                    if s.primary_addresses(pod).as_slice() != [a] {
+                        return Err(skips::NOT_PRIMARY);
+                    }
+                    (Some(pod.clone()), None)
+                }
+                _ => (None, Some(a.ip)),
+            },
+        };
+        let no_nodes = s.nodes().is_empty() && s.pods().all(|p| p.node.is_none());
+        if let Some(p) = &client_pod {
+            if !no_nodes && s.pod(p).and_then(|p| p.node.as_ref()).is_none() {
+                return Err(skips::NO_NODE);
+            }
+            if !s.pod(p).is_some_and(|p| p.is_live()) {
+                return Err(skips::SILENT_CLIENT);
+            }
+        }
+        let decisions: Vec<&netsem_spec::decision::Decision> = opened
+            .decision
+            .iter()
+            .chain(opened.backends.iter().flat_map(|b| b.values()))
+            .collect();
+        if decisions
+            .iter()
+            .any(|d| d.refusal == Some(Refusal::NoRoute))
+        {
+            return Err(skips::ROUTING);
+        }
+        // Every backend spec has must be a pod the pipeline reaches on its primary address.
+        for d in &decisions {
+            let Some(b) = d.destination.pod() else {
+                return Err(skips::NOT_A_POD);
+            };
+            if s.pod_endpoint(b, d.destination.address())
+                .ok()
+                .and_then(|e| e.address().cloned())
+                .as_ref()
+                != d.destination.address()
+                || s.primary_addresses(b).len() != 1
+            {
+                return Err(skips::NOT_PRIMARY);
+            }
+        }
+        let spec_backends: BTreeSet<PodId> = decisions
+            .iter()
+            .filter_map(|d| d.destination.pod().cloned())
+            .collect();
+        // The actors: the client pod, spec's backends, and every other pod of the Service the
+        // proxy could pick (on a distinct primary address).
+        let mut actors: Vec<PodId> = client_pod.iter().cloned().collect();
+        actors.extend(spec_backends.iter().cloned());
+        let mut taken: BTreeSet<std::net::IpAddr> = actors
+            .iter()
+            .filter_map(|p| s.primary_addresses(p).first().map(|a| a.ip))
+            .collect();
+        taken.extend(host);
+        if let Some(svc) = &service {
+            for p in s.lookup_service_2_pod_mappings(svc).unwrap_or_default() {
+                if actors.contains(&p) {
+                    continue;
+                }
+                if let [a] = s.primary_addresses(&p).as_slice() {
+                    if default(a) && taken.insert(a.ip) {
+                        actors.push(p);
+                    }
+                }
+            }
+        }
+        actors.sort();
+        actors.dedup();
+        let from = match (&client_pod, host) {
+            (Some(p), _) => Client::Pod(actors.iter().position(|a| a == p).unwrap_or(0)),
+            _ => Client::Host(0),
+        };
+        let universe = Universe::settled(
+            self.profile(),
+            s.clone(),
+            actors,
+            service.clone(),
+            vec![Attempt {
+                id: 1,
+                from,
+                to: Target::Address(to.ip),
+                protocol,
+                port,
+                spoof_as: None,
+            }],
+            self.fault,
+        )?
+        .with_hosts(host.into_iter().collect());
+        Ok(Connection {
+            universe,
+            to: Dest::Proxied(service),
+            protocol,
+            port,
+            pick,
+            refused: None,
+        })
+    }
+
     /// Runs one attempt through the pipeline: every interleaving and every pick, every
     /// property checked.
     fn run(&mut self, c: Connection) -> Observation {
         let outcomes = Arc::new(Mutex::new(Outcomes::default()));
         let seen = outcomes.clone();
-        // Actor 0 is the control plane; pod i is actor i + 1.
-        let client_actor = c.universe.attempts[0].from + 1;
+        let client_actor = usize::from(crate::pipeline::client_actor(
+            &c.universe,
+            c.universe.attempts[0].from,
+        ));
         let checker = model(c.universe.clone())
             .checker()
             .visitor(move |path: stateright::Path<_, _>| {
                 let state: &crate::properties::PipelineState = path.last_state();
-                let Some(NodeState::Pod(client)) =
-                    state.actor_states.get(client_actor).map(|a| a.as_ref())
+                let Some(client) = state
+                    .actor_states
+                    .get(client_actor)
+                    .and_then(|a| a.events())
                 else {
                     return;
                 };
                 let mut o = seen.lock().expect("no visitor panics");
                 let established = client
-                    .events
                     .iter()
                     .any(|e| matches!(e, Event::Established { .. }));
                 o.established |= established;
-                for e in &client.events {
+                for e in client {
                     if let Event::Picked { backend, .. } = e {
                         *o.picked.entry(*backend).or_default() |= established;
+                    }
+                }
+                for e in state
+                    .actor_states
+                    .iter()
+                    .filter_map(|a| a.events())
+                    .flatten()
+                {
+                    match e {
+                        Event::ProxyPicked {
+                            node,
+                            backend,
+                            service_port,
+                            ..
+                        } => {
+                            *o.proxied.entry((*node, *backend)).or_default() |= established;
+                            o.service_port = Some(*service_port);
+                        }
+                        Event::ProxyRefused { node, refusal, .. } => {
+                            o.refused.insert(*node, refusal.clone());
+                        }
+                        _ => {}
+                    }
+                }
+                for (i, a) in state.actor_states.iter().enumerate() {
+                    let Some(events) = a.events() else { continue };
+                    for e in events {
+                        if let Event::ProxiedIngress {
+                            node, seen, port, ..
+                        } = e
+                        {
+                            o.seen.insert((*node, i - 1), (seen.clone(), *port));
+                        }
                     }
                 }
             })
@@ -304,8 +514,16 @@ impl ModelEngine {
         let o = outcomes.lock().expect("the checker has finished");
         let u = &c.universe;
         let pod = |i: usize| u.pods[i].clone();
-        let client = u.pods[u.attempts[0].from].clone();
+        if let Dest::Proxied(service) = &c.to {
+            return self.observe_proxied(&c, &o, service.as_ref());
+        }
+        let crate::universe::Client::Pod(client) = u.attempts[0].from else {
+            return Observation::default();
+        };
+        let client_index = client;
+        let client = u.pods[client].clone();
         match &c.to {
+            Dest::Proxied(_) => unreachable!("observed above"),
             Dest::Pod(to) => {
                 let connection = o
                     .established
@@ -342,7 +560,7 @@ impl ModelEngine {
                 };
                 let ok = allowed_backends.contains(&chosen);
                 let port = u
-                    .backends(0, u.attempts[0].from)
+                    .backends(0, client_index)
                     .into_iter()
                     .find(|(b, _)| u.pods[*b] == chosen)
                     .map_or(c.port, |(_, p)| p);
@@ -350,8 +568,13 @@ impl ModelEngine {
                     ok.then(|| self.record(&client, &chosen, port, Some(service), c.protocol));
                 // Rule 6.16: the control plane's affinity follows the connection the pipeline
                 // established.
-                if let Some(id) = connection {
-                    self.note_affinity(&client, service, c.protocol, c.port, &chosen, id);
+                let address = self
+                    .state
+                    .pod_endpoint(&client, None)
+                    .ok()
+                    .and_then(|e| e.address().map(|a| a.ip));
+                if let (Some(id), Some(ip)) = (connection, address) {
+                    self.note_affinity(ip, service, c.protocol, c.port, &chosen, id);
                 }
                 Observation {
                     allowed: Some(ok),
@@ -384,10 +607,83 @@ impl ModelEngine {
             .new_connection(s, d, protocol, port, service.cloned())
     }
 
+    /// What the model observed of a connection through a node's proxy: the backends its
+    /// proxies picked, each allowed only if established through every node that picked it
+    /// (rule 6.13), the proxies' own refusal when none picked, the connection on the source
+    /// the backend's filter saw.
+    fn observe_proxied(
+        &mut self,
+        c: &Connection,
+        o: &Outcomes,
+        service: Option<&ServiceId>,
+    ) -> Observation {
+        let u = &c.universe;
+        let mut backends: BTreeMap<usize, bool> = BTreeMap::new();
+        for (&(_, b), &ok) in &o.proxied {
+            let e = backends.entry(b).or_insert(true);
+            *e &= ok;
+        }
+        let names: BTreeSet<PodId> = backends.keys().map(|&b| u.pods[b].clone()).collect();
+        let allowed_backends: BTreeSet<PodId> = backends
+            .iter()
+            .filter(|(_, ok)| **ok)
+            .map(|(&b, _)| u.pods[b].clone())
+            .collect();
+        let refused = o.refused.values().next_back().cloned();
+        let chosen = match &c.pick {
+            Some(p) if names.contains(p) => Some(p.clone()),
+            Some(_) => return Observation::error(ErrorKind::NotABackend),
+            None if names.len() == 1 => names.iter().next().cloned(),
+            None => None,
+        };
+        let Some(chosen) = chosen else {
+            let none = names.is_empty();
+            return Observation {
+                allowed: allowed_backends.is_empty().then_some(false),
+                refused: none.then_some(refused).flatten(),
+                backends: Some(names),
+                allowed_backends: Some(allowed_backends),
+                ..Observation::default()
+            };
+        };
+        let index = u.pods.iter().position(|p| *p == chosen).expect("an actor");
+        let ok = allowed_backends.contains(&chosen);
+        let connection = match (ok, service) {
+            (true, Some(svc)) => {
+                o.seen
+                    .iter()
+                    .find(|((_, b), _)| *b == index)
+                    .and_then(|(_, (seen, port))| {
+                        let dst = self.state.pod_endpoint(&chosen, seen.address()).ok()?;
+                        Some(self.state.new_connection(
+                            seen.clone(),
+                            dst,
+                            c.protocol,
+                            *port,
+                            Some(svc.clone()),
+                        ))
+                    })
+            }
+            _ => None,
+        };
+        let client = u.client_address(u.attempts[0].from);
+        if let (Some(id), Some(svc), Some(port)) = (connection, service, o.service_port) {
+            self.note_affinity(client, svc, c.protocol, port, &chosen, id);
+        }
+        Observation {
+            allowed: Some(ok),
+            connection,
+            backend: Some(chosen),
+            backends: Some(names),
+            allowed_backends: Some(allowed_backends),
+            ..Observation::default()
+        }
+    }
+
     /// Rule 6.16: a connection through a Service with session affinity sets the client's.
     fn note_affinity(
         &mut self,
-        client: &PodId,
+        ip: std::net::IpAddr,
         service: &ServiceId,
         protocol: Protocol,
         port: u16,
@@ -398,12 +694,7 @@ impl ModelEngine {
             .state
             .service(service)
             .is_some_and(|s| s.session_affinity.is_some());
-        let address = self
-            .state
-            .pod_endpoint(client, None)
-            .ok()
-            .and_then(|e| e.address().map(|a| a.ip));
-        if let (true, Some(ip)) = (affine, address) {
+        if affine {
             self.state.record_affinity(
                 netsem_spec::decision::services::AffinityKey {
                     service: service.clone(),
@@ -470,6 +761,9 @@ impl ModelEngine {
 enum Dest {
     Pod(PodId),
     Service(ServiceId),
+    /// An address a node's proxy translates, for this Service (none: an unallocated
+    /// Service-CIDR address).
+    Proxied(Option<ServiceId>),
 }
 
 enum UniverseTarget {

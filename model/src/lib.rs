@@ -8,27 +8,31 @@
 pub mod engine;
 pub mod pipeline;
 pub mod properties;
+pub mod proxy;
 pub mod universe;
 
 pub use engine::ModelEngine;
-use pipeline::Node;
+use pipeline::{Node, Role};
 use properties::{with_properties, PipelineModel};
 use stateright::actor::{ActorModel, Network};
 use std::sync::Arc;
 pub use universe::{Fault, Universe};
 
-/// The actor model of a universe: the control plane and one pipeline actor per pod, over a
-/// network that reorders and delays (never loses or duplicates) messages.
+/// The actor model of a universe: the control plane, one pipeline actor per pod, one proxy
+/// per node and one actor per host, over a network that reorders and delays (never loses or
+/// duplicates) messages.
 pub fn model(universe: Universe) -> PipelineModel {
     let u = Arc::new(universe);
-    let actors = std::iter::once(Node {
-        universe: u.clone(),
-        pod: None,
-    })
-    .chain((0..u.pods.len()).map(|i| Node {
-        universe: u.clone(),
-        pod: Some(i),
-    }));
+    let roles = std::iter::once(Role::ControlPlane)
+        .chain((0..u.pods.len()).map(Role::Pod))
+        .chain((0..u.nodes.len()).map(Role::Proxy))
+        .chain((0..u.hosts.len()).map(Role::Host));
+    let actors: Vec<Node> = roles
+        .map(|role| Node {
+            universe: u.clone(),
+            role,
+        })
+        .collect();
     let m = ActorModel::new(u.clone(), ())
         .actors(actors)
         .init_network(Network::new_unordered_nonduplicating([]));

@@ -1,12 +1,15 @@
-//! The actors: a control plane that applies operations and pushes new versions, and one actor
+//! The actors: a control plane that applies operations and pushes new versions, one actor
 //! per pod running the source design's "Simple POD Network Policy reference model": sanity
 //! filter, service mapper, egress policy filter, connection tracker, ingress policy filter,
-//! and the pod's application that opens connections and answers them.
+//! and the pod's application that opens connections and answers them; one **node proxy** per
+//! node, translating what arrives on node ports, external and load-balancer addresses (see
+//! [`crate::proxy`]); and hosts, clients that are not pods (a node's own stack, the outside).
 //!
 //! Filters ask `netsem-spec` about their own view (a control-plane version that may be stale);
 //! how packets flow through the pipeline, and how views are updated, is the model's own.
 
-use crate::universe::{Fault, Target, Universe, EPHEMERAL_PORT};
+use crate::proxy;
+use crate::universe::{Client, Fault, Target, Universe, EPHEMERAL_PORT};
 use netsem_spec::admin::Action;
 use netsem_spec::decision::{connect, DirectionVerdict, SpecCore, TierDecision};
 use netsem_spec::policy::PolicyType;
@@ -15,7 +18,7 @@ use netsem_spec::{Endpoint, PodId, Protocol, ServiceId, State};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::ops::Range;
 use std::sync::Arc;
@@ -42,11 +45,62 @@ pub enum Msg {
         /// Whether the service mapper translated it (the translation travels with the
         /// connection, as a conntrack NAT entry does).
         via: bool,
+        /// Set when a node's proxy translated it: the source the backend's policy sees.
+        proxied: Option<Proxied>,
+    },
+    /// A new connection to an address a node's proxy translates, from the client (attempt
+    /// `attempt` says from whom, to what).
+    Entry {
+        /// The attempt.
+        attempt: u32,
+    },
+    /// A proxy hands a pod client its translation (the short-circuit of rule 6.13): the pod's
+    /// egress filter decides on the backend, then the pod sends the connection there.
+    Translated {
+        /// The attempt.
+        attempt: u32,
+        /// The backend pod (index).
+        backend: usize,
+        /// The target port.
+        port: u16,
+        /// The proxy's translation.
+        proxied: Proxied,
     },
     /// A reply on an established connection.
     Reply {
         /// The attempt it belongs to.
         attempt: u32,
+    },
+}
+
+/// How a node's proxy translated a connection (it travels with the connection, as a conntrack
+/// NAT entry does).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Proxied {
+    /// The node (index into the universe's nodes) whose proxy translated it.
+    pub node: usize,
+    /// The proxy's view.
+    pub view: u32,
+    /// The Service.
+    pub service: ServiceId,
+    /// The source the backend's policy sees (rules 6.13, 7.10).
+    pub seen: Endpoint,
+    /// Whether the proxy masqueraded the client to the node's address.
+    pub masquerade: bool,
+}
+
+/// A nondeterministic choice: a service mapper's (or a proxy's) pick of backend, or which node
+/// the network delivers a host's packet to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Choice {
+    /// A backend.
+    Pick(Pick),
+    /// The node (index) that receives attempt `attempt`.
+    Route {
+        /// The attempt.
+        attempt: u32,
+        /// The node.
+        node: usize,
     },
 }
 
@@ -81,6 +135,8 @@ pub struct Tracked {
     pub peer: usize,
     /// The destination port.
     pub port: u16,
+    /// The ends as the filters judged them, for a connection a node's proxy translated.
+    pub ends: Option<(Endpoint, Endpoint)>,
 }
 
 /// What happened at a pod; the properties read these. (Fields are named by the variant's
@@ -94,11 +150,43 @@ pub enum Event {
     Spoofed { attempt: u32 },
     /// The service mapper had no backend.
     NoBackend { attempt: u32, view: u32 },
-    /// The service mapper picked a backend, from its view of `view`.
+    /// The service mapper picked a backend, from its view of `view`; `seq` numbers the
+    /// mapper's picks for a Service with session affinity.
     Picked {
         attempt: u32,
         backend: usize,
         view: u32,
+        seq: Option<u32>,
+    },
+    /// A node's proxy picked a backend for a client address and Service port.
+    ProxyPicked {
+        attempt: u32,
+        node: usize,
+        client: IpAddr,
+        service_port: u16,
+        backend: usize,
+        view: u32,
+        masquerade: bool,
+        seq: Option<u32>,
+    },
+    /// A node's proxy refused (dropped or rejected) a new connection.
+    ProxyRefused {
+        attempt: u32,
+        node: usize,
+        view: u32,
+        refusal: String,
+    },
+    /// A backend's ingress filter decided a connection a node's proxy translated, seeing
+    /// `seen`; `egress_view` is the client pod's, when its egress filter decided.
+    ProxiedIngress {
+        attempt: u32,
+        node: usize,
+        seen: Endpoint,
+        port: u16,
+        egress_view: Option<u32>,
+        proxy_view: u32,
+        view: u32,
+        allowed: bool,
     },
     /// The egress filter decided, with its view.
     Egress {
@@ -148,6 +236,38 @@ pub struct PodState {
     pub conntrack: BTreeSet<Tracked>,
     /// How many of this pod's attempts were made.
     pub next: usize,
+    /// The attempts sent to a node's proxy (the tracker knows them by the address they went to).
+    pub entries: BTreeSet<u32>,
+    /// Session affinity (rule 6.16): the backend the mapper keeps this pod on.
+    pub affinity: Option<usize>,
+    /// How many picks the mapper made for a Service with session affinity.
+    pub picks: u32,
+    /// What happened here.
+    pub events: BTreeSet<Event>,
+}
+
+/// A node proxy's state.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProxyState {
+    /// The control-plane version its rules come from.
+    pub view: u32,
+    /// Session affinity (rule 6.16): per client address and Service port, the backend.
+    pub affinity: BTreeMap<(IpAddr, u16), usize>,
+    /// How many picks it made for Services with session affinity.
+    pub picks: u32,
+    /// The NAT table: the connections it sent on itself, whose replies it passes back.
+    pub nat: BTreeSet<u32>,
+    /// What happened here.
+    pub events: BTreeSet<Event>,
+}
+
+/// A host's state: a client that is not a pod.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HostState {
+    /// The control-plane version its routes come from (the network's view).
+    pub view: u32,
+    /// How many of its attempts were made.
+    pub next: usize,
     /// What happened here.
     pub events: BTreeSet<Event>,
 }
@@ -162,6 +282,10 @@ pub enum NodeState {
     },
     /// A pod's pipeline.
     Pod(PodState),
+    /// A node's proxy.
+    Proxy(ProxyState),
+    /// A host.
+    Host(HostState),
 }
 
 impl NodeState {
@@ -169,18 +293,41 @@ impl NodeState {
     pub fn pod(&self) -> Option<&PodState> {
         match self {
             NodeState::Pod(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// What happened at this actor (nothing, for the control plane).
+    pub fn events(&self) -> Option<&BTreeSet<Event>> {
+        match self {
+            NodeState::Pod(p) => Some(&p.events),
+            NodeState::Proxy(p) => Some(&p.events),
+            NodeState::Host(h) => Some(&h.events),
             NodeState::ControlPlane { .. } => None,
         }
     }
 }
 
-/// An actor: the control plane (actor 0) or a pod (actor `i + 1` is pod `i`).
+/// What an actor is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The control plane (actor 0).
+    ControlPlane,
+    /// Pod `i` (actor `1 + i`).
+    Pod(usize),
+    /// Node `j`'s proxy (actor `1 + pods + j`).
+    Proxy(usize),
+    /// Host `k` (actor `1 + pods + nodes + k`).
+    Host(usize),
+}
+
+/// An actor of the model.
 #[derive(Clone)]
 pub struct Node {
     /// The universe.
     pub universe: Arc<Universe>,
-    /// `None` for the control plane, else the pod index.
-    pub pod: Option<usize>,
+    /// What it is.
+    pub role: Role,
 }
 
 /// The control plane's actor id.
@@ -192,13 +339,33 @@ fn pod_actor(i: usize) -> Id {
     Id::from(i + 1)
 }
 
+/// Node `j`'s proxy's actor id.
+pub fn proxy_actor(u: &Universe, j: usize) -> Id {
+    Id::from(1 + u.pods.len() + j)
+}
+
+/// Host `k`'s actor id.
+pub fn host_actor(u: &Universe, k: usize) -> Id {
+    Id::from(1 + u.pods.len() + u.nodes.len() + k)
+}
+
+/// A client's actor id.
+pub fn client_actor(u: &Universe, c: Client) -> Id {
+    match c {
+        Client::Pod(i) => pod_actor(i),
+        Client::Host(k) => host_actor(u, k),
+    }
+}
+
 fn timeout() -> Range<Duration> {
     Duration::from_secs(1)..Duration::from_secs(2)
 }
 
 impl Node {
-    fn pods(&self) -> impl Iterator<Item = Id> + '_ {
-        (0..self.universe.pods.len()).map(pod_actor)
+    /// Every actor but the control plane: those its updates go to.
+    fn subscribers(&self) -> impl Iterator<Item = Id> + '_ {
+        let u = &self.universe;
+        (1..1 + u.pods.len() + u.nodes.len() + u.hosts.len()).map(Id::from)
     }
 
     /// The flow of an attempt between this pod and `peer`: opened here (`outbound`) or here
@@ -220,6 +387,27 @@ impl Node {
         }
     }
 
+    /// The flow of a connection a node's proxy translated, between the ends its filters see.
+    fn proxied_flow<'a>(
+        &'a self,
+        me: usize,
+        attempt: u32,
+        port: u16,
+        service: &'a ServiceId,
+        ends: &'a (Endpoint, Endpoint),
+    ) -> Flow<'a> {
+        let u = &self.universe;
+        Flow {
+            from: &u.pods[me],
+            to: &u.pods[me],
+            protocol: u.protocol_of(attempt),
+            port,
+            service: Some(service),
+            ends: Some((&ends.0, &ends.1)),
+            fault: u.fault,
+        }
+    }
+
     fn view(&self, view: u32) -> &State {
         &self.universe.versions[view as usize]
     }
@@ -233,10 +421,14 @@ impl Node {
     }
 
     /// The application makes its next attempt; the packet goes through sanity filter, service
-    /// mapper and egress filter.
+    /// mapper and egress filter, or to a node's proxy for an address it translates.
     fn attempt(&self, me: usize, state: &mut Cow<NodeState>, o: &mut Out<Self>) {
         let u = &self.universe;
-        let mine: Vec<_> = u.attempts.iter().filter(|a| a.from == me).collect();
+        let mine: Vec<_> = u
+            .attempts
+            .iter()
+            .filter(|a| a.from == Client::Pod(me))
+            .collect();
         let NodeState::Pod(p) = state.as_ref() else {
             return;
         };
@@ -273,7 +465,21 @@ impl Node {
                     return;
                 }
                 // Service mapper: one of the backends, nondeterministically.
-                offer_picks(p, a.id, o);
+                offer_picks(p, a.id, u.fault, o);
+            }
+            Target::Address(dst) => {
+                // To a node's address: that node; anything else: this pod's own node.
+                let view = &u.versions[p.view as usize];
+                let own = view
+                    .pod(&u.pods[me])
+                    .and_then(|pod| pod.node.as_deref())
+                    .and_then(|n| u.nodes.iter().position(|m| m == n))
+                    .or_else(|| (u.nodes == [String::new()]).then_some(0));
+                let node = proxy::node_of_address(u, p.view as usize, dst).or(own);
+                if let Some(node) = node {
+                    p.entries.insert(a.id);
+                    o.send(proxy_actor(u, node), Msg::Entry { attempt: a.id });
+                }
             }
         }
     }
@@ -308,6 +514,7 @@ impl Node {
                 outbound: true,
                 peer: to,
                 port,
+                ends: None,
             });
             o.send(
                 pod_actor(to),
@@ -317,21 +524,32 @@ impl Node {
                     port,
                     egress_view: view,
                     via,
+                    proxied: None,
                 },
             );
         }
     }
 
     /// A new view arrives: filters and mapper switch to it; under `established: recheck` the
-    /// tracker re-checks its connections with it.
-    fn update(&self, me: usize, state: &mut Cow<NodeState>, version: u32) {
+    /// tracker re-checks its connections with it. Proxies and hosts switch their view.
+    fn update(&self, state: &mut Cow<NodeState>, version: u32) {
         let u = &self.universe;
-        let NodeState::Pod(p) = state.as_ref() else {
-            return;
+        let me = match (self.role, state.as_ref()) {
+            (Role::Pod(me), NodeState::Pod(p)) if version > p.view => me,
+            (_, NodeState::Proxy(p)) if version > p.view => {
+                if let NodeState::Proxy(p) = state.to_mut() {
+                    p.view = version;
+                }
+                return;
+            }
+            (_, NodeState::Host(h)) if version > h.view => {
+                if let NodeState::Host(h) = state.to_mut() {
+                    h.view = version;
+                }
+                return;
+            }
+            _ => return,
         };
-        if version <= p.view {
-            return;
-        }
         let p = pod_mut(state);
         if !p.conntrack.is_empty() {
             p.events.insert(Event::UpdateWhileTracked { version });
@@ -348,9 +566,15 @@ impl Node {
                 .conntrack
                 .iter()
                 .filter(|t| {
-                    !self
-                        .flow(me, t.peer, t.outbound, t.attempt, t.port)
-                        .still_tracked(self.view(version), t.outbound)
+                    let kept = match (&t.ends, self.proxied_service(t.attempt)) {
+                        (Some(ends), Some(svc)) => self
+                            .proxied_flow(me, t.attempt, t.port, svc, ends)
+                            .still_tracked(self.view(version), t.outbound),
+                        _ => self
+                            .flow(me, t.peer, t.outbound, t.attempt, t.port)
+                            .still_tracked(self.view(version), t.outbound),
+                    };
+                    !kept
                 })
                 .cloned()
                 .collect();
@@ -361,6 +585,328 @@ impl Node {
                     view: version,
                 });
             }
+        }
+    }
+
+    /// The Service a proxied attempt went to, as the universe names it.
+    fn proxied_service(&self, attempt: u32) -> Option<&ServiceId> {
+        let u = &self.universe;
+        u.attempt(attempt)
+            .filter(|a| matches!(a.to, Target::Address(_)))
+            .and(u.service.as_ref())
+    }
+
+    /// A host's application makes its next attempt: the network delivers it to a node.
+    fn host_attempt(&self, k: usize, state: &mut Cow<NodeState>, o: &mut Out<Self>) {
+        let u = &self.universe;
+        let mine: Vec<_> = u
+            .attempts
+            .iter()
+            .filter(|a| a.from == Client::Host(k))
+            .collect();
+        let NodeState::Host(h) = state.as_ref() else {
+            return;
+        };
+        let Some(a) = mine.get(h.next).copied() else {
+            return;
+        };
+        let view = h.view as usize;
+        if let NodeState::Host(h) = state.to_mut() {
+            h.next += 1;
+            if h.next < mine.len() {
+                o.set_timer(Timer::NextAttempt, timeout());
+            }
+        }
+        let Target::Address(dst) = a.to else { return };
+        let nodes = proxy::host_route(u, view, u.hosts[k], dst, a.protocol, a.port);
+        match nodes.as_slice() {
+            [] => {}
+            [node] => o.send(proxy_actor(u, *node), Msg::Entry { attempt: a.id }),
+            _ => o.choose_random(
+                format!("route-{}", a.id),
+                nodes
+                    .iter()
+                    .map(|&node| Choice::Route {
+                        attempt: a.id,
+                        node,
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// A node's proxy receives a new connection: it translates it and offers its endpoints
+    /// (narrowed by the client's session affinity), or refuses it.
+    fn proxy_entry(&self, j: usize, state: &mut Cow<NodeState>, attempt: u32, o: &mut Out<Self>) {
+        let NodeState::Proxy(p) = state.as_ref() else {
+            return;
+        };
+        let view = p.view;
+        match self.translation(j, view, attempt) {
+            Err(refusal) => {
+                if let NodeState::Proxy(p) = state.to_mut() {
+                    p.events.insert(Event::ProxyRefused {
+                        attempt,
+                        node: j,
+                        view,
+                        refusal: refusal.name().to_string(),
+                    });
+                }
+            }
+            Ok(t) => {
+                let client = self.universe.attempt(attempt).map(|a| a.from);
+                let offer = self.proxy_offer(p, &t, client);
+                o.choose_random(
+                    format!("pick-{attempt}"),
+                    offer
+                        .into_iter()
+                        .map(|(backend, port)| {
+                            Choice::Pick(Pick {
+                                attempt,
+                                backend,
+                                port,
+                            })
+                        })
+                        .collect(),
+                );
+            }
+        }
+    }
+
+    /// What proxy `j` with `view` makes of `attempt`.
+    fn translation(
+        &self,
+        j: usize,
+        view: u32,
+        attempt: u32,
+    ) -> Result<proxy::Translation, netsem_spec::decision::Refusal> {
+        let u = &self.universe;
+        let a = u
+            .attempt(attempt)
+            .ok_or(netsem_spec::decision::Refusal::NoServicePort)?;
+        let Target::Address(dst) = a.to else {
+            return Err(netsem_spec::decision::Refusal::NoServicePort);
+        };
+        proxy::translate(
+            u,
+            view as usize,
+            j,
+            u.client_address(a.from),
+            dst,
+            a.protocol,
+            a.port,
+        )
+    }
+
+    /// The endpoints a proxy offers: those of the translation, or only the one the client's
+    /// session affinity holds while it is one of them (rule 6.16).
+    fn proxy_offer(
+        &self,
+        p: &ProxyState,
+        t: &proxy::Translation,
+        client: Option<Client>,
+    ) -> Vec<(usize, u16)> {
+        let u = &self.universe;
+        let held = client
+            .filter(|_| t.affine && u.fault != Fault::MapperIgnoresAffinity)
+            .and_then(|c| p.affinity.get(&(u.client_address(c), t.service_port)));
+        match held {
+            Some(&b) if t.endpoints.iter().any(|(e, _)| *e == b) => t
+                .endpoints
+                .iter()
+                .copied()
+                .filter(|(e, _)| *e == b)
+                .collect(),
+            _ => t.endpoints.clone(),
+        }
+    }
+
+    /// A proxy's pick: atomic with its view (an update between offer and pick re-offers);
+    /// then the connection goes on, masqueraded or not, to the backend — or back to a pod
+    /// client whose egress filter decides on it.
+    fn proxy_pick(&self, j: usize, state: &mut Cow<NodeState>, pick: &Pick, o: &mut Out<Self>) {
+        let u = &self.universe;
+        o.remove_random(format!("pick-{}", pick.attempt));
+        let NodeState::Proxy(p) = state.as_ref() else {
+            return;
+        };
+        let view = p.view;
+        let Some(a) = u.attempt(pick.attempt) else {
+            return;
+        };
+        let t = match self.translation(j, view, pick.attempt) {
+            Ok(t) => t,
+            Err(_) => return self.proxy_entry(j, state, pick.attempt, o),
+        };
+        if !self
+            .proxy_offer(p, &t, Some(a.from))
+            .contains(&(pick.backend, pick.port))
+        {
+            return self.proxy_entry(j, state, pick.attempt, o);
+        }
+        let client = u.client_address(a.from);
+        let seen = proxy::seen_source(u, view as usize, j, a.from, pick.backend, t.masquerade);
+        let NodeState::Proxy(p) = state.to_mut() else {
+            return;
+        };
+        let seq = t.affine.then_some(p.picks);
+        if t.affine {
+            p.picks += 1;
+            p.affinity.insert((client, t.service_port), pick.backend);
+        }
+        p.events.insert(Event::ProxyPicked {
+            attempt: pick.attempt,
+            node: j,
+            client,
+            service_port: t.service_port,
+            backend: pick.backend,
+            view,
+            masquerade: t.masquerade,
+            seq,
+        });
+        let proxied = Proxied {
+            node: j,
+            view,
+            service: t.service.clone(),
+            seen: seen.clone(),
+            masquerade: t.masquerade,
+        };
+        match (a.from, seen.pod()) {
+            // The client pod itself is the source policy sees: its egress filter decides.
+            (Client::Pod(c), Some(pod)) if *pod == u.pods[c] => o.send(
+                pod_actor(c),
+                Msg::Translated {
+                    attempt: pick.attempt,
+                    backend: pick.backend,
+                    port: pick.port,
+                    proxied,
+                },
+            ),
+            _ => {
+                p.nat.insert(pick.attempt);
+                // On the wire the packet carries the node's address when masqueraded.
+                let src = if t.masquerade {
+                    proxy::node_address(u, view as usize, j, u.addresses[pick.backend])
+                        .unwrap_or(client)
+                } else {
+                    client
+                };
+                o.send(
+                    pod_actor(pick.backend),
+                    Msg::Syn {
+                        attempt: pick.attempt,
+                        src,
+                        port: pick.port,
+                        egress_view: view,
+                        via: true,
+                        proxied: Some(proxied),
+                    },
+                );
+            }
+        }
+    }
+
+    /// A pod client gets its proxy's translation: its egress filter decides on the backend.
+    #[allow(clippy::too_many_arguments)]
+    fn translated(
+        &self,
+        me: usize,
+        state: &mut Cow<NodeState>,
+        attempt: u32,
+        backend: usize,
+        port: u16,
+        proxied: Proxied,
+        o: &mut Out<Self>,
+    ) {
+        let u = &self.universe;
+        let p = pod_mut(state);
+        let view = p.view;
+        let dst = self
+            .view(view)
+            .pod_endpoint(&u.pods[backend], proxied.seen.address());
+        let Ok(dst) = dst else { return };
+        let ends = (proxied.seen.clone(), dst);
+        let allowed = self
+            .proxied_flow(me, attempt, port, &proxied.service, &ends)
+            .allows(self.view(view), true);
+        p.events.insert(Event::Egress {
+            attempt,
+            to: backend,
+            port,
+            view,
+            via: true,
+            allowed,
+        });
+        if allowed {
+            p.conntrack.insert(Tracked {
+                attempt,
+                outbound: true,
+                peer: backend,
+                port,
+                ends: Some(ends),
+            });
+            o.send(
+                pod_actor(backend),
+                Msg::Syn {
+                    attempt,
+                    src: u.addresses[me],
+                    port,
+                    egress_view: view,
+                    via: true,
+                    proxied: Some(proxied),
+                },
+            );
+        }
+    }
+
+    /// A backend receives a connection a node's proxy translated: its ingress filter decides,
+    /// seeing the source the proxy's translation says; the reply goes back the way it came.
+    #[allow(clippy::too_many_arguments)]
+    fn proxied_syn(
+        &self,
+        me: usize,
+        state: &mut Cow<NodeState>,
+        sender: Id,
+        attempt: u32,
+        port: u16,
+        egress_view: u32,
+        proxied: Proxied,
+        o: &mut Out<Self>,
+    ) {
+        let u = &self.universe;
+        let p = pod_mut(state);
+        let view = p.view;
+        let Ok(dst) = self
+            .view(view)
+            .pod_endpoint(&u.pods[me], proxied.seen.address())
+        else {
+            return;
+        };
+        let ends = (proxied.seen.clone(), dst);
+        let allowed = self
+            .proxied_flow(me, attempt, port, &proxied.service, &ends)
+            .allows(self.view(view), false)
+            && self.live(me, view);
+        let from_pod = usize::from(sender) <= u.pods.len();
+        p.events.insert(Event::ProxiedIngress {
+            attempt,
+            node: proxied.node,
+            seen: proxied.seen.clone(),
+            port,
+            egress_view: from_pod.then_some(egress_view),
+            proxy_view: proxied.view,
+            view,
+            allowed,
+        });
+        if allowed {
+            p.conntrack.insert(Tracked {
+                attempt,
+                outbound: false,
+                peer: me,
+                port,
+                ends: Some(ends),
+            });
+            o.send(sender, Msg::Reply { attempt });
         }
     }
 }
@@ -475,16 +1021,22 @@ impl Flow<'_> {
         view.pod(me).is_some_and(|p| p.is_live()) && self.allows(view, outbound)
     }
 }
-
-/// The service mapper offers each of its backends as the pick for `attempt`.
-fn offer_picks(p: &PodState, attempt: u32, o: &mut Out<Node>) {
+/// The service mapper offers each of its backends as the pick for `attempt`, or only the one
+/// the pod's session affinity holds while it is one of them (rule 6.16).
+fn offer_picks(p: &PodState, attempt: u32, fault: Fault, o: &mut Out<Node>) {
+    let held = p.affinity.filter(|b| {
+        fault != Fault::MapperIgnoresAffinity && p.backends.iter().any(|(e, _)| e == b)
+    });
     let picks = p
         .backends
         .iter()
-        .map(|&(backend, port)| Pick {
-            attempt,
-            backend,
-            port,
+        .filter(|(b, _)| held.is_none_or(|h| h == *b))
+        .map(|&(backend, port)| {
+            Choice::Pick(Pick {
+                attempt,
+                backend,
+                port,
+            })
         })
         .collect();
     o.choose_random(format!("pick-{attempt}"), picks);
@@ -493,7 +1045,7 @@ fn offer_picks(p: &PodState, attempt: u32, o: &mut Out<Node>) {
 fn pod_mut<'a>(state: &'a mut Cow<NodeState>) -> &'a mut PodState {
     match state.to_mut() {
         NodeState::Pod(p) => p,
-        NodeState::ControlPlane { .. } => unreachable!("pod handlers run on pod actors"),
+        _ => unreachable!("pod handlers run on pod actors"),
     }
 }
 
@@ -502,25 +1054,45 @@ impl Actor for Node {
     type Timer = Timer;
     type State = NodeState;
     type Storage = ();
-    type Random = Pick;
+    type Random = Choice;
 
     fn on_start(&self, _id: Id, _storage: &Option<()>, o: &mut Out<Self>) -> NodeState {
         let u = &self.universe;
-        match self.pod {
-            None => {
+        match self.role {
+            Role::ControlPlane => {
                 if !u.ops.is_empty() {
                     o.set_timer(Timer::ApplyNext, timeout());
                 }
                 NodeState::ControlPlane { version: 0 }
             }
-            Some(me) => {
-                if u.attempts.iter().any(|a| a.from == me) {
+            Role::Pod(me) => {
+                if u.attempts.iter().any(|a| a.from == Client::Pod(me)) {
                     o.set_timer(Timer::NextAttempt, timeout());
                 }
                 NodeState::Pod(PodState {
                     view: 0,
                     backends: u.backends(0, me).into_iter().collect(),
                     conntrack: BTreeSet::new(),
+                    next: 0,
+                    entries: BTreeSet::new(),
+                    affinity: u.held_affinity(Client::Pod(me)),
+                    picks: 0,
+                    events: BTreeSet::new(),
+                })
+            }
+            Role::Proxy(_) => NodeState::Proxy(ProxyState {
+                view: 0,
+                affinity: u.held_affinities(),
+                picks: 0,
+                nat: BTreeSet::new(),
+                events: BTreeSet::new(),
+            }),
+            Role::Host(k) => {
+                if u.attempts.iter().any(|a| a.from == Client::Host(k)) {
+                    o.set_timer(Timer::NextAttempt, timeout());
+                }
+                NodeState::Host(HostState {
+                    view: 0,
                     next: 0,
                     events: BTreeSet::new(),
                 })
@@ -529,8 +1101,8 @@ impl Actor for Node {
     }
 
     fn on_timeout(&self, _id: Id, state: &mut Cow<NodeState>, timer: &Timer, o: &mut Out<Self>) {
-        match (self.pod, timer) {
-            (None, Timer::ApplyNext) => {
+        match (self.role, timer) {
+            (Role::ControlPlane, Timer::ApplyNext) => {
                 let NodeState::ControlPlane { version } = state.to_mut() else {
                     return;
                 };
@@ -539,21 +1111,33 @@ impl Actor for Node {
                 if (v as usize) < self.universe.ops.len() {
                     o.set_timer(Timer::ApplyNext, timeout());
                 }
-                let pods: Vec<Id> = self.pods().collect();
-                o.broadcast(&pods, &Msg::Update { version: v });
+                let to: Vec<Id> = self.subscribers().collect();
+                o.broadcast(&to, &Msg::Update { version: v });
             }
-            (Some(me), Timer::NextAttempt) => self.attempt(me, state, o),
+            (Role::Pod(me), Timer::NextAttempt) => self.attempt(me, state, o),
+            (Role::Host(k), Timer::NextAttempt) => self.host_attempt(k, state, o),
             _ => {}
         }
     }
 
-    fn on_random(&self, _id: Id, state: &mut Cow<NodeState>, pick: &Pick, o: &mut Out<Self>) {
-        let Some(me) = self.pod else { return };
+    fn on_random(&self, _id: Id, state: &mut Cow<NodeState>, choice: &Choice, o: &mut Out<Self>) {
         let u = &self.universe;
-        let Some(a) = u.attempts.iter().find(|a| a.id == pick.attempt) else {
+        let pick = match (self.role, choice) {
+            (Role::Host(_), Choice::Route { attempt, node }) => {
+                o.remove_random(format!("route-{attempt}"));
+                o.send(proxy_actor(u, *node), Msg::Entry { attempt: *attempt });
+                return;
+            }
+            (Role::Proxy(j), Choice::Pick(pick)) => return self.proxy_pick(j, state, pick, o),
+            (Role::Pod(_), Choice::Pick(pick)) => pick,
+            _ => return,
+        };
+        let Role::Pod(me) = self.role else { return };
+        let Some(a) = u.attempt(pick.attempt) else {
             return;
         };
         let src = a.spoof_as.map_or(u.addresses[me], |s| u.addresses[s]);
+        let affine = u.affine();
         let p = pod_mut(state);
         let view = p.view;
         o.remove_random(format!("pick-{}", pick.attempt));
@@ -566,30 +1150,73 @@ impl Actor for Node {
                     view,
                 });
             } else {
-                offer_picks(p, pick.attempt, o);
+                offer_picks(p, pick.attempt, u.fault, o);
             }
             return;
+        }
+        let seq = affine.then_some(p.picks);
+        if affine {
+            p.picks += 1;
+            p.affinity = Some(pick.backend);
         }
         p.events.insert(Event::Picked {
             attempt: pick.attempt,
             backend: pick.backend,
             view,
+            seq,
         });
         self.egress(me, p, pick.attempt, src, pick.backend, pick.port, o);
     }
 
     fn on_msg(&self, _id: Id, state: &mut Cow<NodeState>, src: Id, msg: Msg, o: &mut Out<Self>) {
-        let Some(me) = self.pod else { return };
         let u = &self.universe;
-        match msg {
-            Msg::Update { version } => self.update(me, state, version),
-            Msg::Syn {
-                attempt,
-                src: src_ip,
-                port,
-                egress_view,
-                via,
-            } => {
+        match (self.role, msg) {
+            (_, Msg::Update { version }) => self.update(state, version),
+            (Role::Proxy(j), Msg::Entry { attempt }) => self.proxy_entry(j, state, attempt, o),
+            (Role::Proxy(_), Msg::Reply { attempt }) => {
+                // Back through the NAT entry, to the client.
+                let NodeState::Proxy(p) = state.as_ref() else {
+                    return;
+                };
+                if let (true, Some(a)) = (p.nat.contains(&attempt), u.attempt(attempt)) {
+                    o.send(client_actor(u, a.from), Msg::Reply { attempt });
+                }
+            }
+            (Role::Host(_), Msg::Reply { attempt }) => {
+                if let NodeState::Host(h) = state.to_mut() {
+                    h.events.insert(Event::Established { attempt });
+                }
+            }
+            (
+                Role::Pod(me),
+                Msg::Translated {
+                    attempt,
+                    backend,
+                    port,
+                    proxied,
+                },
+            ) => self.translated(me, state, attempt, backend, port, proxied, o),
+            (
+                Role::Pod(me),
+                Msg::Syn {
+                    attempt,
+                    port,
+                    egress_view,
+                    proxied: Some(proxied),
+                    ..
+                },
+            ) => self.proxied_syn(me, state, src, attempt, port, egress_view, proxied, o),
+            (
+                Role::Pod(me),
+                Msg::Syn {
+                    attempt,
+                    src: src_ip,
+                    port,
+                    egress_view,
+                    via,
+                    proxied: None,
+                },
+            ) => {
                 let Some(from) = u.pod_of(src_ip) else { return };
                 let p = pod_mut(state);
                 let view = p.view;
@@ -614,6 +1241,7 @@ impl Actor for Node {
                         outbound: false,
                         peer: from,
                         port,
+                        ends: None,
                     });
                     let sender = usize::from(src) - 1;
                     p.events.insert(Event::Delivered {
@@ -626,18 +1254,23 @@ impl Actor for Node {
                     o.send(pod_actor(from), Msg::Reply { attempt });
                 }
             }
-            Msg::Reply { attempt } => {
+            (Role::Pod(me), Msg::Reply { attempt }) => {
                 let p = pod_mut(state);
                 let tracked = p
                     .conntrack
                     .iter()
-                    .any(|t| t.attempt == attempt && t.outbound);
+                    .any(|t| t.attempt == attempt && t.outbound)
+                    || p.entries.contains(&attempt);
                 let passes = if u.fault == Fault::IngressSkipsConntrack {
                     // Broken: the reply is judged as a new connection by the ingress filter.
                     let peer = usize::from(src) - 1;
-                    let mut reply = self.flow(me, peer, false, attempt, EPHEMERAL_PORT);
-                    reply.service = None;
-                    reply.allows(self.view(p.view), false)
+                    if peer >= u.pods.len() {
+                        tracked
+                    } else {
+                        let mut reply = self.flow(me, peer, false, attempt, EPHEMERAL_PORT);
+                        reply.service = None;
+                        reply.allows(self.view(p.view), false)
+                    }
                 } else {
                     tracked
                 };
@@ -647,6 +1280,7 @@ impl Actor for Node {
                     p.events.insert(Event::ReplyDropped { attempt, tracked });
                 }
             }
+            _ => {}
         }
     }
 }

@@ -2,14 +2,18 @@
 //! each is not vacuous, and the export of a violation as a spec trace.
 
 use crate::pipeline::{Event, Msg, Node, NodeState, PodState};
-use crate::universe::{Target, Universe};
+use crate::universe::{Client, Target, Universe};
 use netsem_spec::admin::Action;
+use netsem_spec::decision::connect::{Source, Target as SpecTarget};
+use netsem_spec::decision::Opened;
 use netsem_spec::decision::{connect, DirectionVerdict, SpecCore, TierDecision};
 use netsem_spec::policy::PolicyType;
 use netsem_spec::profile::Established;
 use netsem_spec::trace::{Step, TRACE_FORMAT_VERSION};
+use netsem_spec::{Address, Endpoint, PodId};
 use netsem_spec::{Observation, Op, Protocol, Trace};
 use stateright::actor::{ActorModel, ActorModelState};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The model type.
@@ -64,6 +68,29 @@ pub enum Violation {
         port: u16,
         view: u32,
     },
+    /// A backend's filter decided a proxied connection on consistent views otherwise than
+    /// spec, or saw another source than spec's (`source`).
+    Proxied {
+        attempt: u32,
+        backend: usize,
+        view: u32,
+        allowed: bool,
+        source: bool,
+    },
+    /// A node's proxy picked a pod that is no backend of the connection in its view.
+    ProxyPick {
+        attempt: u32,
+        backend: usize,
+        view: u32,
+    },
+    /// A mapper moved a client with live session affinity to another backend: `first` set
+    /// the affinity to `backends.0`, `second` went to `backends.1` while `backends.0` was
+    /// still a backend (rule 6.16).
+    Affinity {
+        first: (u32, u32),
+        second: (u32, u32),
+        backends: (usize, usize),
+    },
 }
 
 fn pods(s: &PipelineState) -> impl Iterator<Item = (usize, &PodState)> {
@@ -76,6 +103,176 @@ fn pods(s: &PipelineState) -> impl Iterator<Item = (usize, &PodState)> {
 
 fn events(s: &PipelineState) -> impl Iterator<Item = (usize, &Event)> {
     pods(s).flat_map(|(i, p)| p.events.iter().map(move |e| (i, e)))
+}
+
+/// The events of every actor (pods, proxies, hosts), with the actor's index among them.
+fn all_events(s: &PipelineState) -> impl Iterator<Item = (usize, &Event)> {
+    s.actor_states
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| a.events().map(|e| (i, e)))
+        .flat_map(|(i, es)| es.iter().map(move |e| (i, e)))
+}
+
+/// Spec's answer, in version `view`, to the connection of attempt `attempt` to a translated
+/// address, with the backend picked (all backends when `None`).
+pub fn spec_proxied(
+    u: &Universe,
+    view: u32,
+    attempt: u32,
+    backend: Option<usize>,
+) -> Option<Opened> {
+    let a = u.attempt(attempt)?;
+    let Target::Address(dst) = a.to else {
+        return None;
+    };
+    let state = &u.versions[view as usize];
+    let pick = backend.map(|b| u.pods[b].clone());
+    connect::attempt(
+        state,
+        &SpecCore,
+        &Source::Address(Address::default_domain(u.client_address(a.from))),
+        &SpecTarget::Address(Address::default_domain(dst)),
+        a.protocol,
+        a.port,
+        pick.as_ref(),
+    )
+    .ok()
+}
+
+/// Proxied refinement: a backend's ingress decision on a connection a node's proxy
+/// translated, with the proxy, the client's egress (if any) and the backend at one version,
+/// is spec's decision through that node, and its filter saw the source spec's decision has:
+/// the node's address where the proxy masquerades (and `service-snat: visible`), else the
+/// client's (rules 6.13, 7.10).
+pub fn proxied(u: &Universe, s: &PipelineState) -> Option<Violation> {
+    pods(s).find_map(|(backend, p)| {
+        p.events.iter().find_map(|e| match e {
+            Event::ProxiedIngress {
+                attempt,
+                node,
+                seen,
+                egress_view,
+                proxy_view,
+                view,
+                allowed,
+                ..
+            } if proxy_view == view && egress_view.is_none_or(|v| v == *view) => {
+                let opened = spec_proxied(u, *view, *attempt, Some(backend))?;
+                let d = opened.decision?;
+                let name = &u.nodes[*node];
+                let spec_allowed = match d.arrival.as_ref().map(|a| a.nodes.as_slice()) {
+                    Some(nodes) if !nodes.is_empty() => nodes
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .is_some_and(|(_, ok)| *ok),
+                    _ => d.allowed && d.refusal.is_none(),
+                };
+                let masqueraded = d
+                    .arrival
+                    .as_ref()
+                    .is_some_and(|a| a.masqueraded_from.is_some());
+                let source_ok = if masqueraded {
+                    matches!(seen, Endpoint::Node { node: n, .. } if n == name)
+                } else {
+                    *seen == d.source
+                };
+                (spec_allowed != *allowed || !source_ok).then_some(Violation::Proxied {
+                    attempt: *attempt,
+                    backend,
+                    view: *view,
+                    allowed: *allowed,
+                    source: !source_ok,
+                })
+            }
+            _ => None,
+        })
+    })
+}
+
+/// Proxy picks: a node's proxy picks only a backend spec has for the connection in the
+/// proxy's view (rules 6.5, 6.7, 6.13, 6.15).
+pub fn proxy_picks(u: &Universe, s: &PipelineState) -> Option<Violation> {
+    all_events(s).find_map(|(_, e)| match e {
+        Event::ProxyPicked {
+            attempt,
+            backend,
+            view,
+            ..
+        } => {
+            let ok = spec_proxied(u, *view, *attempt, None)
+                .and_then(|o| o.backends)
+                .is_some_and(|b| b.contains_key(&u.pods[*backend]));
+            (!ok).then_some(Violation::ProxyPick {
+                attempt: *attempt,
+                backend: *backend,
+                view: *view,
+            })
+        }
+        _ => None,
+    })
+}
+
+/// A mapper (actor index) and the client address and Service port it keeps affinity for
+/// (`None`: a pod's own mapper, for its one Service).
+type PickKey = (usize, Option<(std::net::IpAddr, u16)>);
+/// One pick: its sequence number, attempt, view and backend.
+type PickSeen = (u32, u32, u32, usize);
+
+/// Session affinity (rule 6.16): within one mapper (a pod's, or a node's proxy), a client's
+/// next connection to the same Service port goes to the backend its last one went to, while
+/// that is still a backend in spec for the view of the next pick. (The model's universes do
+/// not advance the clock: every affinity is within its timeout.)
+pub fn affinity(u: &Universe, s: &PipelineState) -> Option<Violation> {
+    // Per mapper and key: (seq, attempt, view, backend, client).
+    let mut picks: BTreeMap<PickKey, Vec<PickSeen>> = BTreeMap::new();
+    for (actor, e) in all_events(s) {
+        match e {
+            Event::Picked {
+                attempt,
+                backend,
+                view,
+                seq: Some(seq),
+            } => picks
+                .entry((actor, None))
+                .or_default()
+                .push((*seq, *attempt, *view, *backend)),
+            Event::ProxyPicked {
+                attempt,
+                client,
+                service_port,
+                backend,
+                view,
+                seq: Some(seq),
+                ..
+            } => picks
+                .entry((actor, Some((*client, *service_port))))
+                .or_default()
+                .push((*seq, *attempt, *view, *backend)),
+            _ => {}
+        }
+    }
+    picks.into_iter().find_map(|((actor, key), mut list)| {
+        list.sort();
+        list.windows(2).find_map(|w| {
+            let (_, a1, v1, b1) = w[0];
+            let (_, a2, v2, b2) = w[1];
+            if b1 == b2 {
+                return None;
+            }
+            let still = match key {
+                None => u.spec_backends(v2 as usize, actor - 1).contains(&b1),
+                Some(_) => spec_proxied(u, v2, a2, None)
+                    .and_then(|o| o.backends)
+                    .is_some_and(|b| b.contains_key(&u.pods[b1])),
+            };
+            still.then_some(Violation::Affinity {
+                first: (a1, v1),
+                second: (a2, v2),
+                backends: (b1, b2),
+            })
+        })
+    })
 }
 
 fn control_plane_version(s: &PipelineState) -> u32 {
@@ -267,18 +464,13 @@ pub fn service(u: &Universe, s: &PipelineState) -> Option<Violation> {
             attempt,
             backend,
             view,
-        } if !u
-            .backends(*view as usize, from)
-            .iter()
-            .any(|(b, _)| b == backend) =>
-        {
-            Some(Violation::Service {
-                attempt: *attempt,
-                from,
-                backend: *backend,
-                view: *view,
-            })
-        }
+            ..
+        } if !u.spec_backends(*view as usize, from).contains(backend) => Some(Violation::Service {
+            attempt: *attempt,
+            from,
+            backend: *backend,
+            view: *view,
+        }),
         _ => None,
     })
 }
@@ -314,6 +506,9 @@ pub fn violation(u: &Universe, s: &PipelineState) -> Option<Violation> {
         .or_else(|| service(u, s))
         .or_else(|| convergence(u, s))
         .or_else(|| admin_deny_final(u, s))
+        .or_else(|| proxied(u, s))
+        .or_else(|| proxy_picks(u, s))
+        .or_else(|| affinity(u, s))
 }
 
 /// The property names, as the checker reports them.
@@ -330,6 +525,13 @@ pub mod names {
     pub const CONVERGENCE: &str = "once settled, every view is the control plane's";
     /// Admin Deny is final.
     pub const ADMIN_DENY_FINAL: &str = "no filter lets through what its admin tier denies";
+    /// Proxied refinement, and the source policy sees.
+    pub const PROXIED: &str =
+        "proxied connections: decisions on consistent views are spec's, on the source spec sees";
+    /// Proxy picks.
+    pub const PROXY_PICKS: &str = "a node's proxy picks only backends";
+    /// Session affinity.
+    pub const AFFINITY: &str = "a client with session affinity stays on its backend";
 }
 
 /// Adds every property (and the `sometimes` that fit the universe) to the model.
@@ -349,6 +551,13 @@ pub fn with_properties(model: PipelineModel, u: &Universe) -> PipelineModel {
         })
         .property(Always, names::ADMIN_DENY_FINAL, |m, s| {
             admin_deny_final(&m.cfg, s).is_none()
+        })
+        .property(Always, names::PROXIED, |m, s| proxied(&m.cfg, s).is_none())
+        .property(Always, names::PROXY_PICKS, |m, s| {
+            proxy_picks(&m.cfg, s).is_none()
+        })
+        .property(Always, names::AFFINITY, |m, s| {
+            affinity(&m.cfg, s).is_none()
         })
         .property(Sometimes, "the control plane settles", |m, s| {
             settled(&m.cfg, s)
@@ -410,10 +619,12 @@ pub fn with_properties(model: PipelineModel, u: &Universe) -> PipelineModel {
     if honest {
         m = m
             .property(Sometimes, "a connection is established (a reply is delivered)", |_, s| {
-                events(s).any(|(_, e)| matches!(e, Event::Established { .. }))
+                all_events(s).any(|(_, e)| matches!(e, Event::Established { .. }))
             })
             .property(Sometimes, "a decision is made on consistent views (refinement applies)", |_, s| {
-                events(s).any(|(_, e)| matches!(e, Event::Ingress { egress_view, view, .. } if egress_view == view))
+                events(s).any(|(_, e)| matches!(e, Event::Ingress { egress_view, view, .. } if egress_view == view)
+                    || matches!(e, Event::ProxiedIngress { proxy_view, view, egress_view, .. }
+                        if proxy_view == view && egress_view.is_none_or(|v| v == *view)))
             });
     }
     if pod_targets && !u.ops.is_empty() {
@@ -438,6 +649,85 @@ pub fn with_properties(model: PipelineModel, u: &Universe) -> PipelineModel {
         m = m.property(Sometimes, "a re-check cuts a connection", |_, s| {
             events(s).any(|(_, e)| matches!(e, Event::Cut { .. }))
         });
+    }
+    if u.attempts
+        .iter()
+        .any(|a| matches!(a.to, Target::Address(_)))
+    {
+        m = m
+            .property(Sometimes, "a node's proxy masquerades a client", |_, s| {
+                all_events(s).any(|(_, e)| {
+                    matches!(
+                        e,
+                        Event::ProxyPicked {
+                            masquerade: true,
+                            ..
+                        }
+                    )
+                })
+            })
+            .property(
+                Sometimes,
+                "a node's proxy keeps a client's address",
+                |_, s| {
+                    all_events(s).any(|(_, e)| {
+                        matches!(
+                            e,
+                            Event::ProxyPicked {
+                                masquerade: false,
+                                ..
+                            }
+                        )
+                    })
+                },
+            )
+            .property(
+                Sometimes,
+                "a backend's filter denies a proxied connection",
+                |_, s| {
+                    all_events(s)
+                        .any(|(_, e)| matches!(e, Event::ProxiedIngress { allowed: false, .. }))
+                },
+            )
+            .property(Sometimes, "a proxied connection is established", |_, s| {
+                all_events(s).any(|(_, e)| matches!(e, Event::ProxiedIngress { allowed: true, .. }))
+                    && all_events(s).any(|(_, e)| matches!(e, Event::Established { .. }))
+            });
+        let local = u.versions.iter().any(|v| {
+            v.services()
+                .any(|s| s.external_traffic_policy == netsem_spec::TrafficPolicy::Local)
+        });
+        if local {
+            m = m.property(
+                Sometimes,
+                "a node's proxy drops a connection to a Local Service it has no endpoint for",
+                |_, s| {
+                    all_events(s).any(|(_, e)| {
+                        matches!(e, Event::ProxyRefused { refusal, .. } if refusal == "no-local-endpoints")
+                    })
+                },
+            );
+        }
+    }
+    let repeated = u.attempts.iter().enumerate().any(|(i, a)| {
+        u.attempts[..i]
+            .iter()
+            .any(|b| b.from == a.from && b.to == a.to && b.port == a.port)
+    });
+    if u.affine() && repeated {
+        m = m.property(
+            Sometimes,
+            "a client with session affinity connects again (affinity applies)",
+            |_, s| {
+                all_events(s).any(|(_, e)| {
+                    matches!(
+                        e,
+                        Event::Picked { seq: Some(1..), .. }
+                            | Event::ProxyPicked { seq: Some(1..), .. }
+                    )
+                })
+            },
+        );
     }
     if u.service.is_some() && u.attempts.iter().any(|a| a.to == Target::Service) {
         // Every pod that is a backend in some version is picked in some run.
@@ -537,35 +827,127 @@ pub fn counterexample_trace(u: &Universe, v: &Violation) -> Option<Trace> {
             allowed(true),
             "a filter let through what its admin tier denies",
         ),
+        Violation::Proxied {
+            attempt,
+            backend,
+            view,
+            allowed: a,
+            ..
+        } => (
+            *view,
+            attempt_op(u, *attempt, Some(*backend))?,
+            allowed(*a),
+            "a backend's filter decided a proxied connection otherwise than spec",
+        ),
+        Violation::ProxyPick {
+            attempt,
+            backend,
+            view,
+        } => (
+            *view,
+            attempt_op(u, *attempt, Some(*backend))?,
+            Observation::default(),
+            "a node's proxy picked a pod that is not a backend",
+        ),
+        Violation::Affinity {
+            first: (a1, v1),
+            second: (a2, v2),
+            backends: (b1, b2),
+        } => {
+            // The first connection sets the affinity, the second breaks it.
+            let mut steps = setup_steps(u, *v1);
+            steps.push(Step {
+                op: attempt_op(u, *a1, Some(*b1))?,
+                expect: Observation::default(),
+            });
+            steps.extend(u.ops[*v1 as usize..*v2 as usize].iter().map(|op| Step {
+                op: op.clone(),
+                expect: Observation::default(),
+            }));
+            steps.push(Step {
+                op: attempt_op(u, *a2, Some(*b2))?,
+                expect: Observation::default(),
+            });
+            return Some(trace_of(
+                u,
+                "a client with session affinity was moved to another backend",
+                vec!["6.16".into(), "6.1".into()],
+                steps,
+            ));
+        }
         Violation::Convergence { .. } => return None,
     };
-    let mut steps: Vec<Step> = u
-        .setup
+    let mut steps = setup_steps(u, view);
+    steps.push(Step { op, expect });
+    let rules = if u
+        .versions
+        .iter()
+        .any(|v| v.admin_policies().next().is_some())
+    {
+        vec!["5.4".into(), "11.3".into(), "11.4".into()]
+    } else if u
+        .attempts
+        .iter()
+        .any(|a| matches!(a.to, Target::Address(_)))
+    {
+        vec!["6.13".into(), "6.14".into(), "7.10".into()]
+    } else {
+        vec!["5.4".into(), "5.15".into(), "6.1".into()]
+    };
+    Some(trace_of(u, what, rules, steps))
+}
+
+/// The universe's setup and its control plane's first `view` operations, as trace steps.
+fn setup_steps(u: &Universe, view: u32) -> Vec<Step> {
+    u.setup
         .iter()
         .chain(u.ops.iter().take(view as usize))
         .map(|op| Step {
             op: op.clone(),
             expect: Observation::default(),
         })
-        .collect();
-    steps.push(Step { op, expect });
-    Some(Trace {
+        .collect()
+}
+
+/// The operation an attempt is, with the backend the mapper picked.
+fn attempt_op(u: &Universe, attempt: u32, backend: Option<usize>) -> Option<Op> {
+    let a = u.attempt(attempt)?;
+    let backend: Option<PodId> = backend.map(|b| u.pods[b].clone());
+    Some(match (a.from, a.to) {
+        (_, Target::Address(dst)) => Op::OpenConnectionWithIpAddresses {
+            from: Address::default_domain(u.client_address(a.from)),
+            to: Address::default_domain(dst),
+            protocol: a.protocol,
+            port: a.port,
+            backend,
+        },
+        (Client::Pod(from), Target::Service) => Op::OpenServiceConnection {
+            from: u.pods[from].clone(),
+            service: u.service.clone()?,
+            protocol: a.protocol,
+            port: a.port,
+            backend,
+        },
+        (Client::Pod(from), Target::Pod(to)) => Op::OpenPodConnection {
+            from: u.pods[from].clone(),
+            to: u.pods[to].clone(),
+            protocol: a.protocol,
+            port: a.port,
+        },
+        (Client::Host(_), _) => return None,
+    })
+}
+
+fn trace_of(u: &Universe, what: &str, rules: Vec<String>, steps: Vec<Step>) -> Trace {
+    Trace {
         netsem_trace: TRACE_FORMAT_VERSION,
         name: format!("model-{}-{:?}", u.name, u.fault).to_lowercase(),
         description: format!(
             "Exported by the model: {what} (pipeline fault {:?}, universe {}).",
             u.fault, u.name
         ),
-        rules: if u
-            .versions
-            .iter()
-            .any(|v| v.admin_policies().next().is_some())
-        {
-            vec!["5.4".into(), "11.3".into(), "11.4".into()]
-        } else {
-            vec!["5.4".into(), "5.15".into(), "6.1".into()]
-        },
+        rules,
         profile: Some(u.profile),
         steps,
-    })
+    }
 }

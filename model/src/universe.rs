@@ -12,7 +12,7 @@ use netsem_spec::{
     Engine, LabelSelector, Labels, Op, Pod, PodId, Profile, Service, ServiceId, ServicePort,
     SpecEngine, State,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 /// A deliberately broken pipeline, to show that the properties can fail.
@@ -33,6 +33,25 @@ pub enum Fault {
     BaselineBeforeNetworkPolicy,
     /// A NetworkPolicy allow is final before the admin tier is consulted (rule 11.3).
     NetworkPolicyBeforeAdmin,
+    /// A node's proxy keeps the client's address under `externalTrafficPolicy: Cluster`
+    /// instead of masquerading it to the node's (rule 6.13).
+    ProxyKeepsClient,
+    /// A node's proxy admits every client to a load-balancer address, ignoring
+    /// `loadBalancerSourceRanges` (rule 6.14).
+    ProxyIgnoresSourceRanges,
+    /// The service mappers (a pod's and a node proxy's) pick freely, ignoring session affinity
+    /// (rule 6.16).
+    MapperIgnoresAffinity,
+}
+
+/// Who opens a connection: a pod's application, or a host that is not a pod (a node's own
+/// stack, or a client outside the cluster).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Client {
+    /// A pod, by index.
+    Pod(usize),
+    /// A host, by index into [`Universe::hosts`].
+    Host(usize),
 }
 
 /// What an application connects to.
@@ -40,8 +59,12 @@ pub enum Fault {
 pub enum Target {
     /// A pod (by index), on its primary address.
     Pod(usize),
-    /// The universe's Service.
+    /// The universe's Service, through the client's service mapper (its cluster address).
     Service,
+    /// An address a node's proxy translates: a node port on a node's address, an external or
+    /// load-balancer address of a Service, a cluster address reached from a host, or an
+    /// address inside a `ServiceCIDR` (rules 6.10, 6.12–6.14, 6.17).
+    Address(IpAddr),
 }
 
 /// One connection attempt by a pod's application.
@@ -49,8 +72,8 @@ pub enum Target {
 pub struct Attempt {
     /// Its id, unique in the universe.
     pub id: u32,
-    /// The pod (by index) whose application opens it.
-    pub from: usize,
+    /// Who opens it.
+    pub from: Client,
     /// What it connects to.
     pub to: Target,
     /// The protocol.
@@ -82,8 +105,36 @@ pub struct Universe {
     pub service: Option<ServiceId>,
     /// The applications' attempts.
     pub attempts: Vec<Attempt>,
+    /// The nodes whose proxies are actors (actor `1 + pods + j` is node `j`'s proxy).
+    pub nodes: Vec<String>,
+    /// The hosts that open connections and are not pods: a node's address or an outside one
+    /// (actor `1 + pods + nodes + k` is host `k`).
+    pub hosts: Vec<IpAddr>,
     /// The pipeline variant.
     pub fault: Fault,
+}
+
+/// Every node of a cluster: those it knows and those its pods run on, by name (each has a
+/// proxy actor).
+fn node_names(state: &State) -> Vec<String> {
+    let mut nodes: BTreeSet<String> = state.nodes().keys().cloned().collect();
+    nodes.extend(state.pods().filter_map(|p| p.node.clone()));
+    nodes.into_iter().collect()
+}
+
+/// The nodes that get a proxy actor: every node, when some attempt goes to an address a proxy
+/// translates (else none, so that universes without such traffic keep their size). A cluster
+/// that names no node has one unnamed node, whose proxy serves every pod.
+fn proxy_nodes(state: &State, attempts: &[Attempt]) -> Vec<String> {
+    if !attempts.iter().any(|a| matches!(a.to, Target::Address(_))) {
+        return Vec::new();
+    }
+    let nodes = node_names(state);
+    if nodes.is_empty() {
+        vec![String::new()]
+    } else {
+        nodes
+    }
 }
 
 /// The client's ephemeral port: the destination port of replies.
@@ -125,6 +176,55 @@ fn add_web_service() -> Op {
         addresses: vec!["10.96.0.1".parse().expect("literal")],
         external_addresses: vec![],
     }
+}
+
+fn add_node(name: &str, ip: [u8; 4]) -> Op {
+    Op::AddNode {
+        name: name.into(),
+        labels: Labels::default(),
+        addresses: vec![netsem_spec::Address::default_domain(IpAddr::from(ip))],
+    }
+}
+
+/// The NodePort Service `shop/web`: node port 30080 to port 80, to the pods' `http` port,
+/// `externalTrafficPolicy: Local`, with `sessionAffinity: ClientIP`.
+fn add_node_port_service() -> Op {
+    let mut service = Service::new(
+        ServiceId::new("shop", "web"),
+        Some(labels(&[("app", "web")])),
+        vec![ServicePort {
+            name: None,
+            protocol: Protocol::Tcp,
+            port: 80,
+            target_port: PortRef::Name("http".into()),
+            node_port: Some(30080),
+        }],
+    );
+    service.service_type = netsem_spec::ServiceType::NodePort;
+    service.external_traffic_policy = netsem_spec::TrafficPolicy::Local;
+    service.session_affinity = Some(netsem_spec::service::SessionAffinity {
+        timeout_seconds: netsem_spec::service::SessionAffinity::DEFAULT_TIMEOUT,
+    });
+    Op::AddService {
+        service,
+        addresses: vec!["10.96.0.1".parse().expect("literal")],
+        external_addresses: vec![],
+    }
+}
+
+/// Ingress to `target_app` on `http` from the address blocks `cidrs`.
+fn allow_blocks(name: &str, target_app: &str, cidrs: &[&str]) -> NetworkPolicy {
+    let mut policy = allow_from(name, target_app, &[]);
+    policy.ingress[0].peers = cidrs
+        .iter()
+        .map(|c| {
+            Peer::IpBlock(netsem_spec::IpBlock {
+                cidr: c.parse().expect("literal"),
+                except: vec![],
+            })
+        })
+        .collect();
+    policy
 }
 
 fn allow_from(name: &str, target_app: &str, from_apps: &[&str]) -> NetworkPolicy {
@@ -251,6 +351,7 @@ impl Universe {
             })
             .collect();
         let service = first.services().next().map(|s| s.id.clone());
+        let nodes = proxy_nodes(first, &attempts);
         Universe {
             name,
             profile,
@@ -261,8 +362,16 @@ impl Universe {
             addresses,
             service,
             attempts,
+            nodes,
+            hosts: Vec::new(),
             fault,
         }
+    }
+
+    /// The universe with `hosts` as the non-pod clients of its attempts.
+    pub fn with_hosts(mut self, hosts: Vec<IpAddr>) -> Universe {
+        self.hosts = hosts;
+        self
     }
 
     /// A universe of one settled cluster (no control-plane operations): `pods` are the actors,
@@ -289,6 +398,7 @@ impl Universe {
             }
             addresses.push(ip);
         }
+        let nodes = proxy_nodes(&state, &attempts);
         Ok(Universe {
             name: "trace",
             profile,
@@ -299,6 +409,8 @@ impl Universe {
             addresses,
             service,
             attempts,
+            nodes,
+            hosts: Vec::new(),
             fault,
         })
     }
@@ -309,7 +421,7 @@ impl Universe {
         let pod = |n: &str| PodId::new("shop", n);
         let attempt = |id, from, to, spoof_as| Attempt {
             id,
-            from,
+            from: Client::Pod(from),
             to,
             protocol: Protocol::Tcp,
             port: if to == Target::Service { 80 } else { 8080 },
@@ -439,6 +551,51 @@ impl Universe {
                 ],
                 fault,
             ),
+            "external" => {
+                let host = |id, from, to: [u8; 4]| Attempt {
+                    id,
+                    from: Client::Host(from),
+                    to: Target::Address(IpAddr::from(to)),
+                    protocol: Protocol::Tcp,
+                    port: 30080,
+                    spoof_as: None,
+                };
+                let mut web0 = add_pod("web-0", "web", [10, 0, 1, 1]);
+                let mut web1 = add_pod("web-1", "web", [10, 0, 2, 1]);
+                for (op, node) in [(&mut web0, "n1"), (&mut web1, "n1")] {
+                    if let Op::AddPod { pod, .. } = op {
+                        pod.node = Some(node.into());
+                    }
+                }
+                Universe::build(
+                    "external",
+                    Profile::default(),
+                    vec![
+                        add_node("n1", [10, 1, 0, 1]),
+                        add_node("n2", [10, 1, 0, 2]),
+                        web0,
+                        web1,
+                        add_node_port_service(),
+                        Op::AddNetworkPolicy {
+                            policy: allow_blocks("web", "web", &["198.51.100.0/24", "10.1.0.1/32"]),
+                        },
+                    ],
+                    vec![],
+                    // n1's own stack twice (masqueraded, affinity); an outside client through
+                    // n1 (its address kept), then through n2, which has no endpoint.
+                    vec![
+                        host(1, 0, [10, 1, 0, 1]),
+                        host(2, 0, [10, 1, 0, 1]),
+                        host(3, 1, [10, 1, 0, 1]),
+                        host(4, 1, [10, 1, 0, 2]),
+                    ],
+                    fault,
+                )
+                .with_hosts(vec![
+                    IpAddr::from([10, 1, 0, 1]),
+                    IpAddr::from([192, 0, 2, 7]),
+                ])
+            }
             "large" => Universe::build(
                 "large",
                 Profile::default(),
@@ -476,12 +633,13 @@ impl Universe {
     }
 
     /// The names of [`Universe::named`].
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 7] = [
         "policy",
         "policy-strict",
         "service",
         "spoof",
         "admin",
+        "external",
         "large",
     ];
 
@@ -507,8 +665,39 @@ impl Universe {
             .map_or((Protocol::Tcp, 80), |a| (a.protocol, a.port))
     }
 
-    /// The Service's possible backends (pod indexes and target ports) in version `v`.
+    /// The service mapper's backends (pod indexes and target ports) for pod `client` in
+    /// version `v`, through the Service's cluster address: the endpoints the model's proxy
+    /// logic chooses (`internalTrafficPolicy`, conditions, topology, rules 6.5, 6.7, 6.15).
     pub fn backends(&self, v: usize, client: usize) -> Vec<(usize, u16)> {
+        let state = &self.versions[v];
+        let Some(service) = self.service.as_ref().and_then(|s| state.service(s)) else {
+            return Vec::new();
+        };
+        let node = state
+            .pod(&self.pods[client])
+            .and_then(|p| p.node.as_deref());
+        let (protocol, port) = self.service_port();
+        let set = match service.internal_traffic_policy {
+            netsem_spec::service::TrafficPolicy::Local => crate::proxy::EndpointSet::Local(node),
+            netsem_spec::service::TrafficPolicy::Cluster => {
+                crate::proxy::EndpointSet::Cluster(node)
+            }
+        };
+        crate::proxy::endpoints(
+            self,
+            v,
+            service,
+            set,
+            Some(self.addresses[client]),
+            protocol,
+            port,
+        )
+        .unwrap_or_default()
+    }
+
+    /// Spec's possible backends of the Service for pod `client` in version `v`: what the
+    /// `service` property holds the mapper to.
+    pub fn spec_backends(&self, v: usize, client: usize) -> Vec<usize> {
         let state = &self.versions[v];
         let Some(service) = self.service.as_ref().and_then(|s| state.service(s)) else {
             return Vec::new();
@@ -526,8 +715,75 @@ impl Universe {
             )
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|b| Some((self.pods.iter().position(|p| *p == b.pod)?, b.port)))
+            .filter_map(|b| self.pods.iter().position(|p| *p == b.pod))
             .collect()
+    }
+
+    /// The address a client sends from.
+    pub fn client_address(&self, c: Client) -> IpAddr {
+        match c {
+            Client::Pod(i) => self.addresses[i],
+            Client::Host(k) => self.hosts[k],
+        }
+    }
+
+    /// Whether the universe's Service keeps session affinity (rule 6.16).
+    pub fn affine(&self) -> bool {
+        self.service
+            .as_ref()
+            .and_then(|s| self.versions[0].service(s))
+            .is_some_and(|s| s.session_affinity.is_some())
+    }
+
+    /// The backend a pod's mapper starts out keeping it on: the affinity the cluster holds
+    /// for its address (the trace engine's earlier connections, rule 6.16).
+    pub fn held_affinity(&self, client: Client) -> Option<usize> {
+        let state = &self.versions[0];
+        let service = self.service.as_ref()?;
+        let (protocol, port) = self.service_port();
+        let held = state.affinity_of(service, protocol, port, self.client_address(client))?;
+        self.pods.iter().position(|p| *p == held.backend)
+    }
+
+    /// The affinities a node's proxy starts out with, per client address and Service port:
+    /// those the cluster holds for the clients of the attempts to translated addresses.
+    pub fn held_affinities(&self) -> BTreeMap<(IpAddr, u16), usize> {
+        let state = &self.versions[0];
+        let mut held = BTreeMap::new();
+        for a in &self.attempts {
+            let Target::Address(dst) = a.to else { continue };
+            let client = self.client_address(a.from);
+            let (service, port) = match state
+                .addresses()
+                .get(&netsem_spec::Address::default_domain(dst))
+            {
+                Some(netsem_spec::AddressOwner::Service { service, .. }) => {
+                    (service.clone(), a.port)
+                }
+                Some(netsem_spec::AddressOwner::Node { .. }) => {
+                    let Some(svc) = state.node_port_service(a.protocol, a.port) else {
+                        continue;
+                    };
+                    let Some(p) = svc.node_port(a.protocol, a.port) else {
+                        continue;
+                    };
+                    (svc.id.clone(), p.port)
+                }
+                _ => continue,
+            };
+            let backend = state
+                .affinity_of(&service, a.protocol, port, client)
+                .and_then(|h| self.pods.iter().position(|p| *p == h.backend));
+            if let Some(b) = backend {
+                held.insert((client, port), b);
+            }
+        }
+        held
+    }
+
+    /// The attempt with this id.
+    pub fn attempt(&self, id: u32) -> Option<&Attempt> {
+        self.attempts.iter().find(|a| a.id == id)
     }
 
     /// The pods that are a backend of the Service in some version.

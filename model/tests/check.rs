@@ -50,6 +50,14 @@ fn admin_universe_satisfies_every_property() {
     assert_eq!(check("admin"), (21139, 10419));
 }
 
+// Rules 6.12–6.16, 7.10: node proxies translate node ports for a node's own stack (masqueraded)
+// and for an outside client (`externalTrafficPolicy: Local`, its address kept; a node without an
+// endpoint drops), on the source spec says policy sees, and keep a client's session affinity.
+#[test]
+fn external_universe_satisfies_every_property() {
+    assert_eq!(check("external"), (14137, 4621));
+}
+
 /// Checks a broken pipeline: `property` fails, its counterexample exports to a trace, and that
 /// trace diverges from spec at its last step, in `field`.
 fn broken(name: &str, fault: Fault, property: &'static str, field: &str) {
@@ -134,5 +142,15 @@ fn broken_tiers_letting_network_policy_overrule_an_admin_deny() {
         Fault::NetworkPolicyBeforeAdmin,
         names::ADMIN_DENY_FINAL,
         "allowed",
+    );
+}
+
+#[test]
+fn broken_proxy_ignoring_session_affinity_moves_a_client() {
+    broken(
+        "external",
+        Fault::MapperIgnoresAffinity,
+        names::AFFINITY,
+        "error",
     );
 }

@@ -16,7 +16,7 @@ use stateright::{Checker, Model};
 #[command(
     name = "netsem-model",
     about = "Model-check the per-pod enforcement pipeline against the netsem semantics.",
-    after_help = "Examples:\n  netsem-model check policy\n  netsem-model check large --threads 2\n  netsem-model check service --fault mapper-ignores-removals --export found.yaml\n  netsem-model explore policy --address localhost:3000\n\nUniverses: policy, policy-strict, service, spoof (CI), large (longer run).\nExit codes: 0 every property holds, 1 a property fails, 2 bad input."
+    after_help = "Examples:\n  netsem-model check policy\n  netsem-model check large --threads 2\n  netsem-model check service --fault mapper-ignores-removals --export found.yaml\n  netsem-model explore policy --address localhost:3000\n\nUniverses: policy, policy-strict, service, spoof, admin, external (CI), large (longer run).\nExit codes: 0 every property holds, 1 a property fails, 2 bad input."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -32,6 +32,9 @@ enum FaultArg {
     PassAsAccept,
     BaselineBeforeNetworkPolicy,
     NetworkPolicyBeforeAdmin,
+    ProxyKeepsClient,
+    ProxyIgnoresSourceRanges,
+    MapperIgnoresAffinity,
 }
 
 impl From<FaultArg> for Fault {
@@ -44,6 +47,9 @@ impl From<FaultArg> for Fault {
             FaultArg::PassAsAccept => Fault::PassAsAccept,
             FaultArg::BaselineBeforeNetworkPolicy => Fault::BaselineBeforeNetworkPolicy,
             FaultArg::NetworkPolicyBeforeAdmin => Fault::NetworkPolicyBeforeAdmin,
+            FaultArg::ProxyKeepsClient => Fault::ProxyKeepsClient,
+            FaultArg::ProxyIgnoresSourceRanges => Fault::ProxyIgnoresSourceRanges,
+            FaultArg::MapperIgnoresAffinity => Fault::MapperIgnoresAffinity,
         }
     }
 }
