@@ -304,7 +304,11 @@ impl State {
     }
 
     pub(super) fn settle_with(&mut self, mut closed: Vec<ConnectionId>) -> Effects {
-        if !self.settle_deferred {
+        if self.settle_deferred {
+            // A removed mapping takes what its slice stated with it at once, deferred or not:
+            // the next primitive may ask for it.
+            self.forget_unmapped_endpoint_facts();
+        } else {
             self.sync_endpoints();
         }
         closed.sort_unstable();
@@ -351,6 +355,11 @@ impl State {
                 }
             }
         }
+        self.forget_unmapped_endpoint_facts();
+    }
+
+    /// What a slice stated of an endpoint lives only as long as its mapping (rule 6.27).
+    fn forget_unmapped_endpoint_facts(&mut self) {
         let mapped = &self.service_pods;
         self.endpoint_facts.retain(|k, _| mapped.contains(k));
     }
