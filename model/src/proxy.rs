@@ -9,7 +9,7 @@ use crate::universe::{Client, Fault, Universe};
 use netsem_spec::decision::resolve::Kind;
 use netsem_spec::decision::services::ZONE_LABEL;
 use netsem_spec::decision::Refusal;
-use netsem_spec::service::{TrafficDistribution, TrafficPolicy};
+use netsem_spec::service::{EndpointFacts, TrafficDistribution, TrafficPolicy};
 use netsem_spec::{Address, AddressOwner, Endpoint, PortRef, Protocol, Service, ServiceId, State};
 use std::net::IpAddr;
 
@@ -22,13 +22,15 @@ pub enum EndpointSet<'a> {
     Local(Option<&'a str>),
 }
 
-/// One endpoint as the EndpointSlice controller publishes it (rule 6.5).
+/// One endpoint as the EndpointSlice controller publishes it (rule 6.5), or as a manually
+/// managed slice states it (rule 6.27).
 struct Published<'s> {
     pod: usize,
     port: u16,
     node: Option<&'s str>,
     ready: bool,
     serving_terminating: bool,
+    stated: Option<&'s EndpointFacts>,
 }
 
 /// The endpoints (pod index, target port) a proxy uses for `service` in version `v`, for a
@@ -71,13 +73,22 @@ pub fn endpoints(
             PortRef::Name(name) => pod.named_port_numbers(name, protocol).next(),
         };
         let Some(number) = number else { continue };
-        let serving = pod.ready;
+        // A manual slice's statement is all kube-proxy reads of the endpoint (rule 6.27).
+        let stated = state.endpoint_facts(&service.id, id);
+        let (ready, serving_terminating) = match stated {
+            Some(f) => (f.ready, f.serving && f.terminating),
+            None => (
+                service.publish_not_ready_addresses || (pod.ready && !pod.terminating),
+                pod.ready && pod.terminating,
+            ),
+        };
         published.push(Published {
             pod: i,
             port: number,
             node: pod.node.as_deref(),
-            ready: service.publish_not_ready_addresses || (serving && !pod.terminating),
-            serving_terminating: serving && pod.terminating,
+            ready,
+            serving_terminating,
+            stated,
         });
     }
     if !published.iter().any(|e| e.ready || e.serving_terminating) {
@@ -118,7 +129,6 @@ fn topology(
     near: Option<&str>,
     published: &[Published],
 ) -> Option<Vec<(usize, u16)>> {
-    let distribution = service.traffic_distribution?;
     let near = near?;
     let ready: Vec<&Published> = published.iter().filter(|e| e.ready).collect();
     if ready.is_empty() {
@@ -131,13 +141,28 @@ fn topology(
             .map(|e| (e.pod, e.port))
             .collect()
     };
+    let zone = |node: Option<&str>| state.nodes().get(node?)?.get(ZONE_LABEL).cloned();
+    // A manual slice's hints are the topology (rule 6.27): node hints when every ready
+    // endpoint has some, then zone hints likewise; each only when one names the client's.
+    if ready.iter().any(|e| e.stated.is_some()) {
+        let hinted = |hints: &dyn Fn(&EndpointFacts) -> &Vec<String>, want: Option<String>| {
+            let want = want?;
+            let every = ready
+                .iter()
+                .all(|e| e.stated.is_some_and(|f| !hints(f).is_empty()));
+            let same = keep(&|e| e.stated.is_some_and(|f| hints(f).contains(&want)));
+            (every && !same.is_empty()).then_some(same)
+        };
+        return hinted(&|f| &f.for_nodes, Some(near.to_string()))
+            .or_else(|| hinted(&|f| &f.for_zones, zone(Some(near))));
+    }
+    let distribution = service.traffic_distribution?;
     if distribution == TrafficDistribution::PreferSameNode {
         let same = keep(&|e| e.node == Some(near));
         if !same.is_empty() {
             return Some(same);
         }
     }
-    let zone = |node: Option<&str>| state.nodes().get(node?)?.get(ZONE_LABEL).cloned();
     if ready.iter().any(|e| zone(e.node).is_none()) {
         return None;
     }

@@ -520,6 +520,12 @@ fn table(rungs: &[Rung], o: &Options) -> String {
             ),
         };
         let (nca, nca_rss, ratio) = match (&r.nca, &r.nca_note) {
+            // The peer's own error is no result: no ratio from it.
+            (Some(n), _) if matches!(n.ended, Ended::Exit(c) if c != 0) => (
+                format!("failed after {} ({:?})", secs(n.wall), n.ended),
+                n.rss_text(),
+                "–".into(),
+            ),
             (Some(n), _) => (
                 n.wall_text(),
                 n.rss_text(),
@@ -740,7 +746,10 @@ fn main() -> ExitCode {
                     run.ended
                 );
                 match run.ended {
-                    Ended::Exit(_) => {}
+                    Ended::Exit(0) => {}
+                    Ended::Exit(c) => {
+                        nca_stopped = Some(format!("not run (failed with exit {c} at {name})"))
+                    }
                     Ended::TimedOut => nca_stopped = Some(format!("not run (timed out at {name})")),
                     Ended::Signal => nca_stopped = Some(format!("not run (killed at {name})")),
                 }
