@@ -55,7 +55,22 @@ pub fn endpoints(
         _ => None,
     };
     let type2 = state.profile().multi_network == netsem_spec::profile::MultiNetwork::Type2;
-    let client_network = client.filter(|_| type2).and_then(network_of);
+    // A pod's network is its primary address's, in its own domain: addresses of different
+    // domains may coincide (rule 3.1), so a default-domain lookup could name another pod's.
+    let pod_network = |i: usize| match state.primary_addresses(&u.pods[i]).first() {
+        Some(a) => match state.addresses().get(*a) {
+            Some(AddressOwner::Pod { network, .. }) => Some(network.clone()),
+            _ => None,
+        },
+        None => None,
+    };
+    let client_network =
+        client
+            .filter(|_| type2)
+            .and_then(|ip| match u.addresses.iter().position(|a| *a == ip) {
+                Some(j) => pod_network(j),
+                None => network_of(ip),
+            });
     let target = state.target_port(service, protocol, port)?;
     let mapped = state
         .lookup_service_2_pod_mappings(&service.id)
@@ -65,7 +80,7 @@ pub fn endpoints(
         let Some(pod) = state.pod(id).filter(|p| mapped.contains(id) && p.is_live()) else {
             continue;
         };
-        if client_network.is_some() && network_of(u.addresses[i]) != client_network {
+        if client_network.is_some() && pod_network(i) != client_network {
             continue;
         }
         let number = match &target {
