@@ -7,7 +7,8 @@
 //! A failure is shrunk by proptest and printed with `NETSEM_SCENARIO=<hex>`; running
 //! `NETSEM_SCENARIO=<hex> cargo test --test differential` replays exactly that case. Keep the
 //! minimal trace it prints as a named regression under `tests/corpus/regressions/`.
-//! `NETSEM_DIFF_CASES` sets the number of oracle cases (default 4000; the model gets a tenth).
+//! `NETSEM_DIFF_CASES` sets the number of oracle cases (default 4000; the model gets a tenth,
+//! or `NETSEM_DIFF_MODEL_CASES`).
 
 use netsem_harness::generators::scenario::{from_hex, to_hex};
 use netsem_harness::generators::{scenario_from_bytes, Scenario};
@@ -20,6 +21,12 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 const MAX_OPS: usize = 60;
+
+fn model_cases() -> Option<u32> {
+    std::env::var("NETSEM_DIFF_MODEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+}
 
 fn cases() -> u32 {
     std::env::var("NETSEM_DIFF_CASES")
@@ -119,7 +126,7 @@ fn main() -> ExitCode {
     let mut failed = false;
     for (name, cases, with_model) in [
         ("spec/oracle", n, false),
-        ("spec/model", (n / 10).max(1), true),
+        ("spec/model", model_cases().unwrap_or((n / 10).max(1)), true),
     ] {
         match run(name, cases, with_model, &counts) {
             Ok(()) => println!("differential {name}: {cases} cases agree"),

@@ -53,8 +53,6 @@ pub mod skips {
     pub const TIED: &str = "tied admin policies leave the verdict to the implementation: a pipeline enforces one choice, where the semantics admits either";
     /// A connection through an Ingress or a Gateway (rules 6.19-6.26).
     pub const ENTRY_POINT: &str = "a connection through an entry point: the route is L7 and the controller is an actor the model has none of; both legs are decided by the shared primitives (the controller's leg is the pod connection openPodConnection judges)";
-    /// A Service connection under multi-network type 2.
-    pub const TYPE2_SERVICE: &str = "a Service connection under multi-network type 2: the model's per-network endpoint choice is not yet held to spec (a divergence the differential test found is open)";
     /// A pod on no node, in a cluster with nodes, reaching an address a proxy translates.
     pub const NO_NODE: &str = "the client pod runs on no node (in a cluster with nodes), so no node's proxy translates what it sends to a node port, an external or a Service-CIDR address";
     /// Routing between networks: type 2, or a primary user-defined network.
@@ -223,14 +221,6 @@ impl ModelEngine {
         let mut actors = vec![from.clone()];
         match &to {
             Dest::Pod(p) => actors.push(p.clone()),
-            // Known divergence, not yet understood: the differential test found a Service
-            // connection under multi-network type 2 that the model's per-network endpoint
-            // choice decides unlike spec (2026-12-02). Skipped, never judged wrongly.
-            Dest::Service(_)
-                if s.profile().multi_network == netsem_spec::profile::MultiNetwork::Type2 =>
-            {
-                return Err(skips::TYPE2_SERVICE)
-            }
             Dest::Service(_) if !s.pod(&from).is_some_and(|p| p.is_live()) => {
                 return Err(skips::SILENT_CLIENT)
             }

@@ -80,7 +80,9 @@ pub fn endpoints(
         let Some(pod) = state.pod(id).filter(|p| mapped.contains(id) && p.is_live()) else {
             continue;
         };
-        if client_network.is_some() && pod_network(i) != client_network {
+        // A host-network endpoint answers on its node's address, which is on no pod network
+        // and so routes from every one (rules 8.6, 8.7).
+        if client_network.is_some() && !pod.host_network && pod_network(i) != client_network {
             continue;
         }
         let number = match &target {
