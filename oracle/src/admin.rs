@@ -311,15 +311,13 @@ impl AdminIndex {
         }
     }
 
-    /// What distinguishes a pod to the admin tiers, for the matrix's classes: the policies
-    /// holding it and the rules whose selector peers match it.
-    pub fn membership(&self, idx: u32, out: &mut Vec<bool>) {
-        for p in &self.policies {
-            out.push(p.selected.contains(idx));
-            for r in p.ingress.iter().chain(&p.egress) {
-                out.push(r.peer_pods.contains(idx));
-            }
-        }
+    /// What distinguishes pods to the admin tiers, for the matrix's classes: the pods each
+    /// policy holds and those each rule's selector peers match.
+    pub fn pod_sets(&self) -> impl Iterator<Item = &BitSet> + '_ {
+        self.policies.iter().flat_map(|p| {
+            std::iter::once(&p.selected)
+                .chain(p.ingress.iter().chain(&p.egress).map(|r| &r.peer_pods))
+        })
     }
 
     /// Which `networks` peers contain `ip`, and which node owns it (when a `nodes` peer

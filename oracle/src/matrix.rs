@@ -7,6 +7,7 @@
 //! the rules instead of one decision per port. The diagonal (a pod to itself) is computed per
 //! pod, since it alone can be exempt (rule 7.1).
 
+use crate::bitset::BitSet;
 use crate::engine::Oracle;
 use crate::index::{named_port_is, proto_slot, CompiledRule, On, PeerRef};
 use netsem_spec::decision::resolve::{gate, Kind};
@@ -17,21 +18,31 @@ use netsem_spec::profile::{IpBlockPods, NamedPortConflict, NodeTraffic};
 use netsem_spec::{AllowedPorts, PodId, PortRanges};
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The matrix, stored per class pair.
+/// The matrix, stored per class pair, each distinct cell once.
 #[derive(Clone, Debug)]
 pub struct CompressedMatrix {
     pods: Vec<PodId>,
     class_of: Vec<u32>,
     classes: usize,
-    cells: Vec<AllowedPorts>,
-    diagonal: Vec<AllowedPorts>,
+    /// The distinct cells; the tables below index it.
+    distinct: Vec<AllowedPorts>,
+    /// `cells[a * classes + b]`: from class `a` to class `b`, for two distinct pods.
+    cells: Vec<u32>,
+    /// Each pod to itself.
+    diagonal: Vec<u32>,
 }
 
 impl CompressedMatrix {
     /// How many classes the pods fell into.
     pub fn classes(&self) -> usize {
         self.classes
+    }
+
+    /// How many distinct cells the matrix holds.
+    pub fn distinct_cells(&self) -> usize {
+        self.distinct.len()
     }
 }
 
@@ -41,21 +52,24 @@ impl MatrixView for CompressedMatrix {
     }
 
     fn cell(&self, src: usize, dst: usize) -> &AllowedPorts {
-        if src == dst {
-            &self.diagonal[src]
+        let at = if src == dst {
+            self.diagonal[src]
         } else {
             let (a, b) = (self.class_of[src] as usize, self.class_of[dst] as usize);
-            &self.cells[a * self.classes + b]
-        }
+            self.cells[a * self.classes + b]
+        };
+        &self.distinct[at as usize]
+    }
+
+    fn class_of(&self) -> Option<&[u32]> {
+        Some(&self.class_of)
     }
 }
 
-/// What a pod looks like to every rule.
+/// What a pod looks like to every rule, apart from which policies select it and which selector
+/// peers match it (those split the classes afterwards, one pod set at a time).
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Signature {
-    /// Which policies select the pod, and which rules' selector peers match it: all that
-    /// namespace and labels can mean to the rules in force.
-    membership: Vec<bool>,
     ports: Vec<(Option<String>, u16, Protocol)>,
     live: bool,
     host_network: bool,
@@ -66,14 +80,120 @@ struct Signature {
     networks: Vec<Option<String>>,
     /// Which ipBlock-bearing rules contain its primary v4 / v6 address.
     blocks: Vec<bool>,
-    /// The admin tiers: the policies holding it, the rules whose peers match it, which
-    /// `networks` peers contain its addresses and the nodes owning them (rules 11.7, 11.8).
+    /// The admin tiers' `networks` peers containing its addresses and the nodes owning them
+    /// (rules 11.7, 11.8).
     admin: Vec<bool>,
     admin_nodes: (Option<String>, Option<String>),
 }
 
 struct Prepared {
     idx: u32,
+}
+
+/// Splits every class of `class` (indexed by pod slot) into its pods in `set` and the rest:
+/// afterwards two pods share a class only if they did before and `set` holds both or neither.
+/// It costs the set's size, not the number of pods (partition refinement).
+fn refine(class: &mut [u32], size: &mut Vec<u32>, set: &BitSet, hits: &mut Vec<u32>) {
+    let mut touched: Vec<u32> = Vec::new();
+    let members = || {
+        set.iter()
+            .filter(|&i| class.get(i as usize).is_some_and(|&c| c != NONE))
+    };
+    for i in members() {
+        let c = class[i as usize] as usize;
+        if hits[c] == 0 {
+            touched.push(c as u32);
+        }
+        hits[c] += 1;
+    }
+    // `hits[c]` becomes the class the members of `c` move to.
+    for &c in &touched {
+        let c = c as usize;
+        if hits[c] == size[c] {
+            hits[c] = c as u32;
+        } else {
+            size[c] -= hits[c];
+            size.push(hits[c]);
+            hits.push(0);
+            hits[c] = (size.len() - 1) as u32;
+        }
+    }
+    let moved: Vec<u32> = members().collect();
+    for i in moved {
+        let c = class[i as usize] as usize;
+        class[i as usize] = hits[c];
+    }
+    for &c in &touched {
+        hits[c as usize] = 0;
+    }
+}
+
+/// The class of a slot that holds no pod.
+const NONE: u32 = u32::MAX;
+
+/// The cells of the class pairs, rows `0..classes` spread over every core; each worker keeps
+/// the distinct cells it computed, and they are merged into one table.
+fn rows_in_parallel(
+    classes: usize,
+    row: impl Fn(usize, &mut dyn FnMut(AllowedPorts)) + Sync,
+) -> (Vec<AllowedPorts>, Vec<u32>) {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, classes.max(1));
+    let next = AtomicUsize::new(0);
+    type Local = (Vec<AllowedPorts>, Vec<(usize, Vec<u32>)>);
+    let locals: Vec<Local> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut ids: HashMap<AllowedPorts, u32> = HashMap::new();
+                    let mut distinct = Vec::new();
+                    let mut rows = Vec::new();
+                    loop {
+                        let a = next.fetch_add(1, Ordering::Relaxed);
+                        if a >= classes {
+                            break;
+                        }
+                        let mut out = Vec::with_capacity(classes);
+                        row(a, &mut |cell| {
+                            let id = *ids.entry(cell).or_insert_with_key(|c| {
+                                distinct.push(c.clone());
+                                (distinct.len() - 1) as u32
+                            });
+                            out.push(id);
+                        });
+                        rows.push((a, out));
+                    }
+                    (distinct, rows)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut ids: HashMap<AllowedPorts, u32> = HashMap::new();
+    let mut distinct: Vec<AllowedPorts> = Vec::new();
+    let mut cells = vec![0u32; classes * classes];
+    for (local, rows) in locals {
+        let global: Vec<u32> = local
+            .into_iter()
+            .map(|c| {
+                let next = distinct.len() as u32;
+                *ids.entry(c).or_insert_with_key(|c| {
+                    distinct.push(c.clone());
+                    next
+                })
+            })
+            .collect();
+        for (a, row) in rows {
+            for (b, id) in row.into_iter().enumerate() {
+                cells[a * classes + b] = global[id as usize];
+            }
+        }
+    }
+    (distinct, cells)
 }
 
 impl Oracle {
@@ -93,11 +213,13 @@ impl Oracle {
             any_host_network || self.profile().node_traffic == NodeTraffic::PolicyChecked;
         let blocks_match_pods = self.profile().ip_block_pods == IpBlockPods::MatchPodAddresses;
 
-        let mut prepared = Vec::with_capacity(pods.len());
-        let mut class_of = Vec::with_capacity(pods.len());
+        // First the classes of what each pod is on its own, then split by every pod set the
+        // rules hold: the same classes as comparing whole membership vectors, without them.
+        let mut class = vec![NONE; ix.pods.len()];
+        let mut size: Vec<u32> = Vec::new();
         let mut by_sig: HashMap<Signature, u32> = HashMap::new();
-        let mut reps: Vec<Vec<usize>> = Vec::new();
-        for (i, id) in pods.iter().enumerate() {
+        let mut prepared = Vec::with_capacity(pods.len());
+        for id in &pods {
             let idx = ix.pod_by_id[id];
             let slot = ix.slot(idx);
             let v4 = slot.primary.iter().map(|(ip, _)| *ip).find(IpAddr::is_ipv4);
@@ -118,21 +240,7 @@ impl Oracle {
             // The networks of its primary addresses: which policies apply (rule 8.7) and which
             // routes exist (rules 8.6, 8.11) depend on them.
             let networks = slot.primary.iter().map(|(_, n)| n.clone()).collect();
-            let membership = ix
-                .policies
-                .iter()
-                .flatten()
-                .flat_map(|p| {
-                    std::iter::once(p.selected.contains(idx)).chain(
-                        p.ingress
-                            .iter()
-                            .chain(p.egress.iter())
-                            .map(|r| r.peer_pods.contains(idx)),
-                    )
-                })
-                .collect();
             let mut admin = Vec::new();
-            ix.admin.membership(idx, &mut admin);
             let admin_nodes = (
                 ix.admin.address_membership(v4, &mut admin),
                 ix.admin.address_membership(v6, &mut admin),
@@ -140,7 +248,6 @@ impl Oracle {
             let sig = Signature {
                 admin,
                 admin_nodes,
-                membership,
                 ports: slot
                     .ports
                     .iter()
@@ -158,20 +265,52 @@ impl Oracle {
                 blocks,
             };
             let next = by_sig.len() as u32;
-            let class = *by_sig.entry(sig).or_insert(next);
-            if class as usize == reps.len() {
+            let c = *by_sig.entry(sig).or_insert(next);
+            if c as usize == size.len() {
+                size.push(0);
+            }
+            size[c as usize] += 1;
+            class[idx as usize] = c;
+            prepared.push(Prepared { idx });
+        }
+        drop(by_sig);
+        let mut hits = vec![0u32; size.len()];
+        let sets = ix
+            .policies
+            .iter()
+            .flatten()
+            .flat_map(|p| {
+                std::iter::once(&p.selected).chain(
+                    p.ingress
+                        .iter()
+                        .chain(p.egress.iter())
+                        .map(|r| &r.peer_pods),
+                )
+            })
+            .chain(ix.admin.pod_sets());
+        for set in sets {
+            refine(&mut class, &mut size, set, &mut hits);
+        }
+
+        // Classes numbered in contract order of their first pod, with up to two pods each.
+        let mut number = vec![NONE; size.len()];
+        let mut reps: Vec<Vec<usize>> = Vec::new();
+        let mut class_of = Vec::with_capacity(pods.len());
+        for (i, p) in prepared.iter().enumerate() {
+            let c = class[p.idx as usize] as usize;
+            if number[c] == NONE {
+                number[c] = reps.len() as u32;
                 reps.push(Vec::new());
             }
-            if reps[class as usize].len() < 2 {
-                reps[class as usize].push(i);
+            let n = number[c];
+            if reps[n as usize].len() < 2 {
+                reps[n as usize].push(i);
             }
-            class_of.push(class);
-            prepared.push(Prepared { idx });
+            class_of.push(n);
         }
 
         let classes = reps.len();
-        let mut cells = Vec::with_capacity(classes * classes);
-        for a in 0..classes {
+        let (mut distinct, cells) = rows_in_parallel(classes, |a, push| {
             for b in 0..classes {
                 let s = reps[a][0];
                 let d = if a == b {
@@ -179,20 +318,33 @@ impl Oracle {
                 } else {
                     Some(reps[b][0])
                 };
-                cells.push(match d {
+                push(match d {
                     Some(d) => self.pair_ports(&prepared[s], &prepared[d], false),
                     None => AllowedPorts::default(),
                 });
             }
-        }
+        });
+        let mut ids: HashMap<AllowedPorts, u32> = distinct
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), i as u32))
+            .collect();
         let diagonal = prepared
             .iter()
-            .map(|p| self.pair_ports(p, p, true))
+            .map(|p| {
+                let c = self.pair_ports(p, p, true);
+                let next = distinct.len() as u32;
+                *ids.entry(c).or_insert_with_key(|c| {
+                    distinct.push(c.clone());
+                    next
+                })
+            })
             .collect();
         CompressedMatrix {
             pods,
             class_of,
             classes,
+            distinct,
             cells,
             diagonal,
         }

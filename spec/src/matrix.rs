@@ -221,6 +221,13 @@ pub trait MatrixView {
     /// The allowed ports from `pods()[src]` to `pods()[dst]`.
     fn cell(&self, src: usize, dst: usize) -> &AllowedPorts;
 
+    /// A class per pod such that the cell between two distinct pods depends only on their
+    /// classes, when the view keeps one (the oracle's compressed matrix); aggregations then
+    /// visit class pairs instead of pod pairs. `None` (the default): no such classes.
+    fn class_of(&self) -> Option<&[u32]> {
+        None
+    }
+
     /// Writes the JSON Lines contract: one line per ordered pair, `src` then `dst` order.
     ///
     /// The bytes are exactly [`json_line`]'s, but each pod's name is escaped once, a cell
@@ -382,6 +389,9 @@ pub struct GroupedMatrix {
 
 impl GroupedMatrix {
     /// Groups the pods of `m` by `group` (each pod's group name) and aggregates the cells.
+    /// Where `m` keeps classes ([`MatrixView::class_of`]), the pods of a group in one class
+    /// are visited once: intersection and union do not change when a cell is met again, so
+    /// only the pair counts need the pods.
     pub fn build(m: &dyn MatrixView, group: impl Fn(&PodId) -> String) -> Self {
         let pods = m.pods();
         let mut by_name: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
@@ -390,30 +400,75 @@ impl GroupedMatrix {
         }
         let mut names: Vec<(String, Vec<usize>)> = by_name.into_iter().collect();
         names.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        // Each group as (a pod, how many pods) per class; without classes, a class per pod.
+        let class_of = m.class_of();
+        let members: Vec<Vec<(usize, usize)>> = names
+            .iter()
+            .map(|(_, idx)| match class_of {
+                Some(class_of) => {
+                    let mut by_class: std::collections::BTreeMap<u32, (usize, usize)> =
+                        Default::default();
+                    for &i in idx {
+                        by_class.entry(class_of[i]).or_insert((i, 0)).1 += 1;
+                    }
+                    by_class.into_values().collect()
+                }
+                None => idx.iter().map(|&i| (i, 1)).collect(),
+            })
+            .collect();
+        // A second pod of each class, for the pairs of two pods of one class.
+        let mut second: HashMap<u32, usize> = HashMap::new();
+        if let Some(class_of) = class_of {
+            let mut seen: HashMap<u32, usize> = HashMap::new();
+            for (i, &c) in class_of.iter().enumerate() {
+                if seen.entry(c).or_insert(i) != &i {
+                    second.entry(c).or_insert(i);
+                }
+            }
+        }
         let mut cells = Vec::with_capacity(names.len() * names.len());
         for (a, (_, src)) in names.iter().enumerate() {
-            for (b, (_, dst)) in names.iter().enumerate() {
+            for b in 0..names.len() {
                 let mut cell = GroupCell::default();
                 let mut first = true;
-                for &i in src {
-                    for &j in dst {
-                        if a == b && i == j && src.len() > 1 {
-                            continue;
+                let mut add = |c: &AllowedPorts, pairs: usize| {
+                    if first {
+                        cell.every = c.clone();
+                        cell.some = c.clone();
+                        first = false;
+                    } else {
+                        for proto in Protocol::PORTED {
+                            *cell.every.get_mut(proto) =
+                                cell.every.get(proto).intersection(c.get(proto));
+                            *cell.some.get_mut(proto) = cell.some.get(proto).union(c.get(proto));
                         }
-                        let c = m.cell(i, j);
-                        if first {
-                            cell.every = c.clone();
-                            cell.some = c.clone();
-                            first = false;
-                        } else {
-                            for proto in Protocol::PORTED {
-                                *cell.every.get_mut(proto) =
-                                    cell.every.get(proto).intersection(c.get(proto));
-                                *cell.some.get_mut(proto) =
-                                    cell.some.get(proto).union(c.get(proto));
+                    }
+                    cell.pairs += pairs;
+                };
+                if a == b && src.len() == 1 {
+                    add(m.cell(src[0], src[0]), 1);
+                } else {
+                    for &(i, ni) in &members[a] {
+                        for &(j, nj) in &members[b] {
+                            let pairs = if a == b && i == j {
+                                ni * (ni - 1)
+                            } else {
+                                ni * nj
+                            };
+                            if pairs == 0 {
+                                continue;
                             }
+                            // Two distinct pods: of one class, `i` and another of its class.
+                            let j = if i == j {
+                                match class_of.and_then(|c| second.get(&c[i])) {
+                                    Some(&k) => k,
+                                    None => continue,
+                                }
+                            } else {
+                                j
+                            };
+                            add(m.cell(i, j), pairs);
                         }
-                        cell.pairs += 1;
                     }
                 }
                 cells.push(cell);

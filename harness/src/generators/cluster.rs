@@ -345,7 +345,13 @@ pub fn manifests(ops: &[Op]) -> Vec<(String, String)> {
                 attachments,
             } => {
                 assert!(attachments.is_empty(), "cluster pods have one network");
-                (&pod.id.namespace, "pods", pod_manifest(pod, addresses))
+                let mut doc = pod_manifest(pod, addresses);
+                if let Some(app) = pod.labels.get("app") {
+                    let (hash, owners) = owned_by_deployment(app);
+                    doc["metadata"]["labels"]["pod-template-hash"] = Value::from(hash);
+                    doc["metadata"]["ownerReferences"] = owners;
+                }
+                (&pod.id.namespace, "pods", doc)
             }
             Op::AddService {
                 service,
@@ -379,6 +385,31 @@ pub fn manifests(ops: &[Op]) -> Vec<(String, String)> {
             .map(|((ns, file), docs)| (format!("{ns}/{file}.yaml"), yaml(&docs))),
     );
     out
+}
+
+/// The `pod-template-hash` label and the `ownerReferences` of a pod of Deployment `app`, as
+/// the Deployment controller writes them: the controller is the ReplicaSet
+/// `app-<pod-template-hash>` (rule 9.10), the hash in the controller's alphabet (apimachinery
+/// `rand.SafeEncodeString`), derived from the name. The label selects nothing here, so the
+/// cluster's matrix is the same.
+fn owned_by_deployment(app: &str) -> (String, Value) {
+    const SAFE: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in app.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let hash: String = (0..10)
+        .map(|i| SAFE[((h >> (i * 6)) % SAFE.len() as u64) as usize] as char)
+        .collect();
+    let owners = serde_json::json!([{
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "name": format!("{app}-{hash}"),
+        "uid": format!("{:08x}-0000-4000-8000-{:012x}", h >> 32, h & 0xffff_ffff_ffff),
+        "controller": true,
+        "blockOwnerDeletion": true,
+    }]);
+    (hash, owners)
 }
 
 /// Documents as one multi-document YAML text.
@@ -439,10 +470,18 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("netsem-cluster-{}", std::process::id()));
         let bytes = write_manifests(&ops, &dir).expect("the manifests are written");
         assert!(bytes > 0);
-        let loaded = netsem_spec::manifest::load_state(&[&dir], Default::default());
+        let loaded = netsem_spec::manifest::load(&[&dir], Default::default());
         std::fs::remove_dir_all(&dir).expect("the directory is removed");
-        let (loaded, warnings) = loaded.expect("the manifests load");
-        assert!(warnings.is_empty(), "{warnings:?}");
+        let loaded = loaded.expect("the manifests load");
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        // Every pod is a replica of its app's Deployment (rule 9.10), as in a real cluster.
+        for op in &ops {
+            if let Op::AddPod { pod, .. } = op {
+                let w = loaded.workloads.get(&pod.id).map(ToString::to_string);
+                assert_eq!(w, Some(format!("{}[Deployment]", pod.labels["app"])));
+            }
+        }
+        let loaded = loaded.state;
         let mut built = netsem_spec::SpecEngine::default();
         for op in &ops {
             netsem_spec::Engine::execute(&mut built, op);

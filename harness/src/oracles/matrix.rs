@@ -1,11 +1,12 @@
 //! The matrix judge (rule 10.3): after a scenario, the spec's connectivity matrix and the
 //! oracle's class-compressed one must be identical, and the oracle's single decisions must
-//! agree with its own matrix at every range boundary.
+//! agree with its own matrix at every range boundary; grouped, the two must aggregate alike
+//! (the oracle's by class pairs, the spec's pod pair by pod pair).
 
 use crate::generators::Scenario;
 use crate::oracles::{lockstep, Finding};
 use netsem_oracle::Oracle;
-use netsem_spec::matrix::{json_line, MatrixView};
+use netsem_spec::matrix::{json_line, GroupedMatrix, MatrixView};
 use netsem_spec::Protocol;
 
 /// `diff_matrix`.
@@ -50,6 +51,29 @@ pub fn diff_matrix(s: &Scenario) -> Result<(), Finding> {
                     }
                 }
             }
+        }
+    }
+    // Groups of several pods and classes: each namespace, and the whole cluster.
+    type Grouping<'a> = (&'a str, &'a dyn Fn(&netsem_spec::PodId) -> String);
+    let groupings: [Grouping<'_>; 2] = [
+        ("namespace", &|p| p.namespace.clone()),
+        ("cluster", &|_| String::new()),
+    ];
+    for (name, group) in groupings {
+        let (want, have) = (
+            GroupedMatrix::build(&expected, group),
+            GroupedMatrix::build(&got, group),
+        );
+        if want != have {
+            let at = (0..want.cells.len())
+                .find(|&k| want.cells.get(k) != have.cells.get(k))
+                .unwrap_or(0);
+            return Err(Finding::Matrix(format!(
+                "matrix grouped by {name} differs under {} at cell {at}:\n spec   {:?}\n oracle {:?}\n{s:?}",
+                s.profile,
+                want.cells.get(at),
+                have.cells.get(at),
+            )));
         }
     }
     Ok(())
