@@ -188,14 +188,7 @@ pub fn write_grouped(
 ) -> io::Result<()> {
     let n = g.groups.len();
     match format {
-        Format::Jsonl => {
-            for i in 0..n {
-                for j in 0..n {
-                    writeln!(out, "{}", g.json_line(i, j))?;
-                }
-            }
-            Ok(())
-        }
+        Format::Jsonl => g.write_jsonl(out),
         Format::Json => {
             #[derive(serde::Serialize)]
             struct Group<'a> {

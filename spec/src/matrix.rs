@@ -358,7 +358,7 @@ pub fn contract_order(pods: impl IntoIterator<Item = PodId>) -> Vec<PodId> {
 
 /// One cell of a grouped matrix (rows and columns are groups of pods, such as workloads): over
 /// every pod pair of the two groups, what every pair allows and what some pair allows.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct GroupCell {
     /// How many ordered pod pairs the cell stands for.
     pub pairs: usize,
@@ -379,13 +379,25 @@ impl GroupCell {
 /// workload`, docs/FORMATS.md). A cell covers every ordered pair `(p, q)` with `p` in the
 /// source group and `q` in the destination group, except that a group with several pods is
 /// not paired with itself pod by pod (`p ≠ q`): its cell says how its pods reach each other.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct GroupedMatrix {
     /// The groups' names, in byte order, and their pods (in contract order).
     pub groups: Vec<(String, Vec<PodId>)>,
-    /// `cells[i * groups.len() + j]` is from `groups[i]` to `groups[j]`.
-    pub cells: Vec<GroupCell>,
+    /// The distinct cells, each once: a big cluster's cells are mostly the same few.
+    distinct: Vec<GroupCell>,
+    /// `cells[i * groups.len() + j]`, from `groups[i]` to `groups[j]`, indexes `distinct`.
+    cells: Vec<u32>,
 }
+
+impl PartialEq for GroupedMatrix {
+    fn eq(&self, other: &Self) -> bool {
+        let n = self.groups.len();
+        self.groups == other.groups
+            && (0..n).all(|i| (0..n).all(|j| self.cell(i, j) == other.cell(i, j)))
+    }
+}
+
+impl Eq for GroupedMatrix {}
 
 impl GroupedMatrix {
     /// Groups the pods of `m` by `group` (each pod's group name) and aggregates the cells.
@@ -427,6 +439,8 @@ impl GroupedMatrix {
             }
         }
         let mut cells = Vec::with_capacity(names.len() * names.len());
+        let mut distinct: Vec<GroupCell> = Vec::new();
+        let mut ids: HashMap<GroupCell, u32> = HashMap::new();
         for (a, (_, src)) in names.iter().enumerate() {
             for b in 0..names.len() {
                 let mut cell = GroupCell::default();
@@ -471,7 +485,11 @@ impl GroupedMatrix {
                         }
                     }
                 }
-                cells.push(cell);
+                let next = distinct.len() as u32;
+                cells.push(*ids.entry(cell).or_insert_with_key(|c| {
+                    distinct.push(c.clone());
+                    next
+                }));
             }
         }
         GroupedMatrix {
@@ -479,13 +497,84 @@ impl GroupedMatrix {
                 .into_iter()
                 .map(|(n, idx)| (n, idx.into_iter().map(|i| pods[i].clone()).collect()))
                 .collect(),
+            distinct,
             cells,
         }
     }
 
     /// The cell from group `src` to group `dst`.
     pub fn cell(&self, src: usize, dst: usize) -> &GroupCell {
-        &self.cells[src * self.groups.len() + dst]
+        &self.distinct[self.cells[src * self.groups.len() + dst] as usize]
+    }
+
+    /// How many distinct cells the matrix holds.
+    pub fn distinct_cells(&self) -> usize {
+        self.distinct.len()
+    }
+
+    /// Writes the grouped JSON Lines format: exactly [`GroupedMatrix::json_line`]'s lines, each
+    /// followed by a newline, but each group name and each distinct cell serialized once (up
+    /// to a bound) and the lines written in large chunks.
+    pub fn write_jsonl(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        const CHUNK: usize = 1 << 20;
+        const CACHE_BYTES: usize = 64 << 20;
+        #[derive(Serialize)]
+        struct Tail<'a> {
+            pairs: usize,
+            allowed: &'a AllowedPorts,
+            some: &'a AllowedPorts,
+            uniform: bool,
+        }
+        let tail = |c: &GroupCell| {
+            let mut v = serde_json::to_vec(&Tail {
+                pairs: c.pairs,
+                allowed: &c.every,
+                some: &c.some,
+                uniform: c.uniform(),
+            })
+            .expect("a grouped cell always serializes");
+            v.remove(0);
+            v.push(b'\n');
+            v
+        };
+        let name = |n: &str| serde_json::to_vec(n).expect("a group name always serializes");
+        let srcs: Vec<Vec<u8>> = self
+            .groups
+            .iter()
+            .map(|(n, _)| [b"{\"src\":".as_slice(), &name(n), b",\"dst\":"].concat())
+            .collect();
+        let dsts: Vec<Vec<u8>> = self
+            .groups
+            .iter()
+            .map(|(n, _)| [name(n).as_slice(), b","].concat())
+            .collect();
+        let mut cached: Vec<Option<Vec<u8>>> = vec![None; self.distinct.len()];
+        let mut budget = CACHE_BYTES;
+        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
+        let n = self.groups.len();
+        for (i, src) in srcs.iter().enumerate() {
+            for (j, dst) in dsts.iter().enumerate() {
+                let id = self.cells[i * n + j] as usize;
+                buf.extend_from_slice(src);
+                buf.extend_from_slice(dst);
+                match &cached[id] {
+                    Some(t) => buf.extend_from_slice(t),
+                    None => {
+                        let t = tail(&self.distinct[id]);
+                        buf.extend_from_slice(&t);
+                        if t.len() <= budget {
+                            budget -= t.len();
+                            cached[id] = Some(t);
+                        }
+                    }
+                }
+                if buf.len() >= CHUNK {
+                    out.write_all(&buf)?;
+                    buf.clear();
+                }
+            }
+        }
+        out.write_all(&buf)
     }
 
     /// One line of the grouped JSON Lines format (docs/FORMATS.md), without the newline:

@@ -64,15 +64,23 @@ pub fn diff_matrix(s: &Scenario) -> Result<(), Finding> {
             GroupedMatrix::build(&expected, group),
             GroupedMatrix::build(&got, group),
         );
+        if want.groups != have.groups {
+            return Err(Finding::Matrix(format!(
+                "matrix grouped by {name}: the groups differ under {}\n{s:?}",
+                s.profile
+            )));
+        }
         if want != have {
-            let at = (0..want.cells.len())
-                .find(|&k| want.cells.get(k) != have.cells.get(k))
+            let n = want.groups.len();
+            let at = (0..n * n)
+                .find(|&k| want.cell(k / n, k % n) != have.cell(k / n, k % n))
                 .unwrap_or(0);
+            let cell = |m: &GroupedMatrix| (at < n * n).then(|| m.cell(at / n, at % n).clone());
             return Err(Finding::Matrix(format!(
                 "matrix grouped by {name} differs under {} at cell {at}:\n spec   {:?}\n oracle {:?}\n{s:?}",
                 s.profile,
-                want.cells.get(at),
-                have.cells.get(at),
+                cell(&want),
+                cell(&have),
             )));
         }
     }
