@@ -39,6 +39,15 @@ impl Selector {
         Selector { reqs }
     }
 
+    /// A label every matching pod has, with the values it may take: the first `Equals` or
+    /// `In` requirement. `None` when the selector requires no value.
+    pub fn required(&self) -> Option<(&str, &[String])> {
+        self.reqs.iter().find_map(|(k, op, values)| match op {
+            Op::Equals | Op::In => Some((k.as_str(), values.as_slice())),
+            _ => None,
+        })
+    }
+
     #[inline]
     pub fn matches(&self, labels: &Labels) -> bool {
         self.reqs.iter().all(|(k, op, values)| {

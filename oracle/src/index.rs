@@ -19,6 +19,9 @@ use netsem_spec::{
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+/// Pod slots by label key, then value (see [`Index::postings`]).
+type Postings = HashMap<String, HashMap<String, Vec<u32>>>;
+
 /// An interned pod.
 #[derive(Clone, Debug)]
 pub(crate) struct PodSlot {
@@ -278,9 +281,11 @@ impl Index {
             let a = addrs.remove(&pod.id).unwrap_or_default();
             ix.insert_pod_slot(state, pod, a);
         }
+        let postings = ix.postings();
         for policy in state.policies() {
-            ix.upsert_policy(state, policy);
+            ix.upsert_compiled(state, policy, Scope::NetworkPolicy, Some(&postings));
         }
+        drop(postings);
         for policy in state.multi_network_policies() {
             ix.sync_multi_policy_slot(state, &policy.id);
         }
@@ -404,14 +409,70 @@ impl Index {
     /// selector can match: a policy selects pods of its own namespace, and a selector peer
     /// matches pods of its own namespace or of the namespaces its namespace selector matches
     /// (rule 5.11). The bits are the same; the cost is the candidates', not every pod's.
-    fn place_all_pods_in_policy(&self, policy: &mut CompiledPolicy) {
-        let ns = policy.ns;
-        let slot = |idx: u32| self.pods.get(idx as usize).and_then(Option::as_ref);
-        for idx in self.pods_in_ns[ns as usize].iter() {
-            if slot(idx).is_some_and(|p| p.ns == ns && policy.selector.matches(&p.labels)) {
-                policy.selected.set(idx, true);
+    /// Every pod slot by label, key then value: a bulk build visits, for a selector that
+    /// requires a label value, only the pods having it.
+    fn postings(&self) -> Postings {
+        let mut out = Postings::new();
+        for (idx, p) in self.pods.iter().enumerate() {
+            let Some(p) = p else { continue };
+            for (k, v) in p.labels.iter() {
+                out.entry(k.clone())
+                    .or_default()
+                    .entry(v.clone())
+                    .or_default()
+                    .push(idx as u32);
             }
         }
+        out
+    }
+
+    /// Sets `set` to the pods of the namespaces `in_ns` accepts that `sel` (`None`: every pod)
+    /// matches: from `postings` when the selector requires a label value, else by a scan of
+    /// those namespaces.
+    fn place(
+        &self,
+        set: &mut BitSet,
+        namespaces: &[u32],
+        sel: Option<&Selector>,
+        postings: Option<&Postings>,
+    ) {
+        let slot = |idx: u32| self.pods.get(idx as usize).and_then(Option::as_ref);
+        let required = sel.and_then(Selector::required);
+        if let (Some((key, values)), Some(postings)) = (required, postings) {
+            let mut wanted = vec![false; self.ns_labels.len()];
+            for &n in namespaces {
+                wanted[n as usize] = true;
+            }
+            let by_value = postings.get(key);
+            for v in values {
+                for &idx in by_value.and_then(|m| m.get(v)).into_iter().flatten() {
+                    let hit = slot(idx).is_some_and(|p| {
+                        wanted.get(p.ns as usize) == Some(&true)
+                            && sel.is_none_or(|s| s.matches(&p.labels))
+                    });
+                    if hit {
+                        set.set(idx, true);
+                    }
+                }
+            }
+            return;
+        }
+        for &n in namespaces {
+            for idx in self.pods_in_ns[n as usize].iter() {
+                let hit = slot(idx)
+                    .is_some_and(|p| p.ns == n && sel.is_none_or(|s| s.matches(&p.labels)));
+                if hit {
+                    set.set(idx, true);
+                }
+            }
+        }
+    }
+
+    fn place_all_pods_in_policy(&self, policy: &mut CompiledPolicy, postings: Option<&Postings>) {
+        let ns = policy.ns;
+        let mut selected = std::mem::take(&mut policy.selected);
+        self.place(&mut selected, &[ns], Some(&policy.selector), postings);
+        policy.selected = selected;
         for rule in policy.ingress.iter_mut().chain(policy.egress.iter_mut()) {
             for (ns_sel, pod_sel) in &rule.selectors {
                 let namespaces: Vec<u32> = match ns_sel {
@@ -420,25 +481,22 @@ impl Index {
                         .filter(|&n| sel.matches(&self.ns_labels[n as usize]))
                         .collect(),
                 };
-                for n in namespaces {
-                    for idx in self.pods_in_ns[n as usize].iter() {
-                        let hit = slot(idx).is_some_and(|p| {
-                            p.ns == n && pod_sel.as_ref().is_none_or(|s| s.matches(&p.labels))
-                        });
-                        if hit {
-                            rule.peer_pods.set(idx, true);
-                        }
-                    }
-                }
+                self.place(&mut rule.peer_pods, &namespaces, pod_sel.as_ref(), postings);
             }
         }
     }
 
     fn upsert_policy(&mut self, state: &State, policy: &NetworkPolicy) -> u32 {
-        self.upsert_compiled(state, policy, Scope::NetworkPolicy)
+        self.upsert_compiled(state, policy, Scope::NetworkPolicy, None)
     }
 
-    fn upsert_compiled(&mut self, state: &State, policy: &NetworkPolicy, scope: Scope) -> u32 {
+    fn upsert_compiled(
+        &mut self,
+        state: &State,
+        policy: &NetworkPolicy,
+        scope: Scope,
+        postings: Option<&Postings>,
+    ) -> u32 {
         let multi = matches!(scope, Scope::Networks(_));
         let ns = self.ns_of(state, &policy.id.namespace);
         let mut c = CompiledPolicy {
@@ -451,7 +509,7 @@ impl Index {
             egress: policy.egress.iter().map(CompiledRule::compile).collect(),
             selected: BitSet::default(),
         };
-        self.place_all_pods_in_policy(&mut c);
+        self.place_all_pods_in_policy(&mut c, postings);
         let by_id = if multi {
             &mut self.multi_by_id
         } else {
@@ -490,7 +548,7 @@ impl Index {
             .and_then(|m| Some((m.networks.clone(), m.effective(&self.profile)?)));
         match effective {
             Some((networks, np)) => {
-                let i = self.upsert_compiled(state, &np, Scope::Networks(networks));
+                let i = self.upsert_compiled(state, &np, Scope::Networks(networks), None);
                 if let Some(p) = &self.policies[i as usize] {
                     touched.extend(p.selected.iter());
                 }

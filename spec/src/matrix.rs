@@ -441,35 +441,31 @@ impl GroupedMatrix {
         let mut cells = Vec::with_capacity(names.len() * names.len());
         let mut distinct: Vec<GroupCell> = Vec::new();
         let mut ids: HashMap<GroupCell, u32> = HashMap::new();
+        // A cell made of one stored cell, by its address and pair count: no clone, no hash of
+        // its ports (the cells of `m` stay put while it is borrowed).
+        let mut single: HashMap<(usize, usize), u32> = HashMap::new();
+        let mut met: Vec<&AllowedPorts> = Vec::new();
         for (a, (_, src)) in names.iter().enumerate() {
             for b in 0..names.len() {
-                let mut cell = GroupCell::default();
-                let mut first = true;
-                let mut add = |c: &AllowedPorts, pairs: usize| {
-                    if first {
-                        cell.every = c.clone();
-                        cell.some = c.clone();
-                        first = false;
-                    } else {
-                        for proto in Protocol::PORTED {
-                            *cell.every.get_mut(proto) =
-                                cell.every.get(proto).intersection(c.get(proto));
-                            *cell.some.get_mut(proto) = cell.some.get(proto).union(c.get(proto));
-                        }
+                met.clear();
+                let mut pairs = 0;
+                fn note<'c>(met: &mut Vec<&'c AllowedPorts>, c: &'c AllowedPorts) {
+                    if !met.iter().any(|&m| std::ptr::eq(m, c)) {
+                        met.push(c);
                     }
-                    cell.pairs += pairs;
-                };
+                }
                 if a == b && src.len() == 1 {
-                    add(m.cell(src[0], src[0]), 1);
+                    note(&mut met, m.cell(src[0], src[0]));
+                    pairs = 1;
                 } else {
                     for &(i, ni) in &members[a] {
                         for &(j, nj) in &members[b] {
-                            let pairs = if a == b && i == j {
+                            let n = if a == b && i == j {
                                 ni * (ni - 1)
                             } else {
                                 ni * nj
                             };
-                            if pairs == 0 {
+                            if n == 0 {
                                 continue;
                             }
                             // Two distinct pods: of one class, `i` and another of its class.
@@ -481,15 +477,55 @@ impl GroupedMatrix {
                             } else {
                                 j
                             };
-                            add(m.cell(i, j), pairs);
+                            note(&mut met, m.cell(i, j));
+                            pairs += n;
                         }
                     }
                 }
-                let next = distinct.len() as u32;
-                cells.push(*ids.entry(cell).or_insert_with_key(|c| {
-                    distinct.push(c.clone());
-                    next
-                }));
+                let mut intern = |cell: GroupCell| {
+                    let next = distinct.len() as u32;
+                    *ids.entry(cell).or_insert_with_key(|c| {
+                        distinct.push(c.clone());
+                        next
+                    })
+                };
+                let id = match met.as_slice() {
+                    [one] => {
+                        let key = (std::ptr::from_ref(*one) as usize, pairs);
+                        match single.get(&key) {
+                            Some(&id) => id,
+                            None => {
+                                let id = intern(GroupCell {
+                                    pairs,
+                                    every: (*one).clone(),
+                                    some: (*one).clone(),
+                                });
+                                single.insert(key, id);
+                                id
+                            }
+                        }
+                    }
+                    _ => {
+                        let mut cell = GroupCell {
+                            pairs,
+                            ..GroupCell::default()
+                        };
+                        if let Some((first, rest)) = met.split_first() {
+                            cell.every = (*first).clone();
+                            cell.some = (*first).clone();
+                            for c in rest {
+                                for proto in Protocol::PORTED {
+                                    *cell.every.get_mut(proto) =
+                                        cell.every.get(proto).intersection(c.get(proto));
+                                    *cell.some.get_mut(proto) =
+                                        cell.some.get(proto).union(c.get(proto));
+                                }
+                            }
+                        }
+                        intern(cell)
+                    }
+                };
+                cells.push(id);
             }
         }
         GroupedMatrix {
