@@ -78,9 +78,16 @@ impl State {
 impl State {
     /// The node that owns an address (in any domain), for `nodes` peers (rule 11.8).
     pub fn node_at(&self, ip: std::net::IpAddr) -> Option<&str> {
-        self.addresses.iter().find_map(|(a, o)| match o {
-            AddressOwner::Node { node } if a.ip == ip => Some(node.as_str()),
-            _ => None,
+        // One lookup per domain, in domain order: the first domain holding `ip` as a node's.
+        self.domains.iter().find_map(|domain| {
+            let a = Address {
+                domain: domain.clone(),
+                ip,
+            };
+            match self.addresses.get(&a) {
+                Some(AddressOwner::Node { node }) => Some(node.as_str()),
+                _ => None,
+            }
         })
     }
 }
