@@ -543,11 +543,6 @@ impl GroupedMatrix {
         &self.distinct[self.cells[src * self.groups.len() + dst] as usize]
     }
 
-    /// How many distinct cells the matrix holds.
-    pub fn distinct_cells(&self) -> usize {
-        self.distinct.len()
-    }
-
     /// Writes the grouped JSON Lines format: exactly [`GroupedMatrix::json_line`]'s lines, each
     /// followed by a newline, but each group name and each distinct cell serialized once (up
     /// to a bound) and the lines written in large chunks.
