@@ -254,20 +254,11 @@ impl ModelEngine {
                 }
                 // The mapper's endpoint choice is the model's own: every other pod of the
                 // Service it could pick is an actor too (on a distinct primary address).
-                let mut taken: BTreeSet<std::net::IpAddr> = actors
+                let taken: BTreeSet<std::net::IpAddr> = actors
                     .iter()
                     .filter_map(|p| s.primary_addresses(p).first().map(|a| a.ip))
                     .collect();
-                for p in s.lookup_service_2_pod_mappings(svc).unwrap_or_default() {
-                    if actors.contains(&p) {
-                        continue;
-                    }
-                    if let [a] = s.primary_addresses(&p).as_slice() {
-                        if taken.insert(a.ip) {
-                            actors.push(p);
-                        }
-                    }
-                }
+                endpoint_actors(s, svc, &mut actors, taken)?;
             }
             Dest::Proxied(_) => unreachable!("proxied connections are built apart"),
         }
@@ -391,16 +382,7 @@ impl ModelEngine {
             .collect();
         taken.extend(host);
         if let Some(svc) = &service {
-            for p in s.lookup_service_2_pod_mappings(svc).unwrap_or_default() {
-                if actors.contains(&p) {
-                    continue;
-                }
-                if let [a] = s.primary_addresses(&p).as_slice() {
-                    if default(a) && taken.insert(a.ip) {
-                        actors.push(p);
-                    }
-                }
-            }
+            endpoint_actors(s, svc, &mut actors, taken)?;
         }
         actors.sort();
         actors.dedup();
@@ -852,4 +834,40 @@ impl Engine for ModelEngine {
     fn fault(&mut self) -> Option<String> {
         self.last_fault.take()
     }
+}
+
+/// Adds to `actors` every other pod of `service` a mapper or proxy could pick, each on its own
+/// address (`taken` holds those already in use). A live one the pipeline cannot send to on a
+/// distinct default-domain address skips the connection: left out, it would change the
+/// refusal the model reaches (`no-backends` for `no-local-endpoints`), not only the picks.
+fn endpoint_actors(
+    s: &State,
+    service: &ServiceId,
+    actors: &mut Vec<PodId>,
+    mut taken: BTreeSet<std::net::IpAddr>,
+) -> Result<(), &'static str> {
+    for p in s.lookup_service_2_pod_mappings(service).unwrap_or_default() {
+        if actors.contains(&p) {
+            continue;
+        }
+        let primary = s.primary_addresses(&p);
+        let address = s
+            .pod_endpoint(&p, None)
+            .ok()
+            .and_then(|e| e.address().cloned());
+        let representable = primary
+            .iter()
+            .all(|a| a.domain == netsem_spec::net::DEFAULT_DOMAIN)
+            && address
+                .as_ref()
+                .is_some_and(|a| a.domain == netsem_spec::net::DEFAULT_DOMAIN);
+        match &address {
+            Some(a) if representable && taken.insert(a.ip) => actors.push(p),
+            _ if s.pod(&p).is_some_and(|pod| pod.is_live()) && address.is_some() => {
+                return Err(skips::NOT_PRIMARY)
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
