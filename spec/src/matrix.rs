@@ -428,13 +428,15 @@ impl GroupedMatrix {
                 None => idx.iter().map(|&i| (i, 1)).collect(),
             })
             .collect();
-        // A second pod of each class, for the pairs of two pods of one class.
-        let mut second: HashMap<u32, usize> = HashMap::new();
+        // The first two pods of each class, for the pairs of two pods of one class: the
+        // partner of a pod is the other of the two (a group's first pod of a class may be the
+        // class's second, and a pod paired with itself is the diagonal).
+        let mut two: HashMap<u32, (usize, Option<usize>)> = HashMap::new();
         if let Some(class_of) = class_of {
-            let mut seen: HashMap<u32, usize> = HashMap::new();
             for (i, &c) in class_of.iter().enumerate() {
-                if seen.entry(c).or_insert(i) != &i {
-                    second.entry(c).or_insert(i);
+                let e = two.entry(c).or_insert((i, None));
+                if e.0 != i && e.1.is_none() {
+                    e.1 = Some(i);
                 }
             }
         }
@@ -470,9 +472,15 @@ impl GroupedMatrix {
                             }
                             // Two distinct pods: of one class, `i` and another of its class.
                             let j = if i == j {
-                                match class_of.and_then(|c| second.get(&c[i])) {
-                                    Some(&k) => k,
-                                    None => continue,
+                                match class_of.and_then(|c| two.get(&c[i])) {
+                                    Some(&(first, Some(second))) => {
+                                        if first == i {
+                                            second
+                                        } else {
+                                            first
+                                        }
+                                    }
+                                    _ => continue,
                                 }
                             } else {
                                 j
@@ -784,6 +792,51 @@ mod tests {
         assert_eq!(
             g.json_line(0, 1),
             r#"{"src":"a/w[Deployment]","dst":"b/x","pairs":2,"allowed":{"TCP":[[80,80]],"UDP":[],"SCTP":[]},"some":{"TCP":[[80,81]],"UDP":[],"SCTP":[]},"uniform":false}"#
+        );
+    }
+
+    /// Found by the differential test: a group's first pod of a class was the class's second
+    /// pod, so "another pod of its class" was itself, and the diagonal's cell counted for the
+    /// pairs of distinct pods.
+    #[test]
+    fn r10_3_grouped_classes_pair_distinct_pods_even_when_the_class_starts_in_another_group() {
+        struct Classed {
+            pods: Vec<PodId>,
+            all: AllowedPorts,
+            none: AllowedPorts,
+        }
+        impl MatrixView for Classed {
+            fn pods(&self) -> &[PodId] {
+                &self.pods
+            }
+            fn cell(&self, src: usize, dst: usize) -> &AllowedPorts {
+                if src == dst {
+                    &self.all
+                } else {
+                    &self.none
+                }
+            }
+            fn class_of(&self) -> Option<&[u32]> {
+                Some(&[0, 0, 0])
+            }
+        }
+        let m = Classed {
+            pods: vec![
+                PodId::new("a", "p"),
+                PodId::new("b", "q"),
+                PodId::new("b", "r"),
+            ],
+            all: AllowedPorts::all(),
+            none: AllowedPorts::default(),
+        };
+        let g = GroupedMatrix::build(&m, |p| p.namespace.clone());
+        let b = g.cell(1, 1);
+        assert_eq!(b.pairs, 2);
+        assert!(b.some.is_empty(), "b/q and b/r reach each other on nothing");
+        assert_eq!(g.cell(0, 0).every, AllowedPorts::all());
+        assert_eq!(
+            (g.cell(0, 1).pairs, g.cell(0, 1).some.is_empty()),
+            (2, true)
         );
     }
 
