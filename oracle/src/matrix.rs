@@ -388,46 +388,40 @@ impl Oracle {
         if g.exemption.is_some() {
             return AllowedPorts::all();
         }
+        // Each direction walks its rules once for all three protocols: the peer match, the
+        // costly part, does not depend on the protocol.
+        let egress = if src_pod {
+            let peer = if dst_pod {
+                PeerRef::Pod(d.idx, dst_ip)
+            } else {
+                PeerRef::Address(dst_ip)
+            };
+            self.direction_ports(
+                s.idx,
+                PolicyType::Egress,
+                src_on,
+                peer,
+                dst_pod.then_some(d.idx),
+            )
+        } else {
+            all_protocols()
+        };
+        if egress.iter().all(PortRanges::is_empty) {
+            return AllowedPorts::default();
+        }
+        let ingress = if dst_pod {
+            let peer = if src_pod {
+                PeerRef::Pod(s.idx, src_ip)
+            } else {
+                PeerRef::Address(src_ip)
+            };
+            self.direction_ports(d.idx, PolicyType::Ingress, dst_on, peer, Some(d.idx))
+        } else {
+            all_protocols()
+        };
         let mut out = AllowedPorts::default();
-        for protocol in Protocol::PORTED {
-            let egress = if src_pod {
-                let peer = if dst_pod {
-                    PeerRef::Pod(d.idx, dst_ip)
-                } else {
-                    PeerRef::Address(dst_ip)
-                };
-                self.direction_ports(
-                    s.idx,
-                    PolicyType::Egress,
-                    src_on,
-                    peer,
-                    dst_pod.then_some(d.idx),
-                    protocol,
-                )
-            } else {
-                PortRanges::all()
-            };
-            if egress.is_empty() {
-                continue;
-            }
-            let ingress = if dst_pod {
-                let peer = if src_pod {
-                    PeerRef::Pod(s.idx, src_ip)
-                } else {
-                    PeerRef::Address(src_ip)
-                };
-                self.direction_ports(
-                    d.idx,
-                    PolicyType::Ingress,
-                    dst_on,
-                    peer,
-                    Some(d.idx),
-                    protocol,
-                )
-            } else {
-                PortRanges::all()
-            };
-            *out.get_mut(protocol) = egress.intersection(&ingress);
+        for (slot, protocol) in Protocol::PORTED.into_iter().enumerate() {
+            *out.get_mut(protocol) = egress[slot].intersection(&ingress[slot]);
         }
         out
     }
@@ -508,7 +502,8 @@ impl Oracle {
         out
     }
 
-    /// The ports one direction at pod `idx` allows for `peer`, named ports resolved on `dest`.
+    /// The ports one direction at pod `idx` allows for `peer`, per ported protocol (in
+    /// [`proto_slot`] order), named ports resolved on `dest`.
     fn direction_ports(
         &self,
         idx: u32,
@@ -516,48 +511,51 @@ impl Oracle {
         on: On<'_>,
         peer: PeerRef,
         dest: Option<u32>,
-        protocol: Protocol,
-    ) -> PortRanges {
+    ) -> [PortRanges; 3] {
         let ix = &self.core.index;
         let mut list = ix.isolating(idx, direction, on).peekable();
         if list.peek().is_none() {
-            return PortRanges::all();
+            return all_protocols();
         }
-        let slot = proto_slot(protocol).expect("ported protocol");
         let dest = dest.map(|d| ix.slot(d));
-        let mut ranges: Vec<(u16, u16)> = Vec::new();
+        let first_only = self.profile().named_port_conflict == NamedPortConflict::FirstOnly;
+        let mut ranges: [Vec<(u16, u16)>; 3] = Default::default();
         for p in list {
             for r in p.rules(direction) {
                 if !ix.peer_matches(r, peer) {
                     continue;
                 }
                 if r.ports.any {
-                    return PortRanges::all();
+                    return all_protocols();
                 }
-                ranges.extend_from_slice(&r.ports.ranges[slot]);
-                if let Some(d) = dest {
-                    for (proto, name) in &r.ports.named {
-                        if *proto != protocol {
-                            continue;
+                for (slot, found) in ranges.iter_mut().enumerate() {
+                    found.extend_from_slice(&r.ports.ranges[slot]);
+                }
+                let Some(d) = dest else { continue };
+                for (protocol, name) in &r.ports.named {
+                    let Some(slot) = proto_slot(*protocol) else {
+                        continue;
+                    };
+                    for c in d
+                        .ports
+                        .iter()
+                        .filter(|c| c.protocol == *protocol && c.name.as_deref() == Some(name))
+                    {
+                        if named_port_is(d, name, *protocol, c.port, self.profile()) {
+                            ranges[slot].push((c.port, c.port));
                         }
-                        let first_only =
-                            self.profile().named_port_conflict == NamedPortConflict::FirstOnly;
-                        for c in d
-                            .ports
-                            .iter()
-                            .filter(|c| c.protocol == protocol && c.name.as_deref() == Some(name))
-                        {
-                            if named_port_is(d, name, protocol, c.port, self.profile()) {
-                                ranges.push((c.port, c.port));
-                            }
-                            if first_only {
-                                break;
-                            }
+                        if first_only {
+                            break;
                         }
                     }
                 }
             }
         }
-        PortRanges::from_ranges(ranges)
+        ranges.map(PortRanges::from_ranges)
     }
+}
+
+/// Every port of each ported protocol, in [`proto_slot`] order.
+fn all_protocols() -> [PortRanges; 3] {
+    [PortRanges::all(), PortRanges::all(), PortRanges::all()]
 }
