@@ -176,9 +176,9 @@ impl Oracle {
         family_v4: Option<bool>,
     ) -> (Facts<'a>, Option<std::net::IpAddr>, On<'a>) {
         let primary = family_v4
-            .and_then(|v4| slot.primary.iter().find(|(ip, _)| ip.is_ipv4() == v4))
+            .and_then(|v4| slot.primary.iter().find(|p| p.ip.is_ipv4() == v4))
             .or(slot.primary.first());
-        let (ip, network) = primary.map_or((None, None), |(ip, n)| (Some(*ip), n.as_deref()));
+        let (ip, network) = primary.map_or((None, None), |p| (Some(p.ip), p.network.as_deref()));
         let facts = Facts {
             kind: if self.profile().policed(slot.host_network) {
                 Kind::Pod
@@ -188,10 +188,11 @@ impl Oracle {
             node: slot.node.as_deref(),
             live: slot.live,
             network,
-            isolated: network.is_some_and(|n| self.state.is_isolated_network(n)),
+            isolated: primary.is_some_and(|p| p.isolated),
         };
         let name = network.unwrap_or(netsem_spec::net::DEFAULT_NETWORK);
-        (facts, ip, (name, self.state.is_primary_network(name)))
+        let on_primary = primary.map_or(slot.default_primary, |p| p.on_primary);
+        (facts, ip, (name, on_primary))
     }
 
     /// The decision between two pods' primary addresses (as `openPodConnection` makes it),

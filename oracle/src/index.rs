@@ -33,7 +33,23 @@ pub(crate) struct PodSlot {
     pub ports: Vec<ContainerPort>,
     /// The primary address (rule 3.4) per family, IPv4 first, with its network; the first
     /// entry is the address the pod is reached on.
-    pub primary: Vec<(IpAddr, Option<String>)>,
+    pub primary: Vec<Primary>,
+    /// The network a decision at this pod is on when it has no primary address (rule 8.7):
+    /// the default one, and whether it is primary.
+    pub default_primary: bool,
+}
+
+/// A pod's primary address with what a decision asks of its network (rules 8.7, 8.11), read
+/// once when the pod is indexed: networks are indexed state (`AddNetwork` rebuilds).
+#[derive(Clone, Debug)]
+pub(crate) struct Primary {
+    pub ip: IpAddr,
+    /// The network of the attachment (none for a host-network pod's node address).
+    pub network: Option<String>,
+    /// Whether that network (the default one when none) is a primary network.
+    pub on_primary: bool,
+    /// Whether it is an isolated primary user-defined network (rule 8.11).
+    pub isolated: bool,
 }
 
 /// A rule's ports, compiled: numeric ranges per protocol and named ports.
@@ -338,18 +354,29 @@ impl Index {
                 .map(|(a, _, _)| a)
                 .collect()
         };
-        let primary: Vec<(IpAddr, Option<String>)> = primary_of(candidates)
+        let default_primary = state.is_primary_network(netsem_spec::net::DEFAULT_NETWORK);
+        let primary: Vec<Primary> = primary_of(candidates)
             .into_iter()
             .map(|a| {
                 let network = (!pod.host_network)
                     .then(|| addresses.iter().find(|(b, _, _)| b == a))
                     .flatten()
                     .map(|(_, _, n)| n.clone());
-                (a.ip, network)
+                let (on_primary, isolated) = match &network {
+                    Some(n) => (state.is_primary_network(n), state.is_isolated_network(n)),
+                    None => (default_primary, false),
+                };
+                Primary {
+                    ip: a.ip,
+                    network,
+                    on_primary,
+                    isolated,
+                }
             })
             .collect();
         let slot = PodSlot {
             primary,
+            default_primary,
             ns,
             labels: pod.labels.clone(),
             node: pod.node.clone(),

@@ -222,8 +222,8 @@ impl Oracle {
         for id in &pods {
             let idx = ix.pod_by_id[id];
             let slot = ix.slot(idx);
-            let v4 = slot.primary.iter().map(|(ip, _)| *ip).find(IpAddr::is_ipv4);
-            let v6 = slot.primary.iter().map(|(ip, _)| *ip).find(IpAddr::is_ipv6);
+            let v4 = slot.primary.iter().map(|p| p.ip).find(IpAddr::is_ipv4);
+            let v6 = slot.primary.iter().map(|p| p.ip).find(IpAddr::is_ipv6);
             let blocks = if blocks_match_pods || slot.host_network {
                 block_rules
                     .iter()
@@ -239,7 +239,7 @@ impl Oracle {
             };
             // The networks of its primary addresses: which policies apply (rule 8.7) and which
             // routes exist (rules 8.6, 8.11) depend on them.
-            let networks = slot.primary.iter().map(|(_, n)| n.clone()).collect();
+            let networks = slot.primary.iter().map(|p| p.network.clone()).collect();
             let mut admin = Vec::new();
             let admin_nodes = (
                 ix.admin.address_membership(v4, &mut admin),

@@ -644,7 +644,7 @@ impl Op {
                 Touched::MultiNetworkPolicy(&policy.id)
             }
             Op::RemoveMultiNetworkPolicy { policy } => Touched::MultiNetworkPolicy(policy),
-            // Services, mappings to Services, domains, networks and external entities are
+            // Services, mappings to Services, domains and external entities are
             // read from the state by the shared primitives, never indexed.
             Op::AddService { .. }
             | Op::RemoveService { .. }
@@ -657,14 +657,15 @@ impl Op {
             | Op::RemoveService2AddressMappings { .. }
             | Op::AddIpAddressDomain { .. }
             | Op::RemoveIpAddressDomain { .. }
-            | Op::AddNetwork { .. }
-            | Op::RemoveNetwork { .. }
             | Op::AddServiceCidr { .. }
             | Op::RemoveServiceCidr { .. }
             | Op::AdvanceClock { .. }
             | Op::AddExternalEntity { .. } => Touched::NothingIndexed,
-            // A namespace cascade, node addresses (host-network pods), manifests.
+            // A namespace cascade, node addresses (host-network pods), networks' roles (which
+            // the oracle reads into each pod's slot), manifests.
             Op::RemoveNamespace { .. }
+            | Op::AddNetwork { .. }
+            | Op::RemoveNetwork { .. }
             | Op::AddNode { .. }
             | Op::RemoveNode { .. }
             | Op::Apply { .. }
