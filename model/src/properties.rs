@@ -340,6 +340,21 @@ fn tier_verdict(
     protocol: Protocol,
     outbound: bool,
 ) -> Option<DirectionVerdict> {
+    crate::universe::Memo::get(
+        &u.memo.verdicts,
+        (view, from, to, port, protocol, outbound),
+        || tier_verdict_uncached(u, view, (from, to), port, protocol, outbound),
+    )
+}
+
+fn tier_verdict_uncached(
+    u: &Universe,
+    view: u32,
+    (from, to): (usize, usize),
+    port: u16,
+    protocol: Protocol,
+    outbound: bool,
+) -> Option<DirectionVerdict> {
     let state = &u.versions[view as usize];
     let (s, d) = state.pod_pair(&u.pods[from], &u.pods[to]).ok()?;
     let direction = if outbound {

@@ -6,14 +6,16 @@
 use netsem_spec::admin::{
     Action, AdminKind, AdminPeer, AdminRule, ClusterNetworkPolicy, NamespacedPods, Subject, Tier,
 };
+use netsem_spec::decision::DirectionVerdict;
 use netsem_spec::net::{PortRef, Protocol};
 use netsem_spec::policy::{NetworkPolicy, Peer, PolicyPort, PolicyType, Rule};
 use netsem_spec::{
     Engine, LabelSelector, Labels, Op, Pod, PodId, Profile, Service, ServiceId, ServicePort,
     SpecEngine, State,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
 /// A deliberately broken pipeline, to show that the properties can fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -112,6 +114,47 @@ pub struct Universe {
     pub hosts: Vec<IpAddr>,
     /// The pipeline variant.
     pub fault: Fault,
+    /// Answers of spec and of the model's endpoint code, per version: pure functions of the
+    /// universe that every state asks again (they were half the checking time).
+    pub(crate) memo: Arc<Memo>,
+}
+
+/// Memoized answers, keyed by their arguments. A universe is not changed once checking starts,
+/// so an answer stays right; the builders that change one create it before anything is asked.
+#[derive(Default)]
+pub(crate) struct Memo {
+    backends: Mutex<HashMap<(usize, usize), Vec<(usize, u16)>>>,
+    spec_backends: Mutex<HashMap<(usize, usize), Vec<usize>>>,
+    /// `properties::tier_verdict`, by (view, from, to, port, protocol, outbound).
+    pub(crate) verdicts: Mutex<HashMap<VerdictKey, Option<DirectionVerdict>>>,
+}
+
+/// The arguments of `properties::tier_verdict`.
+pub(crate) type VerdictKey = (u32, usize, usize, u16, Protocol, bool);
+
+impl Memo {
+    /// The answer for `key`, computed by `f` the first time.
+    pub(crate) fn get<K: Eq + std::hash::Hash, V: Clone>(
+        map: &Mutex<HashMap<K, V>>,
+        key: K,
+        f: impl FnOnce() -> V,
+    ) -> V {
+        if let Some(v) = map.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return v.clone();
+        }
+        // Computed outside the lock: two threads may both compute it, with the same answer.
+        let v = f();
+        map.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, v.clone());
+        v
+    }
+}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Memo")
+    }
 }
 
 /// Every node of a cluster: those it knows and those its pods run on, by name (each has a
@@ -365,6 +408,7 @@ impl Universe {
             nodes,
             hosts: Vec::new(),
             fault,
+            memo: Arc::default(),
         }
     }
 
@@ -412,6 +456,7 @@ impl Universe {
             nodes,
             hosts: Vec::new(),
             fault,
+            memo: Arc::default(),
         })
     }
 
@@ -669,6 +714,12 @@ impl Universe {
     /// version `v`, through the Service's cluster address: the endpoints the model's proxy
     /// logic chooses (`internalTrafficPolicy`, conditions, topology, rules 6.5, 6.7, 6.15).
     pub fn backends(&self, v: usize, client: usize) -> Vec<(usize, u16)> {
+        Memo::get(&self.memo.backends, (v, client), || {
+            self.backends_uncached(v, client)
+        })
+    }
+
+    fn backends_uncached(&self, v: usize, client: usize) -> Vec<(usize, u16)> {
         let state = &self.versions[v];
         let Some(service) = self.service.as_ref().and_then(|s| state.service(s)) else {
             return Vec::new();
@@ -698,6 +749,12 @@ impl Universe {
     /// Spec's possible backends of the Service for pod `client` in version `v`: what the
     /// `service` property holds the mapper to.
     pub fn spec_backends(&self, v: usize, client: usize) -> Vec<usize> {
+        Memo::get(&self.memo.spec_backends, (v, client), || {
+            self.spec_backends_uncached(v, client)
+        })
+    }
+
+    fn spec_backends_uncached(&self, v: usize, client: usize) -> Vec<usize> {
         let state = &self.versions[v];
         let Some(service) = self.service.as_ref().and_then(|s| state.service(s)) else {
             return Vec::new();

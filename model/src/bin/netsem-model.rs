@@ -16,7 +16,7 @@ use stateright::{Checker, Model};
 #[command(
     name = "netsem-model",
     about = "Model-check the per-pod enforcement pipeline against the netsem semantics.",
-    after_help = "Examples:\n  netsem-model check policy\n  netsem-model check large --threads 2\n  netsem-model check service --fault mapper-ignores-removals --export found.yaml\n  netsem-model explore policy --address localhost:3000\n\nUniverses: policy, policy-strict, service, spoof, admin, external (CI), large (longer run).\nExit codes: 0 every property holds, 1 a property fails, 2 bad input."
+    after_help = "Examples:\n  netsem-model check policy\n  netsem-model check large --threads 2 --search dfs\n  netsem-model check service --fault mapper-ignores-removals --export found.yaml\n  netsem-model explore policy --address localhost:3000\n\nUniverses: policy, policy-strict, service, spoof, admin, external (CI), large (longer run).\nExit codes: 0 every property holds, 1 a property fails, 2 bad input."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -54,6 +54,12 @@ impl From<FaultArg> for Fault {
     }
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Search {
+    Bfs,
+    Dfs,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check every reachable state of a universe, with progress, then report each property.
@@ -69,6 +75,11 @@ enum Command {
         /// Write the first counterexample as a spec trace to this file.
         #[arg(long)]
         export: Option<std::path::PathBuf>,
+        /// Search order: breadth first finds the shortest counterexamples; depth first keeps
+        /// only the current path, not a frontier of whole states, so big universes need far
+        /// less memory (and time spent allocating it).
+        #[arg(long, value_enum, default_value_t = Search::Bfs)]
+        search: Search,
     },
     /// Serve stateright's Explorer web UI for a universe.
     Explore {
@@ -100,14 +111,17 @@ fn main() {
             fault,
             threads,
             export,
+            search,
         } => {
             let u = universe(&name, fault);
             let start = std::time::Instant::now();
-            let c = model(u.clone())
-                .checker()
-                .threads(threads)
-                .spawn_bfs()
-                .join_and_report(&mut WriteReporter::new(&mut std::io::stdout()));
+            let builder = model(u.clone()).checker().threads(threads);
+            let mut out = std::io::stdout();
+            let mut reporter = WriteReporter::new(&mut out);
+            let c: Box<dyn Checker<_>> = match search {
+                Search::Bfs => Box::new(builder.spawn_bfs().join_and_report(&mut reporter)),
+                Search::Dfs => Box::new(builder.spawn_dfs().join_and_report(&mut reporter)),
+            };
             let secs = start.elapsed().as_secs_f64();
             println!(
                 "universe {name}: {} states ({} unique) in {secs:.2} s, {:.0} states/s, depth {}",
