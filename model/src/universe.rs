@@ -123,11 +123,15 @@ pub struct Universe {
 /// so an answer stays right; the builders that change one create it before anything is asked.
 #[derive(Default)]
 pub(crate) struct Memo {
-    backends: Mutex<HashMap<(usize, usize), Vec<(usize, u16)>>>,
+    /// By (version, client pod): the model's endpoints (pod, target port).
+    backends: Mutex<HashMap<(usize, usize), Endpoints>>,
     spec_backends: Mutex<HashMap<(usize, usize), Vec<usize>>>,
     /// `properties::tier_verdict`, by (view, from, to, port, protocol, outbound).
     pub(crate) verdicts: Mutex<HashMap<VerdictKey, Option<DirectionVerdict>>>,
 }
+
+/// Endpoints as (pod index, target port).
+type Endpoints = Vec<(usize, u16)>;
 
 /// The arguments of `properties::tier_verdict`.
 pub(crate) type VerdictKey = (u32, usize, usize, u16, Protocol, bool);
