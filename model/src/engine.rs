@@ -836,8 +836,8 @@ impl Engine for ModelEngine {
     }
 }
 
-/// Adds to `actors` every other pod of `service` a mapper or proxy could pick, each on its own
-/// address (`taken` holds those already in use). A live one the pipeline cannot send to on a
+/// Adds to `actors` every other pod of `service` a mapper or proxy could pick (rules 6.5, 6.7,
+/// 6.13), each on its own address (`taken` holds those already in use). A live one the pipeline cannot send to on a
 /// distinct default-domain address skips the connection: left out, it would change the
 /// refusal the model reaches (`no-backends` for `no-local-endpoints`), not only the picks.
 fn endpoint_actors(

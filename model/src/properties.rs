@@ -340,29 +340,17 @@ fn tier_verdict(
     protocol: Protocol,
     outbound: bool,
 ) -> Option<DirectionVerdict> {
-    crate::universe::Memo::get(
-        &u.memo.verdicts,
-        (view, from, to, port, protocol, outbound),
-        || tier_verdict_uncached(u, view, (from, to), port, protocol, outbound),
-    )
-}
-
-fn tier_verdict_uncached(
-    u: &Universe,
-    view: u32,
-    (from, to): (usize, usize),
-    port: u16,
-    protocol: Protocol,
-    outbound: bool,
-) -> Option<DirectionVerdict> {
-    let state = &u.versions[view as usize];
-    let (s, d) = state.pod_pair(&u.pods[from], &u.pods[to]).ok()?;
-    let direction = if outbound {
-        PolicyType::Egress
-    } else {
-        PolicyType::Ingress
-    };
-    connect::filter(state, &SpecCore, &s, &d, direction, protocol, port, None).verdict
+    let key = (view, from, to, port, protocol, outbound);
+    crate::universe::Memo::get(&u.memo.verdicts, key, || {
+        let state = &u.versions[view as usize];
+        let (s, d) = state.pod_pair(&u.pods[from], &u.pods[to]).ok()?;
+        let direction = if outbound {
+            PolicyType::Egress
+        } else {
+            PolicyType::Ingress
+        };
+        connect::filter(state, &SpecCore, &s, &d, direction, protocol, port, None).verdict
+    })
 }
 
 /// Every filter decision of a state: the attempt, the pods from and to, the port, the view,
