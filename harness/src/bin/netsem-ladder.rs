@@ -15,6 +15,10 @@
 //! Figures are single runs on whatever machine runs it: read the ratios of one run.
 
 use netsem_harness::generators::cluster::{cluster, write_manifests, Size};
+
+// The allocator of the `netsem` binary, so that `phases` times the stages as the command runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use netsem_spec::Op;
 use std::fmt::Write as _;
 use std::io::Read;
