@@ -32,7 +32,8 @@ usage: netsem-ladder [--smoke] [--sizes PxQ,...] [--seed N] [--timeout SECS] [--
        netsem-ladder gen PODSxPOLICIES DIR [--seed N]
        netsem-ladder phases DIR...
 
-Times `netsem matrix DIR --format jsonl > FILE`, `netsem explain` and nca on generated clusters.
+Times `netsem matrix DIR --format jsonl > FILE`, `netsem matrix DIR --group workload --format
+jsonl` (read whole from a pipe), `netsem explain` and nca on generated clusters.
   --smoke        50x10 and 200x40, netsem only (unless --nca), 60 s bound, outputs checked
   --sizes        pods x policies, default 50x10,200x40,500x100,1000x200,10000x2000,100000x10000
   --seed         the cluster generator's seed (default 42)
@@ -127,7 +128,8 @@ fn bytes_text(b: u64) -> String {
 enum Sink<'a> {
     /// Into this file.
     File(&'a Path),
-    /// Read from a pipe up to this many bytes, then the pipe is closed.
+    /// Read from a pipe up to this many bytes, then the pipe is closed (`u64::MAX`: all of it,
+    /// as `| wc -c` would).
     Head(u64),
 }
 
@@ -173,7 +175,7 @@ fn timed(program: &Path, args: &[&str], sink: Sink, bound: Duration, scratch: &P
         Sink::Head(limit) => {
             let mut child = cmd.stdout(Stdio::piped()).spawn().expect("timeout(1) runs");
             let mut pipe = child.stdout.take().expect("a piped stdout");
-            let mut buf = vec![0u8; 1 << 16];
+            let mut buf = vec![0u8; 1 << 20];
             let mut read = 0u64;
             while read < limit {
                 match pipe.read(&mut buf) {
@@ -222,6 +224,8 @@ struct Rung {
     matrix_cut: Option<u64>,
     explain: Run,
     explain_pair: (String, String),
+    /// `matrix --group workload --format jsonl`, every byte read from a pipe.
+    grouped: Run,
     nca: Option<Run>,
     nca_note: Option<String>,
 }
@@ -527,9 +531,9 @@ fn table(rungs: &[Rung], o: &Options) -> String {
     let _ = writeln!(t);
     let _ = writeln!(
         t,
-        "| pods / policies | YAML | `matrix --format jsonl > file` | peak RSS | jsonl written | MB/s | `explain` | peak RSS | nca | nca peak RSS | nca / netsem matrix |"
+        "| pods / policies | YAML | `matrix --format jsonl > file` | peak RSS | jsonl written | MB/s | `explain` | peak RSS | `matrix --group workload` | its jsonl | nca | nca peak RSS | nca / netsem matrix |"
     );
-    let _ = writeln!(t, "|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(t, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rungs {
         let m = &r.matrix;
         let (written, rate) = match r.matrix_cut {
@@ -572,7 +576,7 @@ fn table(rungs: &[Rung], o: &Options) -> String {
         };
         let _ = writeln!(
             t,
-            "| {} / {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} / {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             thousands(r.size.pods),
             thousands(r.size.policies),
             bytes_text(r.yaml_bytes),
@@ -587,6 +591,8 @@ fn table(rungs: &[Rung], o: &Options) -> String {
             rate,
             r.explain.wall_text(),
             r.explain.rss_text(),
+            format!("{} ({})", r.grouped.wall_text(), r.grouped.rss_text()),
+            bytes_text(r.grouped.out_bytes),
             nca,
             nca_rss,
             ratio
@@ -748,6 +754,36 @@ fn main() -> ExitCode {
             explain.rss_text()
         );
 
+        // The grouped matrix read whole, as `| wc -c` would: the output of 100,000 pods is tens
+        // of GB, which the reader decides what to do with.
+        let grouped = timed(
+            &netsem,
+            &[
+                "matrix",
+                d.as_str(),
+                "--group",
+                "workload",
+                "--format",
+                "jsonl",
+            ],
+            Sink::Head(u64::MAX),
+            o.timeout,
+            &o.work.join(format!("{name}.grouped")),
+        );
+        if grouped.ended != Ended::Exit(0) || grouped.out_bytes == 0 {
+            failures.push(format!(
+                "{name}: matrix --group workload ended {:?} with {} bytes",
+                grouped.ended, grouped.out_bytes
+            ));
+        }
+        eprintln!(
+            "   grouped {} ({}), {}, {} out",
+            grouped.wall_text(),
+            grouped.cpu_text(),
+            grouped.rss_text(),
+            bytes_text(grouped.out_bytes)
+        );
+
         let (nca, nca_note) = match (&o.nca, &nca_stopped) {
             (None, _) => (None, Some("not run".to_string())),
             (Some(_), Some(why)) => (None, Some(why.clone())),
@@ -795,6 +831,7 @@ fn main() -> ExitCode {
             matrix_cut,
             explain,
             explain_pair: pair,
+            grouped,
             nca,
             nca_note,
         });
