@@ -215,14 +215,24 @@ impl Loader {
         self.add_texts(&[(file.to_string(), text.to_string())])
     }
 
-    /// Reads every document of many files `(name, text)`, in order; the YAML is parsed on
-    /// every core, the objects are read one after the other.
+    /// Reads every document of many files `(name, text)`, in order: each document is parsed
+    /// and read into its objects on every core, and they are taken in file and document order,
+    /// so the objects, the warnings and the first error are those of reading one after the
+    /// other (a file's syntax error comes before its other errors, as it did when the whole file
+    /// was parsed first).
     pub(crate) fn add_texts(&mut self, files: &[(String, String)]) -> Result<(), LoadError> {
-        for ((file, _), documents) in files.iter().zip(parse::documents_of_files(files)) {
-            for (document, value) in documents? {
-                if !value.is_null() {
-                    self.add_value(file, document, value, "", None)?;
-                }
+        let read = |file: &str, document: usize, value: Value| {
+            let mut part = Loader::default();
+            if !value.is_null() {
+                part.add_value(file, document, value, "", None)?;
+            }
+            Ok::<Loader, LoadError>(part)
+        };
+        for documents in parse::read_documents_of_files(files, read) {
+            for part in documents? {
+                let part = part?;
+                self.items.extend(part.items);
+                self.warnings.extend(part.warnings);
             }
         }
         Ok(())
@@ -1045,5 +1055,74 @@ fn type_name(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "a list",
         Value::Object(_) => "a mapping",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(texts: &[(&str, &str)]) -> Vec<(String, String)> {
+        texts
+            .iter()
+            .map(|(f, t)| (f.to_string(), t.to_string()))
+            .collect()
+    }
+
+    const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec: {containers: [{name: c, image: i}]}\n";
+    const BAD_KIND: &str = "apiVersion: v1\nmetadata: {name: q}\n";
+    const BAD_SYNTAX: &str = "a: [1, 2\n";
+
+    // Rule 9.1: documents are read on every core, yet the first error is the one of reading
+    // them in order: a file's syntax error before its other errors, an earlier file's error
+    // before a later file's.
+    #[test]
+    fn r9_1_the_first_error_is_the_first_in_file_and_document_order() {
+        let first = |texts: &[(&str, &str)]| {
+            let mut loader = Loader::default();
+            loader.add_texts(&files(texts)).unwrap_err()
+        };
+        let bad_then_syntax = format!("{BAD_KIND}---\n{BAD_SYNTAX}");
+        let e = first(&[("a.yaml", &bad_then_syntax)]);
+        assert_eq!((e.file.as_str(), e.document), ("a.yaml", Some(2)), "{e}");
+        assert!(e.message.starts_with("YAML syntax error"), "{e}");
+
+        let e = first(&[("a.yaml", BAD_KIND), ("b.yaml", BAD_SYNTAX)]);
+        assert_eq!((e.file.as_str(), e.document), ("a.yaml", Some(1)), "{e}");
+        assert_eq!(e.field.as_deref(), Some("kind"), "{e}");
+
+        let pods_then_bad = format!("{POD}---\n{POD}---\n{BAD_KIND}");
+        let e = first(&[("a.yaml", &pods_then_bad), ("b.yaml", BAD_KIND)]);
+        assert_eq!((e.file.as_str(), e.document), ("a.yaml", Some(3)), "{e}");
+    }
+
+    // Rule 9.3: the objects and warnings of documents read on every core keep file and document
+    // order.
+    #[test]
+    fn r9_3_objects_and_warnings_keep_input_order() {
+        let unknown = "apiVersion: example.com/v1\nkind: Thing\nmetadata: {name: t}\n";
+        let many: Vec<String> = (0..40)
+            .map(|i| POD.replace("name: p", &format!("name: p{i}")))
+            .collect();
+        let text = format!("{unknown}---\n{}", many.join("---\n"));
+        let mut loader = Loader::default();
+        loader
+            .add_texts(&files(&[("a.yaml", &text), ("b.yaml", unknown)]))
+            .unwrap();
+        let names: Vec<String> = loader
+            .items
+            .iter()
+            .map(|i| match i {
+                Item::Pod(o, _, _) => format!("{}: {}: {}", o.file, o.document, o.name),
+                _ => "other".into(),
+            })
+            .collect();
+        let expected: Vec<String> = (0..40)
+            .map(|i| format!("a.yaml: {}: p{i}", i + 2))
+            .collect();
+        assert_eq!(names, expected);
+        assert_eq!(loader.warnings.len(), 2);
+        assert!(loader.warnings[0].starts_with("a.yaml: document 1:"));
+        assert!(loader.warnings[1].starts_with("b.yaml: document 1:"));
     }
 }

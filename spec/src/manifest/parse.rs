@@ -181,12 +181,15 @@ fn yaml_documents(file: &str, text: &str) -> Result<Vec<Document>, LoadError> {
         .collect()
 }
 
-/// [`documents`] of many files `(name, text)` at once, the documents parsed on every core:
-/// each document is parsed on its own, so the results are those of parsing one after the
-/// other (the same values, the same first error of each file).
-pub(crate) fn documents_of_files(
+/// [`documents`] of many files `(name, text)` at once, each document then given to `read`
+/// (with its file and number), on every core: each document is parsed and read on its own, so
+/// the results are those of doing it one after the other (the same values, the same first
+/// error of each file). A document's value is dropped by the worker that read it, which keeps
+/// the values of the whole input from being alive at once.
+pub(crate) fn read_documents_of_files<R: Send>(
     files: &[(String, String)],
-) -> Vec<Result<Vec<Document>, LoadError>> {
+    read: impl Fn(&str, usize, Value) -> R + Sync,
+) -> Vec<Result<Vec<R>, LoadError>> {
     enum Unit<'a> {
         Json(usize),
         Yaml(usize, Section<'a>),
@@ -199,12 +202,19 @@ pub(crate) fn documents_of_files(
             units.extend(yaml_sections(text).into_iter().map(|s| Unit::Yaml(i, s)));
         }
     }
-    let parsed = par_map(&units, |u| match u {
-        Unit::Json(i) => json_documents(&files[*i].0, &files[*i].1),
-        Unit::Yaml(i, s) => parse_section(&files[*i].0, s).map(|d| vec![d]),
+    let parsed = par_map(&units, |u| {
+        let (i, documents) = match u {
+            Unit::Json(i) => (*i, json_documents(&files[*i].0, &files[*i].1)),
+            Unit::Yaml(i, s) => (*i, parse_section(&files[*i].0, s).map(|d| vec![d])),
+        };
+        let file = files[i].0.as_str();
+        documents.map(|docs| {
+            docs.into_iter()
+                .map(|(n, value)| read(file, n, value))
+                .collect::<Vec<R>>()
+        })
     });
-    let mut out: Vec<Result<Vec<Document>, LoadError>> =
-        files.iter().map(|_| Ok(Vec::new())).collect();
+    let mut out: Vec<Result<Vec<R>, LoadError>> = files.iter().map(|_| Ok(Vec::new())).collect();
     for (u, r) in units.iter().zip(parsed) {
         let i = match u {
             Unit::Json(i) | Unit::Yaml(i, _) => *i,
