@@ -301,22 +301,31 @@ impl Loader {
         }
         // Rule 9.3: lists, `kind: List` and typed lists alike, are flattened (nested ones too).
         if kind == "List" || (kind.ends_with("List") && map.contains_key("items")) {
-            let items = match map.get("items") {
+            let items = match value.get_mut("items").map(Value::take) {
                 None | Some(Value::Null) => return Ok(()),
-                Some(Value::Array(items)) => items.clone(),
+                Some(Value::Array(items)) => items,
                 Some(other) => {
                     return Err(raw(
                         "items",
-                        format!("expected a list of objects, got {}", type_name(other)),
+                        format!("expected a list of objects, got {}", type_name(&other)),
                     ))
                 }
             };
+            // The items are read on every core and taken in order, as the documents of a
+            // stream are (`kubectl get -o yaml` writes a whole cluster as one list).
             let at = child(prefix, "items");
-            for (i, item) in items.into_iter().enumerate() {
+            let list = Some((kind.as_str(), api_version.as_str()));
+            let parts = parse::par_map_vec(items, |i, item| {
+                let mut part = Loader::default();
                 if !item.is_null() {
-                    let list = Some((kind.as_str(), api_version.as_str()));
-                    self.add_value(file, document, item, &index(&at, i), list)?;
+                    part.add_value(file, document, item, &index(&at, i), list)?;
                 }
+                Ok::<Loader, LoadError>(part)
+            });
+            for part in parts {
+                let part = part?;
+                self.items.extend(part.items);
+                self.warnings.extend(part.warnings);
             }
             return Ok(());
         }

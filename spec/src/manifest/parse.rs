@@ -160,6 +160,9 @@ fn parse_section(file: &str, section: &Section<'_>) -> Result<Document, LoadErro
     let Some(body) = section.body else {
         return Ok((section.number, Value::Null));
     };
+    if let Some(value) = list_in_parallel(body) {
+        return Ok((section.number, value));
+    }
     let value = yaml_value(body).map_err(|e| LoadError {
         document: Some(section.number),
         ..LoadError::file(
@@ -171,6 +174,84 @@ fn parse_section(file: &str, section: &Section<'_>) -> Result<Document, LoadErro
         )
     })?;
     Ok((section.number, value))
+}
+
+/// Below this size a list document is parsed whole: splitting it would not pay.
+const LIST_SPLIT_BYTES: usize = 1 << 16;
+
+/// A big `kind: List` document as `kubectl get -o yaml` writes it (`items:` at the start of a
+/// line, each item a block sequence entry `- ` at column 0, its lines indented by two spaces),
+/// parsed on every core, each item on its own; `None` (parse it whole) for anything else, and
+/// whenever an item or the rest of the document does not parse, so that errors are those of
+/// the whole document. An item is context-free YAML unless the document has anchors, aliases,
+/// tags or directives; a document with any `&`, `*`, `!` or `%` is parsed whole.
+fn list_in_parallel(body: &str) -> Option<Value> {
+    if body.len() < LIST_SPLIT_BYTES || body.contains(['&', '*', '!', '%']) {
+        return None;
+    }
+    let (head, items, tail) = list_items(body)?;
+    if items.len() < 2 {
+        return None;
+    }
+    // The document without its items, which must read `items: []` where they were.
+    let skeleton = format!("{head}items: []\n{tail}");
+    let mut whole = yaml_value(&skeleton).ok()?;
+    let expected = ["apiVersion", "items", "kind", "metadata"];
+    let fields = whole.as_object()?;
+    if fields.get("items") != Some(&Value::Array(Vec::new()))
+        || !fields.keys().all(|k| expected.contains(&k.as_str()))
+    {
+        return None;
+    }
+    // Each item is parsed as a one-entry sequence: its text is taken as it is in the file.
+    let parsed = par_map(&items, |item| match yaml_value(item) {
+        Ok(Value::Array(mut one)) if one.len() == 1 => one.pop(),
+        _ => None,
+    });
+    let values: Option<Vec<Value>> = parsed.into_iter().collect();
+    *whole.get_mut("items")? = Value::Array(values?);
+    Some(whole)
+}
+
+/// Splits `body` at its `items:` line into what comes before it, the text of each item and
+/// what follows the items; `None` when the items are not written as `kubectl get -o yaml`
+/// writes them.
+fn list_items(body: &str) -> Option<(&str, Vec<&str>, &str)> {
+    let mut offset = 0;
+    let mut start = None;
+    for line in body.split_inclusive('\n') {
+        if line.trim_end() == "items:" {
+            start = Some(offset);
+            break;
+        }
+        offset += line.len();
+    }
+    let start = start?;
+    let first = start + body[start..].find('\n')? + 1;
+    let mut items: Vec<&str> = Vec::new();
+    let mut item_start = None;
+    let mut at = first;
+    let mut end = body.len();
+    for line in body[first..].split_inclusive('\n') {
+        if line.starts_with("- ") {
+            if let Some(s) = item_start {
+                items.push(&body[s..at]);
+            }
+            item_start = Some(at);
+        } else if line.starts_with("  ") || line.trim_end_matches(['\r', '\n']).is_empty() {
+            // A line of the current item (or a blank one, which block scalars may hold).
+            item_start?;
+        } else if line.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            // The next key of the document: the items have ended.
+            end = at;
+            break;
+        } else {
+            return None;
+        }
+        at += line.len();
+    }
+    items.push(&body[item_start?..end]);
+    Some((&body[..start], items, &body[end..]))
 }
 
 #[cfg(test)]
@@ -229,6 +310,50 @@ pub(crate) fn read_documents_of_files<R: Send>(
     out
 }
 
+/// `items.into_iter().enumerate().map(f).collect()`, on every available core, each core taking
+/// a contiguous run of the items; the order is kept.
+pub(crate) fn par_map_vec<T: Send, R: Send>(
+    mut items: Vec<T>,
+    f: impl Fn(usize, T) -> R + Sync,
+) -> Vec<R> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if workers <= 1 {
+        return items
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| f(i, t))
+            .collect();
+    }
+    let per = items.len().div_ceil(workers);
+    let mut runs = Vec::new();
+    while items.len() > per {
+        let rest = items.split_off(per);
+        runs.push(std::mem::replace(&mut items, rest));
+    }
+    runs.push(items);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .into_iter()
+            .enumerate()
+            .map(|(k, run)| {
+                scope.spawn(move || {
+                    run.into_iter()
+                        .enumerate()
+                        .map(|(i, t)| f(k * per + i, t))
+                        .collect::<Vec<R>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
 /// `items.iter().map(f).collect()`, on every available core; the order is kept.
 fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let workers = std::thread::available_parallelism()
@@ -278,6 +403,7 @@ fn yaml_value(body: &str) -> Result<Value, serde_saphyr::Error> {
         let options = serde_saphyr::options! {
             with_snippet: false,
             legacy_octal_numbers: true,
+            budget: Some(budget_for(text.len())),
         };
         serde_saphyr::from_str_with_options::<Value>(text, options)
     };
@@ -288,6 +414,19 @@ fn yaml_value(body: &str) -> Result<Value, serde_saphyr::Error> {
         },
         other => other,
     }
+}
+
+/// serde-saphyr's resource budget for a document of `bytes` bytes: its defaults (which stop
+/// alias bombs such as billion laughs), with the counts that grow with the document itself —
+/// events, nodes, scalar bytes — raised to what a document of that size can hold without
+/// aliases. A `kubectl get -o yaml` list of 10,000 pods has over a million events; under the
+/// defaults alone it could not be read.
+fn budget_for(bytes: usize) -> serde_saphyr::Budget {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_events = budget.max_events.max(bytes.saturating_mul(2));
+    budget.max_nodes = budget.max_nodes.max(bytes);
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(bytes);
+    budget
 }
 
 /// The text with every tab that starts a line inside a flow collection (`[`…`]`, `{`…`}`)
@@ -460,5 +599,73 @@ mod tests {
         let e = documents("x.json", "{\"a\": 1} {\"b\": }").unwrap_err();
         assert_eq!(e.document, Some(2));
         assert!(e.message.contains("line 1"), "{}", e.message);
+    }
+
+    /// A `kubectl get -o yaml` list of `n` pods, with the scalar forms kubectl writes (quoted
+    /// strings, folded and literal blocks with blank lines, nested sequences, `null`).
+    fn kubectl_list(n: usize, extra: &str) -> String {
+        let mut text = String::from("apiVersion: v1\nitems:\n");
+        for i in 0..n {
+            text.push_str(&format!(
+                "- apiVersion: v1\n  kind: Pod\n  metadata:\n    annotations:\n      note: |-\n        line one\n\n        line three {i}\n    creationTimestamp: null\n    labels:\n      app: web\n      on: \"no\"\n    name: p{i}\n    namespace: shop\n  spec:\n    containers:\n    - image: i\n      name: c\n      ports:\n      - containerPort: {}\n        protocol: TCP\n  status:\n    podIPs:\n    - ip: \"10.0.{}.{}\"\n{extra}",
+                8000 + i % 100,
+                i / 250,
+                i % 250
+            ));
+        }
+        text.push_str("kind: List\nmetadata:\n  resourceVersion: \"\"\n");
+        text
+    }
+
+    // Rule 9.3: a big kubectl list is parsed item by item on every core into exactly the value
+    // of parsing it whole.
+    #[test]
+    fn r9_3_a_kubectl_list_parsed_by_items_is_the_list_parsed_whole() {
+        let text = kubectl_list(400, "");
+        assert!(text.len() > LIST_SPLIT_BYTES);
+        let split = list_in_parallel(&text).expect("a kubectl list is split");
+        assert_eq!(split, yaml_value(&text).unwrap());
+        assert_eq!(split["items"].as_array().unwrap().len(), 400);
+        assert_eq!(split["items"][7]["metadata"]["labels"]["on"], "no");
+        assert_eq!(
+            split["items"][7]["metadata"]["annotations"]["note"],
+            "line one\n\nline three 7"
+        );
+    }
+
+    // Rule 9.3: anything else is parsed whole, so that values and errors are the whole
+    // document's: anchors and aliases, another layout, an item that does not parse, another
+    // key, a small document.
+    #[test]
+    fn r9_3_lists_kubectl_did_not_write_are_parsed_whole() {
+        let anchored = kubectl_list(400, "").replacen("app: web", "app: &a web", 1);
+        assert!(list_in_parallel(&anchored).is_none());
+        let indented = kubectl_list(400, "")
+            .replace("\n- ", "\n  - ")
+            .replace("\n  ", "\n    ");
+        assert!(list_in_parallel(&indented).is_none());
+        let broken = kubectl_list(400, "").replacen("name: p3\n", "name: [p3\n", 1);
+        assert!(list_in_parallel(&broken).is_none());
+        let e = documents("l.yaml", &broken).unwrap_err();
+        assert!(e.message.starts_with("YAML syntax error"), "{e}");
+        let other = kubectl_list(400, "").replace("kind: List\n", "kind: List\nextra: 1\n");
+        assert!(list_in_parallel(&other).is_none());
+        assert!(list_in_parallel(&kubectl_list(3, "")).is_none());
+    }
+
+    // Rule 9.3: the parser's budget grows with the document (over 250,000 nodes here, the
+    // default), so one big list parses whole too; an alias bomb is still stopped (the fuzz
+    // regressions hold a billion laughs).
+    #[test]
+    fn r9_3_a_big_document_is_within_its_budget() {
+        let mut text = String::from("a: '*'\nb:\n");
+        for i in 0..300_000 {
+            text.push_str(&format!("- {}\n", i % 10));
+        }
+        let docs = documents("big.yaml", &text).unwrap();
+        assert_eq!(docs[0].1["b"].as_array().unwrap().len(), 300_000);
+        let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
+        let e = documents("bomb.yaml", bomb).unwrap_err();
+        assert!(e.message.contains("budget"), "{e}");
     }
 }
