@@ -16,7 +16,9 @@ use netsem_spec::net::Protocol;
 use netsem_spec::policy::PolicyType;
 use netsem_spec::profile::{IpBlockPods, NamedPortConflict, NodeTraffic};
 use netsem_spec::{AllowedPorts, PodId, PortRanges};
-use std::collections::HashMap;
+// Cells and port sets are interned once per class pair: a hash of a few words (rustc's own)
+// instead of SipHash.
+use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -136,7 +138,7 @@ impl Memo {
             egress: vec![UNKNOWN; keys.egress_keys * classes],
             ingress: vec![UNKNOWN; keys.ingress_keys * classes * 2],
             triples: Vec::new(),
-            ids: HashMap::new(),
+            ids: HashMap::default(),
         }
     }
 
@@ -209,7 +211,7 @@ fn rows_in_parallel<M>(
             .map(|_| {
                 scope.spawn(|| {
                     let mut mine = state();
-                    let mut ids: HashMap<AllowedPorts, u32> = HashMap::new();
+                    let mut ids: HashMap<AllowedPorts, u32> = HashMap::default();
                     let mut distinct = Vec::new();
                     let mut rows = Vec::new();
                     loop {
@@ -236,7 +238,7 @@ fn rows_in_parallel<M>(
             .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     });
-    let mut ids: HashMap<AllowedPorts, u32> = HashMap::new();
+    let mut ids: HashMap<AllowedPorts, u32> = HashMap::default();
     let mut distinct: Vec<AllowedPorts> = Vec::new();
     let mut cells = vec![0u32; classes * classes];
     for (local, rows) in locals {
@@ -280,7 +282,7 @@ impl Oracle {
         // rules hold: the same classes as comparing whole membership vectors, without them.
         let mut class = vec![NONE; ix.pods.len()];
         let mut size: Vec<u32> = Vec::new();
-        let mut by_sig: HashMap<Signature, u32> = HashMap::new();
+        let mut by_sig: HashMap<Signature, u32> = HashMap::default();
         let mut prepared = Vec::with_capacity(pods.len());
         for id in &pods {
             let idx = ix.pod_by_id[id];
@@ -554,7 +556,7 @@ impl Oracle {
     /// Every class's direction keys (see [`Keys`]), from its first pod.
     fn direction_keys(&self, reps: &[Vec<usize>], prepared: &[Prepared]) -> Keys {
         let ix = &self.core.index;
-        let mut ids: HashMap<DirectionKey, u32> = HashMap::new();
+        let mut ids: HashMap<DirectionKey, u32> = HashMap::default();
         let mut intern = |k: DirectionKey| {
             let next = ids.len() as u32;
             *ids.entry(k).or_insert(next)

@@ -6,7 +6,10 @@ use crate::ident::PodId;
 use crate::net::{PortRef, Protocol};
 use crate::state::State;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
+// The aggregation's and the writer's maps are keyed by cell addresses and pair counts, looked
+// up once per pair: a hash of a few words (rustc's own) instead of SipHash.
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// A set of ports as sorted, merged, inclusive ranges: `[[80,80],[8000,8010]]`.
@@ -248,7 +251,7 @@ pub trait MatrixView {
             .map(|p| [json(p).as_slice(), b",\"allowed\":"].concat())
             .collect();
         // Keyed by where the cell is stored: equal keys are the same cell, so the same bytes.
-        let mut cache: HashMap<usize, (usize, usize)> = HashMap::new();
+        let mut cache: HashMap<usize, (usize, usize)> = HashMap::default();
         let mut arena: Vec<u8> = Vec::new();
         let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
         for (i, src) in srcs.iter().enumerate() {
@@ -431,7 +434,7 @@ impl GroupedMatrix {
         // The first two pods of each class, for the pairs of two pods of one class: the
         // partner of a pod is the other of the two (a group's first pod of a class may be the
         // class's second, and a pod paired with itself is the diagonal).
-        let mut two: HashMap<u32, (usize, Option<usize>)> = HashMap::new();
+        let mut two: HashMap<u32, (usize, Option<usize>)> = HashMap::default();
         if let Some(class_of) = class_of {
             for (i, &c) in class_of.iter().enumerate() {
                 let e = two.entry(c).or_insert((i, None));
@@ -442,10 +445,10 @@ impl GroupedMatrix {
         }
         let mut cells = Vec::with_capacity(names.len() * names.len());
         let mut distinct: Vec<GroupCell> = Vec::new();
-        let mut ids: HashMap<GroupCell, u32> = HashMap::new();
+        let mut ids: HashMap<GroupCell, u32> = HashMap::default();
         // A cell made of one stored cell, by its address and pair count: no clone, no hash of
         // its ports (the cells of `m` stay put while it is borrowed).
-        let mut single: HashMap<(usize, usize), u32> = HashMap::new();
+        let mut single: HashMap<(usize, usize), u32> = HashMap::default();
         let mut met: Vec<&AllowedPorts> = Vec::new();
         for (a, (_, src)) in names.iter().enumerate() {
             for b in 0..names.len() {
