@@ -576,7 +576,7 @@ fn table(rungs: &[Rung], o: &Options) -> String {
         };
         let _ = writeln!(
             t,
-            "| {} / {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} / {} | {} | {}{} | {} | {} | {} | {} | {} | {} ({}) | {} | {} | {} | {} |",
             thousands(r.size.pods),
             thousands(r.size.policies),
             bytes_text(r.yaml_bytes),
@@ -591,7 +591,8 @@ fn table(rungs: &[Rung], o: &Options) -> String {
             rate,
             r.explain.wall_text(),
             r.explain.rss_text(),
-            format!("{} ({})", r.grouped.wall_text(), r.grouped.rss_text()),
+            r.grouped.wall_text(),
+            r.grouped.rss_text(),
             bytes_text(r.grouped.out_bytes),
             nca,
             nca_rss,
